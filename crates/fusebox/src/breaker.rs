@@ -1,0 +1,245 @@
+//! The in-memory breaker shared by all clones of a [`CircuitBreaker`].
+//!
+//! # The hot path
+//!
+//! The pure [`Machine`] behind a mutex is the source of truth. In front of it
+//! sits `word`, one `AtomicU64` that mirrors the machine's state, generation
+//! and whether its failure streak is non-zero, republished (under the lock)
+//! after every change. That is enough to decide the common cases without the
+//! lock:
+//!
+//! * **Closed, admit**: one atomic load. The permit remembers the generation.
+//! * **Closed, success**: one atomic load; if the generation still matches and
+//!   the streak is zero, the machine would change nothing, so nothing shared
+//!   is written. The success is counted in the calling thread's own cache
+//!   line (see `counters`).
+//! * **Open, reject**: one load of `word`, one of the stored deadline and a
+//!   clock read to compare them.
+//!
+//! Everything else (failures, half-open probes, elapsed deadlines, manual
+//! control) takes the lock and runs the machine. Each of the fast cases is a
+//! case in which the machine would return the same answer and change nothing,
+//! which is what the model tests check.
+
+use std::time::Duration;
+
+use crate::clock::{Clock, Nanos};
+use crate::counters::{Count, Counters, Totals};
+use crate::machine::{Admission, Change, Machine, Report, Ticket};
+use crate::sync::{lock, AtomicU64, Mutex, Ordering};
+use crate::transition::{announce, Listener};
+use crate::{Metrics, Rejected, State, Transition};
+
+const STATE_BITS: u64 = 0b111;
+const STREAK_BIT: u64 = 0b1000;
+const GENERATION_SHIFT: u32 = 4;
+
+fn encode(machine: &Machine) -> u64 {
+    let streak = if machine.failure_streak() > 0 {
+        STREAK_BIT
+    } else {
+        0
+    };
+    machine.stored_state().to_bits() | streak | (machine.generation() << GENERATION_SHIFT)
+}
+
+fn state_of(word: u64) -> State {
+    State::from_bits(word & STATE_BITS)
+}
+
+fn generation_of(word: u64) -> u64 {
+    word >> GENERATION_SHIFT
+}
+
+pub(crate) struct Locked {
+    pub(crate) machine: Machine,
+    /// Totals at the last reset; metrics report counts since then.
+    baseline: Totals,
+}
+
+pub(crate) struct Shared {
+    word: AtomicU64,
+    open_until: AtomicU64,
+    locked: Mutex<Locked>,
+    counters: Counters,
+    pub(crate) name: &'static str,
+    pub(crate) clock: Clock,
+    listeners: Box<[Listener]>,
+    /// A copy of the machine's setting, read on the cancellation fast path.
+    cancel_is_failure: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        name: &'static str,
+        machine: Machine,
+        clock: Clock,
+        listeners: Vec<Listener>,
+    ) -> Shared {
+        let machine_cancel = machine.settings().cancel_is_failure;
+        Shared {
+            word: AtomicU64::new(encode(&machine)),
+            open_until: AtomicU64::new(machine.open_until()),
+            locked: Mutex::new(Locked {
+                machine,
+                baseline: Totals::default(),
+            }),
+            counters: Counters::new(),
+            name,
+            clock,
+            listeners: listeners.into_boxed_slice(),
+            cancel_is_failure: machine_cancel,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn acquire(&self) -> Result<Ticket, Rejected> {
+        let word = self.word.load(Ordering::Acquire);
+        match state_of(word) {
+            State::Closed | State::Disabled => {
+                return Ok(Ticket {
+                    generation: generation_of(word),
+                    probe: 0,
+                })
+            }
+            State::Open => {
+                let until = self.open_until.load(Ordering::Relaxed);
+                let now = self.clock.now();
+                if now < until {
+                    return Err(self.reject(State::Open, Some(until - now)));
+                }
+            }
+            State::ForcedOpen => return Err(self.reject(State::ForcedOpen, None)),
+            State::HalfOpen => {}
+        }
+        self.acquire_slow()
+    }
+
+    #[cold]
+    fn acquire_slow(&self) -> Result<Ticket, Rejected> {
+        let admission = self.with_machine(|machine, now| machine.acquire(now));
+        match admission {
+            Admission::Admit(ticket) => Ok(ticket),
+            Admission::Reject { state, retry_after } => Err(self.reject(state, retry_after)),
+        }
+    }
+
+    fn reject(&self, state: State, retry_after: Option<Nanos>) -> Rejected {
+        self.counters.add(Count::Rejection);
+        Rejected {
+            name: self.name,
+            state,
+            retry_after: retry_after.map(Duration::from_nanos),
+        }
+    }
+
+    /// Records an outcome, without the lock when the machine would not change.
+    #[inline]
+    pub(crate) fn report(&self, ticket: Ticket, report: Report) {
+        let kind = match report {
+            Report::Success => Count::Success,
+            Report::Failure => Count::Failure,
+            Report::Ignored => Count::Ignored,
+            Report::Cancelled => Count::Cancelled,
+        };
+        self.counters.add(kind);
+        if ticket.probe == 0 {
+            let word = self.word.load(Ordering::Acquire);
+            let unchanged = match report {
+                // A stale ticket, or a success that would reset a zero streak.
+                Report::Success => {
+                    generation_of(word) != ticket.generation
+                        || word & (STATE_BITS | STREAK_BIT) == State::Closed.to_bits()
+                        || state_of(word) == State::Disabled
+                }
+                Report::Ignored => true,
+                Report::Cancelled => !self.cancel_is_failure,
+                Report::Failure => generation_of(word) != ticket.generation,
+            };
+            if unchanged {
+                return;
+            }
+        }
+        self.report_slow(ticket, report);
+    }
+
+    #[cold]
+    fn report_slow(&self, ticket: Ticket, report: Report) {
+        self.with_machine(|machine, now| ((), machine.record(ticket, report, now)));
+    }
+
+    /// The state at this moment, with an elapsed open duration read as
+    /// half-open.
+    pub(crate) fn state(&self) -> State {
+        let word = self.word.load(Ordering::Acquire);
+        match state_of(word) {
+            State::Open if self.clock.now() >= self.open_until.load(Ordering::Relaxed) => {
+                State::HalfOpen
+            }
+            state => state,
+        }
+    }
+
+    pub(crate) fn manual(&self, to: State) {
+        let change = self.with_locked(|locked, now| {
+            if to == State::Closed {
+                locked.baseline = self.counters.totals();
+            }
+            Some(locked.machine.manual(to, now))
+        });
+        self.announce(change);
+    }
+
+    pub(crate) fn metrics(&self) -> Metrics {
+        let mut snapshot = None;
+        let change = self.with_locked(|locked, now| {
+            let change = locked.machine.tick(now);
+            let totals = self.counters.totals().since(&locked.baseline);
+            snapshot = Some(Metrics::new(self, &locked.machine, &totals, now));
+            change
+        });
+        self.announce(change);
+        snapshot.expect("metrics closure always runs")
+    }
+
+    /// Runs one machine method under the lock and announces its change.
+    fn with_machine<R>(&self, f: impl FnOnce(&mut Machine, Nanos) -> (R, Option<Change>)) -> R {
+        let mut out = None;
+        let change = self.with_locked(|locked, now| {
+            let (result, change) = f(&mut locked.machine, now);
+            out = Some(result);
+            change
+        });
+        self.announce(change);
+        out.expect("machine closure always runs")
+    }
+
+    /// Runs `f` under the lock with the time read under it (so the machine's
+    /// time never runs backwards), then republishes the fast-path mirror.
+    fn with_locked(
+        &self,
+        f: impl FnOnce(&mut Locked, Nanos) -> Option<Change>,
+    ) -> Option<Transition> {
+        let mut locked = lock(&self.locked);
+        let now = self.clock.now();
+        let change = f(&mut locked, now);
+        self.open_until
+            .store(locked.machine.open_until(), Ordering::Relaxed);
+        self.word.store(encode(&locked.machine), Ordering::Release);
+        drop(locked);
+        change.map(|change| Transition {
+            name: self.name,
+            from: change.from,
+            to: change.to,
+            reason: change.reason,
+            generation: change.generation,
+            at: self.clock.instant(change.at),
+        })
+    }
+
+    fn announce(&self, transition: Option<Transition>) {
+        if let Some(transition) = transition {
+            announce(&transition, &self.listeners);
+        }
+    }
+}

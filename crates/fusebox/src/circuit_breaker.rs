@@ -1,0 +1,133 @@
+use std::future::Future;
+
+use crate::breaker::Shared;
+use crate::sync::Arc;
+use crate::{Builder, Error, Metrics, Outcome, Permit, Rejected, State};
+
+/// A circuit breaker: a guard in front of calls to something that can fail.
+///
+/// Cloning is cheap and every clone shares one breaker. See the
+/// [crate documentation](crate) for the states and an example.
+#[derive(Clone)]
+pub struct CircuitBreaker {
+    shared: Arc<Shared>,
+}
+
+impl CircuitBreaker {
+    /// Starts configuring a breaker called `name`.
+    pub fn builder(name: impl AsRef<str>) -> Builder {
+        Builder::new(name.as_ref())
+    }
+
+    pub(crate) fn from_shared(shared: Shared) -> CircuitBreaker {
+        CircuitBreaker {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &'static str {
+        self.shared.name
+    }
+
+    /// The state now. An open breaker whose open duration has elapsed reads
+    /// as [`State::HalfOpen`] even if no call has been made since.
+    pub fn state(&self) -> State {
+        self.shared.state()
+    }
+
+    /// Asks to run one call: a [`Permit`] to report its outcome on, or the
+    /// [`Rejected`] reason it may not run.
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        let ticket = self.shared.acquire()?;
+        Ok(Permit::new(&self.shared, ticket))
+    }
+
+    /// Runs `f` if the breaker admits it; every `Err` counts as a failure.
+    ///
+    /// The call's own error comes back unchanged as [`Error::Inner`]. If `f`
+    /// panics, the call counts as cancelled.
+    #[inline]
+    pub fn call<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, Error<E>> {
+        self.call_with(Outcome::of, f)
+    }
+
+    /// Like [`call`](Self::call), with `classify` deciding whether the result
+    /// is a success, a failure or ignored.
+    #[inline]
+    pub fn call_with<T, E>(
+        &self,
+        classify: impl FnOnce(&Result<T, E>) -> Outcome,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, Error<E>> {
+        let permit = self.try_acquire()?;
+        let result = f();
+        permit.record(classify(&result));
+        result.map_err(Error::Inner)
+    }
+
+    /// Runs the future made by `f` if the breaker admits it; every `Err`
+    /// counts as a failure. Works on any executor.
+    ///
+    /// Dropping the returned future before it finishes is neutral: a
+    /// half-open trial slot is freed and nothing is counted.
+    pub async fn call_async<T, E, F, Fut>(&self, f: F) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.call_async_with(Outcome::of, f).await
+    }
+
+    /// Like [`call_async`](Self::call_async), with a classifier.
+    pub async fn call_async_with<T, E, F, Fut>(
+        &self,
+        classify: impl FnOnce(&Result<T, E>) -> Outcome,
+        f: F,
+    ) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let permit = self.try_acquire()?;
+        let result = f().await;
+        permit.record(classify(&result));
+        result.map_err(Error::Inner)
+    }
+
+    /// A snapshot of state and counts.
+    pub fn metrics(&self) -> Metrics {
+        self.shared.metrics()
+    }
+
+    /// Rejects every call until [`reset`](Self::reset).
+    pub fn force_open(&self) {
+        self.shared.manual(State::ForcedOpen);
+    }
+
+    /// Admits every call and never changes state until [`reset`](Self::reset);
+    /// outcomes are still counted.
+    pub fn disable(&self) {
+        self.shared.manual(State::Disabled);
+    }
+
+    /// Closes the breaker and clears its counts.
+    pub fn reset(&self) {
+        self.shared.manual(State::Closed);
+    }
+
+    /// Opens the breaker now, for the normal open duration.
+    pub fn trip(&self) {
+        self.shared.manual(State::Open);
+    }
+}
+
+impl std::fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.name())
+            .field("state", &self.state())
+            .finish()
+    }
+}

@@ -1,0 +1,138 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Nanoseconds since a clock's origin. Every deadline a breaker keeps is in
+/// this unit, so comparing against one is a single integer compare.
+pub(crate) type Nanos = u64;
+
+pub(crate) fn to_nanos(d: Duration) -> Nanos {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The time source of a breaker.
+///
+/// The default is the system's monotonic clock. Tests pass a [`ManualClock`]
+/// so that they move time by hand instead of sleeping.
+#[derive(Clone, Debug)]
+pub struct Clock {
+    source: Source,
+}
+
+#[derive(Clone, Debug)]
+enum Source {
+    System { origin: Instant },
+    Manual(ManualClock),
+}
+
+impl Clock {
+    /// The system's monotonic clock ([`Instant`]).
+    pub fn system() -> Clock {
+        Clock {
+            source: Source::System {
+                origin: Instant::now(),
+            },
+        }
+    }
+
+    /// Nanoseconds since this clock's origin.
+    #[inline]
+    pub(crate) fn now(&self) -> Nanos {
+        match &self.source {
+            Source::System { origin } => to_nanos(origin.elapsed()),
+            Source::Manual(manual) => manual.offset(),
+        }
+    }
+
+    /// Converts a reading of this clock back to an [`Instant`].
+    pub(crate) fn instant(&self, at: Nanos) -> Instant {
+        let origin = match &self.source {
+            Source::System { origin } => *origin,
+            Source::Manual(manual) => manual.inner.origin,
+        };
+        origin + Duration::from_nanos(at)
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+impl From<ManualClock> for Clock {
+    fn from(clock: ManualClock) -> Self {
+        Clock {
+            source: Source::Manual(clock),
+        }
+    }
+}
+
+/// A clock that moves only when told to.
+///
+/// Clones share one time, so a test keeps one clone and hands another to the
+/// breaker:
+///
+/// ```
+/// use fusebox::{CircuitBreaker, ManualClock, State};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new();
+/// let breaker = CircuitBreaker::builder("db")
+///     .failure_threshold(1)
+///     .recovery_timeout(Duration::from_secs(10))
+///     .clock(clock.clone())
+///     .build()
+///     .unwrap();
+/// breaker.trip();
+/// assert_eq!(breaker.state(), State::Open);
+/// clock.advance(Duration::from_secs(10));
+/// assert_eq!(breaker.state(), State::HalfOpen);
+/// ```
+#[derive(Clone, Debug)]
+pub struct ManualClock {
+    inner: Arc<ManualInner>,
+}
+
+#[derive(Debug)]
+struct ManualInner {
+    origin: Instant,
+    offset: AtomicU64,
+}
+
+impl ManualClock {
+    /// A clock standing at its origin (elapsed time zero).
+    pub fn new() -> ManualClock {
+        ManualClock {
+            inner: Arc::new(ManualInner {
+                origin: Instant::now(),
+                offset: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Moves time forward by `by` for every clone of this clock.
+    pub fn advance(&self, by: Duration) {
+        self.inner.offset.fetch_add(to_nanos(by), Ordering::SeqCst);
+    }
+
+    /// Time elapsed since the clock's origin.
+    pub fn elapsed(&self) -> Duration {
+        Duration::from_nanos(self.offset())
+    }
+
+    /// The current time of this clock as an [`Instant`].
+    pub fn now(&self) -> Instant {
+        self.inner.origin + self.elapsed()
+    }
+
+    fn offset(&self) -> Nanos {
+        self.inner.offset.load(Ordering::SeqCst)
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        ManualClock::new()
+    }
+}

@@ -1,0 +1,93 @@
+//! fusebox: a circuit breaker that is fast where it is called and correct
+//! where others are not.
+//!
+//! A breaker guards calls to something that can fail. When calls keep
+//! failing it *opens* and refuses the following calls at once; after a
+//! recovery timeout it lets a few trial calls through (*half-open*) and
+//! closes again if they succeed.
+//!
+//! ```
+//! use fusebox::{CircuitBreaker, Error, ManualClock, State};
+//! use std::time::Duration;
+//!
+//! let clock = ManualClock::new();
+//! let breaker = CircuitBreaker::builder("s3_upload")
+//!     .failure_threshold(3)
+//!     .recovery_timeout(Duration::from_secs(30))
+//!     .clock(clock.clone())
+//!     .build()?;
+//!
+//! for _ in 0..3 {
+//!     let result = breaker.call(|| Err::<(), _>("connection refused"));
+//!     assert_eq!(result, Err(Error::Inner("connection refused")));
+//! }
+//! assert_eq!(breaker.state(), State::Open);
+//!
+//! // Open: refused without running the call.
+//! let Err(Error::Open(rejected)) = breaker.call(|| Ok::<_, &str>(())) else { panic!() };
+//! assert_eq!(rejected.to_string(), "circuit 's3_upload' is open; retry in 30.0s");
+//!
+//! // After the recovery timeout one trial call passes; its success closes.
+//! clock.advance(Duration::from_secs(30));
+//! assert_eq!(breaker.state(), State::HalfOpen);
+//! assert_eq!(breaker.call(|| Ok::<_, &str>(42)), Ok(42));
+//! assert_eq!(breaker.state(), State::Closed);
+//! # Ok::<(), fusebox::ConfigError>(())
+//! ```
+//!
+//! # Semantics
+//!
+//! * **Closed → Open** when `failure_threshold` failures come in a row. The
+//!   call that trips it returns its own error; only later calls are refused.
+//! * **Open → HalfOpen** once `recovery_timeout` has elapsed, visible in
+//!   [`CircuitBreaker::state`] with no call made.
+//! * **HalfOpen**: at most `half_open_max_calls` trial calls run at once;
+//!   `success_threshold` successes in a row close the breaker, any failure
+//!   opens it again.
+//! * **Generations**: every transition starts a new generation and the
+//!   outcome of a call admitted in an earlier one is ignored, so a slow
+//!   success from before a trip never closes the breaker.
+//! * **Cancellation is neutral**: a [`Permit`] dropped without an outcome (a
+//!   dropped future, a panic) frees its trial slot and counts nothing.
+//! * **Lost probes**: a trial call silent for `probe_timeout` frees its slot,
+//!   so a hung call never wedges the breaker half-open.
+//! * **Manual control**: [`force_open`](CircuitBreaker::force_open),
+//!   [`disable`](CircuitBreaker::disable), [`reset`](CircuitBreaker::reset),
+//!   [`trip`](CircuitBreaker::trip).
+//!
+//! Each transition emits one `tracing` event at INFO on target `fusebox`
+//! (`circuit 's3_upload' closed -> open: 3 consecutive failures`) and is
+//! passed to listeners registered with [`Builder::on_transition`]. Nothing
+//! is logged per call.
+//!
+//! # Cost
+//!
+//! A closed breaker admits a call with one atomic load and records its
+//! success without writing memory shared with other threads: no lock, no
+//! allocation, no clock read, no reference count. An open breaker refuses a
+//! call by comparing the clock with a stored deadline.
+
+mod breaker;
+mod builder;
+mod circuit_breaker;
+mod clock;
+mod counters;
+mod error;
+mod intern;
+mod machine;
+mod metrics;
+mod outcome;
+mod permit;
+mod state;
+mod sync;
+mod transition;
+
+pub use builder::{duration_from_secs, Builder, MAX_HALF_OPEN_CALLS};
+pub use circuit_breaker::CircuitBreaker;
+pub use clock::{Clock, ManualClock};
+pub use error::{ConfigError, Error, Rejected};
+pub use metrics::Metrics;
+pub use outcome::Outcome;
+pub use permit::Permit;
+pub use state::State;
+pub use transition::{Reason, Transition};

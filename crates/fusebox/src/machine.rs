@@ -1,0 +1,281 @@
+//! The pure state machine: the single source of fusebox's semantics.
+//!
+//! [`Machine`] holds everything a breaker must remember and changes only
+//! through its methods, each taking the current time as an argument. It reads
+//! no clock, takes no lock and does no I/O, so the in-memory breaker, the
+//! stores and the property tests all run exactly this code.
+
+use crate::clock::Nanos;
+use crate::{Reason, State};
+
+/// The settings the machine needs, already validated by the builder.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Settings {
+    pub(crate) failure_threshold: u32,
+    pub(crate) success_threshold: u32,
+    pub(crate) half_open_max_calls: u32,
+    pub(crate) open_duration: Nanos,
+    pub(crate) probe_timeout: Nanos,
+    pub(crate) cancel_is_failure: bool,
+}
+
+/// What became of an admitted call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Report {
+    Success,
+    Failure,
+    /// The classifier said this outcome says nothing about the dependency.
+    Ignored,
+    /// The permit was dropped without an outcome.
+    Cancelled,
+}
+
+/// Identifies an admitted call: the generation it was admitted in and, for a
+/// half-open trial call, its probe id (0 for ordinary calls).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    pub(crate) generation: u64,
+    pub(crate) probe: u64,
+}
+
+/// The answer to a request to run a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    Admit(Ticket),
+    Reject {
+        state: State,
+        retry_after: Option<Nanos>,
+    },
+}
+
+/// A state change, before it is dressed up as a public [`crate::Transition`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Change {
+    pub(crate) from: State,
+    pub(crate) to: State,
+    pub(crate) reason: Reason,
+    pub(crate) generation: u64,
+    pub(crate) at: Nanos,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Probe {
+    id: u64,
+    deadline: Nanos,
+}
+
+/// All the state of one breaker.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Machine {
+    settings: Settings,
+    state: State,
+    generation: u64,
+    since: Nanos,
+    open_until: Nanos,
+    failure_streak: u32,
+    probe_successes: u32,
+    probes: Vec<Probe>,
+    next_probe: u64,
+    last_failure: Option<Nanos>,
+}
+
+impl Machine {
+    pub(crate) fn new(settings: Settings, now: Nanos) -> Machine {
+        let probes = Vec::with_capacity(settings.half_open_max_calls as usize);
+        Machine {
+            settings,
+            state: State::Closed,
+            generation: 0,
+            since: now,
+            open_until: 0,
+            failure_streak: 0,
+            probe_successes: 0,
+            probes,
+            next_probe: 1,
+            last_failure: None,
+        }
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The state as stored, without applying elapsed time.
+    pub(crate) fn stored_state(&self) -> State {
+        self.state
+    }
+
+    /// The state a caller sees at `now`: an open breaker whose open duration
+    /// has elapsed reads as half-open even before anything calls it.
+    pub(crate) fn state_at(&self, now: Nanos) -> State {
+        if self.state == State::Open && now >= self.open_until {
+            State::HalfOpen
+        } else {
+            self.state
+        }
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub(crate) fn since(&self) -> Nanos {
+        self.since
+    }
+
+    pub(crate) fn open_until(&self) -> Nanos {
+        self.open_until
+    }
+
+    pub(crate) fn failure_streak(&self) -> u32 {
+        self.failure_streak
+    }
+
+    pub(crate) fn probes_in_flight(&self) -> usize {
+        self.probes.len()
+    }
+
+    pub(crate) fn last_failure(&self) -> Option<Nanos> {
+        self.last_failure
+    }
+
+    /// Applies the passage of time: an elapsed open duration moves the
+    /// breaker to half-open, and probes silent past `probe_timeout` are
+    /// declared lost and free their slots.
+    pub(crate) fn tick(&mut self, now: Nanos) -> Option<Change> {
+        match self.state {
+            State::Open if now >= self.open_until => {
+                let at = self.open_until;
+                Some(self.enter(State::HalfOpen, Reason::OpenTimeoutElapsed, at))
+            }
+            State::HalfOpen => {
+                self.probes.retain(|probe| probe.deadline > now);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Decides whether a call may run now.
+    pub(crate) fn acquire(&mut self, now: Nanos) -> (Admission, Option<Change>) {
+        let change = self.tick(now);
+        let admission = match self.state {
+            State::Closed | State::Disabled => Admission::Admit(self.ticket(0)),
+            State::Open => Admission::Reject {
+                state: State::Open,
+                retry_after: Some(self.open_until - now),
+            },
+            State::ForcedOpen => Admission::Reject {
+                state: State::ForcedOpen,
+                retry_after: None,
+            },
+            State::HalfOpen => {
+                if self.probes.len() < self.settings.half_open_max_calls as usize {
+                    let id = self.next_probe;
+                    self.next_probe += 1;
+                    let deadline = now.saturating_add(self.settings.probe_timeout);
+                    self.probes.push(Probe { id, deadline });
+                    Admission::Admit(self.ticket(id))
+                } else {
+                    Admission::Reject {
+                        state: State::HalfOpen,
+                        retry_after: None,
+                    }
+                }
+            }
+        };
+        (admission, change)
+    }
+
+    /// Records the outcome of an admitted call. Outcomes from an earlier
+    /// generation, and of probes already declared lost, change nothing.
+    pub(crate) fn record(&mut self, ticket: Ticket, report: Report, now: Nanos) -> Option<Change> {
+        if ticket.generation != self.generation {
+            return None;
+        }
+        let report = match report {
+            Report::Cancelled if self.settings.cancel_is_failure => Report::Failure,
+            other => other,
+        };
+        if report == Report::Failure {
+            self.last_failure = Some(now);
+        }
+        match self.state {
+            State::Closed => match report {
+                Report::Success => {
+                    self.failure_streak = 0;
+                    None
+                }
+                Report::Failure => {
+                    self.failure_streak += 1;
+                    let streak = self.failure_streak;
+                    (streak >= self.settings.failure_threshold)
+                        .then(|| self.enter(State::Open, Reason::ConsecutiveFailures(streak), now))
+                }
+                Report::Ignored | Report::Cancelled => None,
+            },
+            State::HalfOpen => {
+                let slot = self.probes.iter().position(|p| p.id == ticket.probe)?;
+                self.probes.swap_remove(slot);
+                match report {
+                    Report::Success => {
+                        self.probe_successes += 1;
+                        let successes = self.probe_successes;
+                        (successes >= self.settings.success_threshold).then(|| {
+                            self.enter(State::Closed, Reason::ProbesSucceeded(successes), now)
+                        })
+                    }
+                    Report::Failure => Some(self.enter(State::Open, Reason::ProbeFailed, now)),
+                    Report::Ignored | Report::Cancelled => None,
+                }
+            }
+            State::Open | State::ForcedOpen | State::Disabled => None,
+        }
+    }
+
+    /// Moves to `to` by hand. Always starts a new generation, even when the
+    /// state does not change, so outcomes of calls from before are ignored.
+    pub(crate) fn manual(&mut self, to: State, now: Nanos) -> Change {
+        let reason = match to {
+            State::Closed => Reason::Reset,
+            State::Open => Reason::Tripped,
+            State::ForcedOpen => Reason::ForcedOpen,
+            State::Disabled => Reason::Disabled,
+            State::HalfOpen => Reason::OpenTimeoutElapsed,
+        };
+        if to == State::Closed {
+            self.last_failure = None;
+        }
+        self.enter(to, reason, now)
+    }
+
+    fn ticket(&self, probe: u64) -> Ticket {
+        Ticket {
+            generation: self.generation,
+            probe,
+        }
+    }
+
+    fn enter(&mut self, to: State, reason: Reason, at: Nanos) -> Change {
+        let from = self.state;
+        self.state = to;
+        self.generation += 1;
+        self.since = at;
+        self.failure_streak = 0;
+        self.probe_successes = 0;
+        self.probes.clear();
+        if to == State::Open {
+            self.open_until = at.saturating_add(self.settings.open_duration);
+        }
+        Change {
+            from,
+            to,
+            reason,
+            generation: self.generation,
+            at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

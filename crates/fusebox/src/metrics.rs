@@ -1,0 +1,74 @@
+use std::time::{Duration, Instant};
+
+use crate::breaker::Shared;
+use crate::clock::Nanos;
+use crate::counters::{Count, Totals};
+use crate::machine::Machine;
+use crate::State;
+
+/// A snapshot of one breaker, from [`CircuitBreaker::metrics`].
+///
+/// Counts are totals since the breaker was built or last
+/// [`reset`](crate::CircuitBreaker::reset).
+///
+/// [`CircuitBreaker::metrics`]: crate::CircuitBreaker::metrics
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// The breaker's name.
+    pub name: &'static str,
+    /// The state at the time of the snapshot.
+    pub state: State,
+    /// The current generation; every transition starts a new one.
+    pub generation: u64,
+    /// Calls that succeeded.
+    pub successes: u64,
+    /// Calls that failed.
+    pub failures: u64,
+    /// Calls refused without being run.
+    pub rejections: u64,
+    /// Calls whose outcome the classifier ignored.
+    pub ignored: u64,
+    /// Calls slower than the slow-call threshold (0 without that policy).
+    pub slow: u64,
+    /// Permits dropped without an outcome.
+    pub cancelled: u64,
+    /// The current run of consecutive failures while closed.
+    pub consecutive_failures: u32,
+    /// Trial calls running now (half-open only).
+    pub half_open_in_flight: u32,
+    /// `failures / (successes + failures)`, or 0 when nothing finished.
+    pub failure_rate: f64,
+    /// How long the breaker has been in `state`.
+    pub time_in_state: Duration,
+    /// When the last failure that counted toward the policy happened.
+    pub last_failure_time: Option<Instant>,
+}
+
+impl Metrics {
+    pub(crate) fn new(shared: &Shared, machine: &Machine, totals: &Totals, now: Nanos) -> Metrics {
+        let successes = totals.get(Count::Success);
+        let failures = totals.get(Count::Failure);
+        let finished = successes + failures;
+        Metrics {
+            name: shared.name,
+            state: machine.state_at(now),
+            generation: machine.generation(),
+            successes,
+            failures,
+            rejections: totals.get(Count::Rejection),
+            ignored: totals.get(Count::Ignored),
+            slow: totals.get(Count::Slow),
+            cancelled: totals.get(Count::Cancelled),
+            consecutive_failures: machine.failure_streak(),
+            half_open_in_flight: machine.probes_in_flight() as u32,
+            failure_rate: if finished == 0 {
+                0.0
+            } else {
+                failures as f64 / finished as f64
+            },
+            time_in_state: Duration::from_nanos(now.saturating_sub(machine.since())),
+            last_failure_time: machine.last_failure().map(|at| shared.clock.instant(at)),
+        }
+    }
+}

@@ -1,0 +1,91 @@
+use std::mem::ManuallyDrop;
+
+use crate::breaker::Shared;
+use crate::machine::{Report, Ticket};
+use crate::Outcome;
+
+/// Leave to run one call, from [`CircuitBreaker::try_acquire`].
+///
+/// Report the outcome with [`success`](Permit::success),
+/// [`failure`](Permit::failure) or [`record`](Permit::record). Dropping the
+/// permit instead is neutral: it frees its half-open trial slot and changes
+/// no counts (unless the breaker was built with
+/// [`count_cancelled_as_failure`](crate::Builder::count_cancelled_as_failure)).
+///
+/// The permit borrows its breaker, so taking and completing one costs no
+/// reference-count traffic.
+///
+/// [`CircuitBreaker::try_acquire`]: crate::CircuitBreaker::try_acquire
+#[must_use = "report the outcome with success() or failure(); a dropped permit counts as cancelled"]
+pub struct Permit<'a> {
+    shared: &'a Shared,
+    ticket: Ticket,
+}
+
+impl<'a> Permit<'a> {
+    pub(crate) fn new(shared: &'a Shared, ticket: Ticket) -> Permit<'a> {
+        Permit { shared, ticket }
+    }
+
+    /// The call succeeded.
+    #[inline]
+    pub fn success(self) {
+        self.finish(Report::Success);
+    }
+
+    /// The call failed.
+    #[inline]
+    pub fn failure(self) {
+        self.finish(Report::Failure);
+    }
+
+    /// The call's outcome says nothing about the dependency; only the
+    /// `ignored` count changes.
+    #[inline]
+    pub fn ignore(self) {
+        self.finish(Report::Ignored);
+    }
+
+    /// Reports a classified outcome.
+    #[inline]
+    pub fn record(self, outcome: Outcome) {
+        self.finish(match outcome {
+            Outcome::Success => Report::Success,
+            Outcome::Failure => Report::Failure,
+            Outcome::Ignored => Report::Ignored,
+        });
+    }
+
+    /// Whether this call is a half-open trial call.
+    pub fn is_probe(&self) -> bool {
+        self.ticket.probe != 0
+    }
+
+    /// The generation the call was admitted in. Outcomes are applied only
+    /// while the breaker is still in this generation.
+    pub fn generation(&self) -> u64 {
+        self.ticket.generation
+    }
+
+    #[inline]
+    fn finish(self, report: Report) {
+        let this = ManuallyDrop::new(self);
+        this.shared.report(this.ticket, report);
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.shared.report(self.ticket, Report::Cancelled);
+    }
+}
+
+impl std::fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Permit")
+            .field("circuit", &self.shared.name)
+            .field("generation", &self.ticket.generation)
+            .field("probe", &self.is_probe())
+            .finish()
+    }
+}
