@@ -82,6 +82,9 @@ mod state;
 mod sync;
 mod transition;
 
+#[cfg(all(test, not(loom)))]
+mod model_tests;
+
 pub use builder::{duration_from_secs, Builder, MAX_HALF_OPEN_CALLS};
 pub use circuit_breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock};

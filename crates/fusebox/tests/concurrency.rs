@@ -1,0 +1,112 @@
+//! Many threads on one breaker: probe limits hold and counts add up.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use fusebox::{CircuitBreaker, ManualClock, State};
+
+#[test]
+fn half_open_never_admits_more_than_the_limit() {
+    const LIMIT: usize = 3;
+    let clock = ManualClock::new();
+    let b = CircuitBreaker::builder("probes")
+        .half_open_max_calls(LIMIT as u32)
+        .success_threshold(1_000_000)
+        .recovery_timeout(Duration::from_secs(1))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    b.trip();
+    clock.advance(Duration::from_secs(1));
+
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let (b, running, peak, barrier) =
+                (b.clone(), running.clone(), peak.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut admitted = 0;
+                for n in 0..20_000 {
+                    if let Ok(permit) = b.try_acquire() {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        peak.fetch_max(now, Ordering::SeqCst);
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        admitted += 1;
+                        if (n + i) % 2 == 0 {
+                            permit.success();
+                        } else {
+                            drop(permit);
+                        }
+                    }
+                }
+                admitted
+            })
+        })
+        .collect();
+    let admitted: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(peak.load(Ordering::SeqCst) <= LIMIT);
+    assert_eq!(b.state(), State::HalfOpen);
+    let m = b.metrics();
+    assert_eq!(m.successes + m.cancelled, admitted);
+    assert_eq!(admitted + m.rejections, 8 * 20_000);
+    assert_eq!(m.half_open_in_flight, 0);
+}
+
+#[test]
+fn counts_add_up_after_hammering_a_closed_breaker() {
+    let b = CircuitBreaker::builder("hammer")
+        .failure_threshold(1_000_000)
+        .build()
+        .unwrap();
+    let threads: Vec<_> = (0..24)
+        .map(|i| {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                for n in 0..10_000u32 {
+                    let _ = b.call(|| if (n + i) % 10 == 0 { Err(n) } else { Ok(n) });
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let m = b.metrics();
+    assert_eq!(m.successes, 216_000);
+    assert_eq!(m.failures, 24_000);
+    assert_eq!(m.state, State::Closed);
+}
+
+#[test]
+fn racing_failures_trip_exactly_once() {
+    let transitions = Arc::new(AtomicUsize::new(0));
+    let seen = transitions.clone();
+    let b = CircuitBreaker::builder("race")
+        .failure_threshold(50)
+        .on_transition(move |_| {
+            seen.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    let _ = b.call(|| Err::<(), _>(()));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(transitions.load(Ordering::SeqCst), 1);
+    let m = b.metrics();
+    assert_eq!(m.failures + m.rejections, 8000);
+}
