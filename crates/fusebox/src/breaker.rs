@@ -25,9 +25,11 @@ use std::time::Duration;
 
 use crate::clock::{Clock, Nanos};
 use crate::counters::{Count, Counters, Totals};
-use crate::machine::{Admission, Change, Machine, Report, Ticket};
+use crate::machine::{Admission, Call, Change, Machine, RateSettings, Report, Ticket};
+use crate::sync::Arc;
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
 use crate::transition::{announce, Listener};
+use crate::window::CallWindow;
 use crate::{Metrics, Rejected, State, Transition};
 
 const STATE_BITS: u64 = 0b111;
@@ -65,8 +67,12 @@ pub(crate) struct Shared {
     pub(crate) name: &'static str,
     pub(crate) clock: Clock,
     listeners: Box<[Listener]>,
-    /// A copy of the machine's setting, read on the cancellation fast path.
+    /// Copies of the machine's settings, read on the fast paths.
     cancel_is_failure: bool,
+    rates: Option<RateSettings>,
+    slow_call: Option<Nanos>,
+    /// The machine's window, recorded into by lock-free successes.
+    window: Option<Arc<CallWindow>>,
 }
 
 impl Shared {
@@ -76,7 +82,8 @@ impl Shared {
         clock: Clock,
         listeners: Vec<Listener>,
     ) -> Shared {
-        let machine_cancel = machine.settings().cancel_is_failure;
+        let settings = machine.settings().clone();
+        let window = machine.window().cloned();
         Shared {
             word: AtomicU64::new(encode(&machine)),
             open_until: AtomicU64::new(machine.open_until()),
@@ -88,7 +95,10 @@ impl Shared {
             name,
             clock,
             listeners: listeners.into_boxed_slice(),
-            cancel_is_failure: machine_cancel,
+            cancel_is_failure: settings.cancel_is_failure,
+            slow_call: settings.rates.as_ref().and_then(|r| r.slow_call),
+            rates: settings.rates,
+            window,
         }
     }
 
@@ -133,39 +143,90 @@ impl Shared {
         }
     }
 
+    /// When a call admitted now starts, if calls are timed (slow-call
+    /// policy on); 0 otherwise, so no clock is read.
+    #[inline]
+    pub(crate) fn start_time(&self) -> Nanos {
+        if self.slow_call.is_some() {
+            self.clock.now()
+        } else {
+            0
+        }
+    }
+
     /// Records an outcome, without the lock when the machine would not change.
     #[inline]
-    pub(crate) fn report(&self, ticket: Ticket, report: Report) {
-        let kind = match report {
+    pub(crate) fn report(&self, ticket: Ticket, report: Report, started: Nanos) {
+        let slow = match (self.slow_call, report) {
+            (Some(limit), Report::Success | Report::Failure) => {
+                self.clock.now().saturating_sub(started) > limit
+            }
+            _ => false,
+        };
+        if slow {
+            self.counters.add(Count::Slow);
+        }
+        self.counters.add(match report {
             Report::Success => Count::Success,
             Report::Failure => Count::Failure,
             Report::Ignored => Count::Ignored,
             Report::Cancelled => Count::Cancelled,
+        });
+        let mut call = Call {
+            report,
+            slow,
+            windowed: false,
         };
-        self.counters.add(kind);
         if ticket.probe == 0 {
             let word = self.word.load(Ordering::Acquire);
-            let unchanged = match report {
-                // A stale ticket, or a success that would reset a zero streak.
-                Report::Success => {
-                    generation_of(word) != ticket.generation
-                        || word & (STATE_BITS | STREAK_BIT) == State::Closed.to_bits()
-                        || state_of(word) == State::Disabled
+            if generation_of(word) != ticket.generation {
+                return; // stale: the machine would ignore it
+            }
+            match (state_of(word), report) {
+                (State::Closed, Report::Success) => {
+                    if let Some(window) = &self.window {
+                        if self.record_success(window, slow) {
+                            call.windowed = true;
+                            return self.report_slow(ticket, call);
+                        }
+                    }
+                    if word & STREAK_BIT == 0 {
+                        return; // nothing to reset
+                    }
+                    call.windowed = self.window.is_some();
                 }
-                Report::Ignored => true,
-                Report::Cancelled => !self.cancel_is_failure,
-                Report::Failure => generation_of(word) != ticket.generation,
-            };
-            if unchanged {
-                return;
+                (State::Closed | State::Disabled, Report::Ignored) => return,
+                (State::Closed | State::Disabled, Report::Cancelled) if !self.cancel_is_failure => {
+                    return
+                }
+                (State::Disabled, Report::Success) => return,
+                _ => {}
             }
         }
-        self.report_slow(ticket, report);
+        self.report_slow(ticket, call);
+    }
+
+    /// Records a closed-state success in the window; true if a rate policy
+    /// may now open the breaker, which only the machine may decide.
+    #[inline]
+    fn record_success(&self, window: &CallWindow, slow: bool) -> bool {
+        let now = if window.needs_time() {
+            self.clock.now()
+        } else {
+            0
+        };
+        window.record(now, false, slow);
+        let tally = window.tally(now);
+        (tally.failures > 0 || tally.slow > 0)
+            && self
+                .rates
+                .as_ref()
+                .is_some_and(|rates| rates.verdict(tally).is_some())
     }
 
     #[cold]
-    fn report_slow(&self, ticket: Ticket, report: Report) {
-        self.with_machine(|machine, now| ((), machine.record(ticket, report, now)));
+    fn report_slow(&self, ticket: Ticket, call: Call) {
+        self.with_machine(|machine, now| ((), machine.record(ticket, call, now)));
     }
 
     /// The state at this moment, with an elapsed open duration read as

@@ -4,9 +4,9 @@ use std::time::Duration;
 use crate::breaker::Shared;
 use crate::clock::{to_nanos, Clock};
 use crate::intern::intern;
-use crate::machine::{Machine, Settings};
+use crate::machine::{Machine, RateSettings, Settings};
 use crate::transition::Listener;
-use crate::{CircuitBreaker, ConfigError, Transition};
+use crate::{Backoff, CircuitBreaker, ConfigError, Transition, Window};
 
 /// The most trial calls a half-open breaker may allow at once.
 pub const MAX_HALF_OPEN_CALLS: u32 = 10_000;
@@ -17,7 +17,10 @@ pub const MAX_HALF_OPEN_CALLS: u32 = 10_000;
 ///
 /// | setting | default |
 /// |---|---|
-/// | `failure_threshold` | 5 consecutive failures |
+/// | `failure_threshold` | 5 consecutive failures, unless a rate policy is chosen |
+/// | `failure_rate` | off |
+/// | `slow_calls` | off (then no clock is read per call) |
+/// | `backoff` | [`Backoff::Fixed`] |
 /// | `recovery_timeout` | 30 s open before trial calls |
 /// | `success_threshold` | 1 trial success closes |
 /// | `half_open_max_calls` | 1 trial call at a time |
@@ -28,7 +31,11 @@ pub const MAX_HALF_OPEN_CALLS: u32 = 10_000;
 #[must_use = "a builder does nothing until build() is called"]
 pub struct Builder {
     name: String,
-    failure_threshold: u32,
+    failure_threshold: Option<u32>,
+    failure_rate: Option<f64>,
+    window: Option<(Window, u32)>,
+    slow_calls: Option<(Duration, f64)>,
+    backoff: Backoff,
     success_threshold: u32,
     half_open_max_calls: u32,
     recovery_timeout: Duration,
@@ -42,7 +49,11 @@ impl Builder {
     pub(crate) fn new(name: &str) -> Builder {
         Builder {
             name: name.to_owned(),
-            failure_threshold: 5,
+            failure_threshold: None,
+            failure_rate: None,
+            window: None,
+            slow_calls: None,
+            backoff: Backoff::Fixed,
             success_threshold: 1,
             half_open_max_calls: 1,
             recovery_timeout: Duration::from_secs(30),
@@ -54,8 +65,46 @@ impl Builder {
     }
 
     /// Opens after this many failures in a row (at least 1).
+    ///
+    /// This consecutive-failures policy is on by default (5) when no rate
+    /// policy is chosen; set it explicitly to combine it with one.
     pub fn failure_threshold(mut self, failures: u32) -> Self {
-        self.failure_threshold = failures;
+        self.failure_threshold = Some(failures);
+        self
+    }
+
+    /// Opens when at least `minimum_calls` calls are in `window` and the
+    /// share of them that failed is at least `threshold` (0 < threshold ≤ 1).
+    ///
+    /// Combines with the other policies: whichever trips first opens the
+    /// breaker. Ignored calls do not enter the window.
+    pub fn failure_rate(mut self, threshold: f64, window: Window, minimum_calls: u32) -> Self {
+        self.failure_rate = Some(threshold);
+        self.sliding_window(window, minimum_calls)
+    }
+
+    /// The window the rate policies share, and the fewest calls it must hold
+    /// before a rate can open the breaker. [`failure_rate`](Self::failure_rate)
+    /// sets it too; use this to size the window of a slow-call policy alone.
+    pub fn sliding_window(mut self, window: Window, minimum_calls: u32) -> Self {
+        self.window = Some((window, minimum_calls));
+        self
+    }
+
+    /// Counts calls slower than `duration` as slow, and opens when the share
+    /// of slow calls in the window is at least `rate` (0 < rate ≤ 1).
+    ///
+    /// Uses the [`sliding_window`](Self::sliding_window), by default the last
+    /// 100 calls with a minimum of 100. Only with
+    /// this policy on does the breaker read the clock around each call.
+    pub fn slow_calls(mut self, duration: Duration, rate: f64) -> Self {
+        self.slow_calls = Some((duration, rate));
+        self
+    }
+
+    /// How the open duration grows when trial calls keep failing.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
         self
     }
 
@@ -122,7 +171,9 @@ impl Builder {
                 "must be non-empty text without control characters",
             ));
         }
-        at_least_one("failure_threshold", self.failure_threshold)?;
+        if let Some(threshold) = self.failure_threshold {
+            at_least_one("failure_threshold", threshold)?;
+        }
         at_least_one("success_threshold", self.success_threshold)?;
         at_least_one("half_open_max_calls", self.half_open_max_calls)?;
         if self.half_open_max_calls > MAX_HALF_OPEN_CALLS {
@@ -134,8 +185,16 @@ impl Builder {
         }
         non_zero("recovery_timeout", self.recovery_timeout)?;
         non_zero("probe_timeout", self.probe_timeout)?;
+        let rates = self.rate_settings()?;
+        self.check_backoff()?;
+        let failure_threshold = match (self.failure_threshold, &rates) {
+            (None, None) => Some(5),
+            (explicit, _) => explicit,
+        };
         Ok(Settings {
-            failure_threshold: self.failure_threshold,
+            failure_threshold,
+            rates,
+            backoff: self.backoff,
             success_threshold: self.success_threshold,
             half_open_max_calls: self.half_open_max_calls,
             open_duration: to_nanos(self.recovery_timeout),
@@ -150,6 +209,10 @@ impl std::fmt::Debug for Builder {
         f.debug_struct("Builder")
             .field("name", &self.name)
             .field("failure_threshold", &self.failure_threshold)
+            .field("failure_rate", &self.failure_rate)
+            .field("sliding_window", &self.window)
+            .field("slow_calls", &self.slow_calls)
+            .field("backoff", &self.backoff)
             .field("success_threshold", &self.success_threshold)
             .field("half_open_max_calls", &self.half_open_max_calls)
             .field("recovery_timeout", &self.recovery_timeout)
@@ -158,6 +221,92 @@ impl std::fmt::Debug for Builder {
             .field("listeners", &self.listeners.len())
             .finish()
     }
+}
+
+impl Builder {
+    fn rate_settings(&self) -> Result<Option<RateSettings>, ConfigError> {
+        if self.failure_rate.is_none() && self.slow_calls.is_none() {
+            return Ok(None);
+        }
+        if let Some(threshold) = self.failure_rate {
+            share("failure_rate", threshold)?;
+        }
+        let (window, minimum_calls) = self.window.unwrap_or((Window::Count(100), 100));
+        at_least_one("minimum_calls", minimum_calls)?;
+        match window {
+            Window::Count(n) => {
+                at_least_one("window", n)?;
+                if n > 1_000_000 {
+                    return Err(ConfigError::new(
+                        "window",
+                        n,
+                        "must be at most 1000000 calls",
+                    ));
+                }
+            }
+            Window::Time(d) => {
+                if d < Duration::from_millis(10) {
+                    return Err(ConfigError::new(
+                        "window",
+                        format!("{d:?}"),
+                        "must cover at least 10ms",
+                    ));
+                }
+            }
+        }
+        let (slow_call, slow_rate) = match self.slow_calls {
+            Some((duration, rate)) => {
+                non_zero("slow_call_duration", duration)?;
+                share("slow_call_rate", rate)?;
+                (Some(to_nanos(duration)), rate)
+            }
+            None => (None, 1.0),
+        };
+        Ok(Some(RateSettings {
+            window,
+            minimum_calls,
+            failure_rate: self.failure_rate,
+            slow_call,
+            slow_rate,
+        }))
+    }
+
+    fn check_backoff(&self) -> Result<(), ConfigError> {
+        if let Backoff::Exponential {
+            max, multiplier, ..
+        } = self.backoff
+        {
+            if max < self.recovery_timeout {
+                return Err(ConfigError::new(
+                    "backoff.max",
+                    format!("{max:?}"),
+                    format!(
+                        "must be at least recovery_timeout ({:?})",
+                        self.recovery_timeout
+                    ),
+                ));
+            }
+            if !multiplier.is_finite() || multiplier < 1.0 {
+                return Err(ConfigError::new(
+                    "backoff.multiplier",
+                    multiplier,
+                    "must be a finite number of at least 1",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn share(field: &str, value: f64) -> Result<(), ConfigError> {
+    if !(value > 0.0 && value <= 1.0) {
+        return Err(ConfigError::new(
+            field,
+            value,
+            "must be a share greater than 0 and at most 1",
+        ));
+    }
+    Ok(())
 }
 
 fn at_least_one(field: &str, value: u32) -> Result<(), ConfigError> {

@@ -78,9 +78,11 @@ mod machine;
 mod metrics;
 mod outcome;
 mod permit;
+mod policy;
 mod state;
 mod sync;
 mod transition;
+mod window;
 
 #[cfg(all(test, not(loom)))]
 mod model_tests;
@@ -92,5 +94,6 @@ pub use error::{ConfigError, Error, Rejected};
 pub use metrics::Metrics;
 pub use outcome::Outcome;
 pub use permit::Permit;
+pub use policy::{Backoff, Window};
 pub use state::State;
 pub use transition::{Reason, Transition};

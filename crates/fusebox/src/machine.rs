@@ -5,18 +5,88 @@
 //! no clock, takes no lock and does no I/O, so the in-memory breaker, the
 //! stores and the property tests all run exactly this code.
 
-use crate::clock::Nanos;
-use crate::{Reason, State};
+use std::sync::Arc;
+
+use crate::clock::{to_nanos, Nanos};
+use crate::window::{CallWindow, CountWindow, Tally, TimeWindow};
+use crate::{Backoff, Reason, State, Window};
 
 /// The settings the machine needs, already validated by the builder.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Settings {
-    pub(crate) failure_threshold: u32,
+    /// Consecutive failures that open the breaker, if that policy is on.
+    pub(crate) failure_threshold: Option<u32>,
+    pub(crate) rates: Option<RateSettings>,
     pub(crate) success_threshold: u32,
     pub(crate) half_open_max_calls: u32,
     pub(crate) open_duration: Nanos,
+    pub(crate) backoff: Backoff,
     pub(crate) probe_timeout: Nanos,
     pub(crate) cancel_is_failure: bool,
+}
+
+/// The window policies: failure rate and slow-call rate share one window.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct RateSettings {
+    pub(crate) window: Window,
+    pub(crate) minimum_calls: u32,
+    pub(crate) failure_rate: Option<f64>,
+    /// Calls slower than this count as slow...
+    pub(crate) slow_call: Option<Nanos>,
+    /// ...and this share of slow calls opens the breaker.
+    pub(crate) slow_rate: f64,
+}
+
+impl RateSettings {
+    fn new_window(&self) -> CallWindow {
+        match self.window {
+            Window::Count(n) => CallWindow::Count(CountWindow::new(n)),
+            Window::Time(d) => CallWindow::Time(TimeWindow::new(to_nanos(d))),
+        }
+    }
+
+    /// Whether the calls in the window open the breaker.
+    pub(crate) fn verdict(&self, tally: Tally) -> Option<Reason> {
+        if tally.calls == 0 || tally.calls < u64::from(self.minimum_calls) {
+            return None;
+        }
+        let share = |n: u64| n as f64 / tally.calls as f64;
+        if let Some(threshold) = self.failure_rate {
+            if share(tally.failures) >= threshold {
+                return Some(Reason::FailureRate {
+                    failures: tally.failures,
+                    calls: tally.calls,
+                });
+            }
+        }
+        if self.slow_call.is_some() && share(tally.slow) >= self.slow_rate {
+            return Some(Reason::SlowCallRate {
+                slow: tally.slow,
+                calls: tally.calls,
+            });
+        }
+        None
+    }
+}
+
+/// A finished call as the machine sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Call {
+    pub(crate) report: Report,
+    /// Slower than the slow-call threshold.
+    pub(crate) slow: bool,
+    /// Already recorded in the window by the lock-free success path.
+    pub(crate) windowed: bool,
+}
+
+impl From<Report> for Call {
+    fn from(report: Report) -> Call {
+        Call {
+            report,
+            slow: false,
+            windowed: false,
+        }
+    }
 }
 
 /// What became of an admitted call.
@@ -65,7 +135,7 @@ struct Probe {
 }
 
 /// All the state of one breaker.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub(crate) struct Machine {
     settings: Settings,
     state: State,
@@ -77,11 +147,27 @@ pub(crate) struct Machine {
     probes: Vec<Probe>,
     next_probe: u64,
     last_failure: Option<Nanos>,
+    /// Consecutive re-opens, for the backoff.
+    reopens: u32,
+    /// xorshift64* state for the backoff's jitter.
+    rng: u64,
+    /// Shared with the lock-free success path of the in-memory breaker.
+    window: Option<Arc<CallWindow>>,
 }
 
 impl Machine {
     pub(crate) fn new(settings: Settings, now: Nanos) -> Machine {
         let probes = Vec::with_capacity(settings.half_open_max_calls as usize);
+        let window = settings.rates.as_ref().map(|r| Arc::new(r.new_window()));
+        let rng = match settings.backoff {
+            Backoff::Exponential {
+                seed: Some(seed), ..
+            } => seed,
+            _ => {
+                use std::hash::{BuildHasher, RandomState};
+                RandomState::new().hash_one(now)
+            }
+        } | 1;
         Machine {
             settings,
             state: State::Closed,
@@ -93,7 +179,14 @@ impl Machine {
             probes,
             next_probe: 1,
             last_failure: None,
+            reopens: 0,
+            rng,
+            window,
         }
+    }
+
+    pub(crate) fn window(&self) -> Option<&Arc<CallWindow>> {
+        self.window.as_ref()
     }
 
     pub(crate) fn settings(&self) -> &Settings {
@@ -189,10 +282,17 @@ impl Machine {
 
     /// Records the outcome of an admitted call. Outcomes from an earlier
     /// generation, and of probes already declared lost, change nothing.
-    pub(crate) fn record(&mut self, ticket: Ticket, report: Report, now: Nanos) -> Option<Change> {
+    pub(crate) fn record(
+        &mut self,
+        ticket: Ticket,
+        call: impl Into<Call>,
+        now: Nanos,
+    ) -> Option<Change> {
+        let call = call.into();
         if ticket.generation != self.generation {
             return None;
         }
+        let report = call.report;
         let report = match report {
             Report::Cancelled if self.settings.cancel_is_failure => Report::Failure,
             other => other,
@@ -204,13 +304,17 @@ impl Machine {
             State::Closed => match report {
                 Report::Success => {
                     self.failure_streak = 0;
-                    None
+                    self.window_verdict(false, call, now)
                 }
                 Report::Failure => {
                     self.failure_streak += 1;
                     let streak = self.failure_streak;
-                    (streak >= self.settings.failure_threshold)
-                        .then(|| self.enter(State::Open, Reason::ConsecutiveFailures(streak), now))
+                    match self.settings.failure_threshold {
+                        Some(threshold) if streak >= threshold => {
+                            Some(self.enter(State::Open, Reason::ConsecutiveFailures(streak), now))
+                        }
+                        _ => self.window_verdict(true, call, now),
+                    }
                 }
                 Report::Ignored | Report::Cancelled => None,
             },
@@ -249,6 +353,45 @@ impl Machine {
         self.enter(to, reason, now)
     }
 
+    /// Records a closed-state call in the window and opens the breaker if a
+    /// rate policy says so.
+    fn window_verdict(&mut self, failed: bool, call: Call, now: Nanos) -> Option<Change> {
+        let (window, rates) = (self.window.as_ref()?, self.settings.rates.as_ref()?);
+        if !call.windowed {
+            window.record(now, failed, call.slow);
+        }
+        let reason = rates.verdict(window.tally(now))?;
+        Some(self.enter(State::Open, reason, now))
+    }
+
+    /// The open duration for the `reopens`-th consecutive re-open.
+    fn open_duration(&mut self) -> Nanos {
+        let base = self.settings.open_duration;
+        let Backoff::Exponential {
+            max,
+            multiplier,
+            jitter,
+            ..
+        } = self.settings.backoff
+        else {
+            return base;
+        };
+        let grown = base as f64 * multiplier.powi(self.reopens.min(1024) as i32);
+        let ceiling = (grown.min(to_nanos(max) as f64) as Nanos).max(base);
+        if !jitter || ceiling == base {
+            return ceiling;
+        }
+        base + self.next_random() % (ceiling - base + 1)
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64*: plenty for spreading probes, and reproducible from a seed.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
     fn ticket(&self, probe: u64) -> Ticket {
         Ticket {
             generation: self.generation,
@@ -264,8 +407,23 @@ impl Machine {
         self.failure_streak = 0;
         self.probe_successes = 0;
         self.probes.clear();
-        if to == State::Open {
-            self.open_until = at.saturating_add(self.settings.open_duration);
+        match to {
+            State::Open => {
+                if from == State::HalfOpen && reason == Reason::ProbeFailed {
+                    self.reopens = self.reopens.saturating_add(1);
+                } else {
+                    self.reopens = 0;
+                }
+                let duration = self.open_duration();
+                self.open_until = at.saturating_add(duration);
+            }
+            State::Closed => {
+                self.reopens = 0;
+                if let Some(window) = &self.window {
+                    window.clear(at);
+                }
+            }
+            _ => {}
         }
         Change {
             from,

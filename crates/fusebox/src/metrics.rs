@@ -37,7 +37,8 @@ pub struct Metrics {
     pub consecutive_failures: u32,
     /// Trial calls running now (half-open only).
     pub half_open_in_flight: u32,
-    /// `failures / (successes + failures)`, or 0 when nothing finished.
+    /// With a rate policy, the share of failed calls in its window; else
+    /// `failures / (successes + failures)`. 0 when there are no calls.
     pub failure_rate: f64,
     /// How long the breaker has been in `state`.
     pub time_in_state: Duration,
@@ -49,7 +50,13 @@ impl Metrics {
     pub(crate) fn new(shared: &Shared, machine: &Machine, totals: &Totals, now: Nanos) -> Metrics {
         let successes = totals.get(Count::Success);
         let failures = totals.get(Count::Failure);
-        let finished = successes + failures;
+        let (failed, finished) = match machine.window() {
+            Some(window) => {
+                let tally = window.tally(now);
+                (tally.failures, tally.calls)
+            }
+            None => (failures, successes + failures),
+        };
         Metrics {
             name: shared.name,
             state: machine.state_at(now),
@@ -65,7 +72,7 @@ impl Metrics {
             failure_rate: if finished == 0 {
                 0.0
             } else {
-                failures as f64 / finished as f64
+                failed as f64 / finished as f64
             },
             time_in_state: Duration::from_nanos(now.saturating_sub(machine.since())),
             last_failure_time: machine.last_failure().map(|at| shared.clock.instant(at)),

@@ -7,8 +7,8 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use crate::clock::to_nanos;
-use crate::machine::{Admission, Machine, Report, Settings, Ticket};
-use crate::{CircuitBreaker, ManualClock, Permit, State};
+use crate::machine::{Admission, Call, Machine, RateSettings, Report, Settings, Ticket};
+use crate::{Backoff, CircuitBreaker, ManualClock, Permit, State, Window};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -39,38 +39,91 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+fn rates() -> impl Strategy<Value = Option<RateSettings>> {
+    let window = prop_oneof![
+        (1u32..12).prop_map(Window::Count),
+        (100u64..3000).prop_map(|ms| Window::Time(Duration::from_millis(ms))),
+    ];
+    let rate = prop_oneof![
+        Just(None),
+        (1u32..=10).prop_map(|t| Some(f64::from(t) / 10.0))
+    ];
+    let slow = prop_oneof![
+        Just(None),
+        (1u64..800, 1u32..=10).prop_map(|(ms, r)| Some((ms, f64::from(r) / 10.0)))
+    ];
+    prop_oneof![
+        Just(None),
+        (window, 1u32..6, rate, slow).prop_map(|(window, minimum_calls, failure_rate, slow)| {
+            let failure_rate = failure_rate.or(slow.is_none().then_some(0.5));
+            Some(RateSettings {
+                window,
+                minimum_calls,
+                failure_rate,
+                slow_call: slow.map(|(ms, _)| ms * 1_000_000),
+                slow_rate: slow.map_or(1.0, |(_, rate)| rate),
+            })
+        }),
+    ]
+}
+
+fn backoff() -> impl Strategy<Value = Backoff> {
+    prop_oneof![
+        Just(Backoff::Fixed),
+        (1u64..5, any::<bool>(), any::<u64>()).prop_map(|(factor, jitter, seed)| {
+            Backoff::exponential(Duration::from_millis(1000 * factor))
+                .jitter(jitter)
+                .seed(seed)
+        }),
+    ]
+}
+
 fn settings() -> impl Strategy<Value = Settings> {
     (
-        1u32..4,
-        1u32..3,
-        1u32..3,
-        1u64..1000,
-        1u64..1500,
-        any::<bool>(),
+        (prop::option::of(1u32..4), rates(), backoff()),
+        (1u32..3, 1u32..3, 1u64..1000, 1u64..1500, any::<bool>()),
     )
         .prop_map(
-            |(failures, successes, probes, open_ms, probe_ms, cancel_is_failure)| Settings {
-                failure_threshold: failures,
-                success_threshold: successes,
-                half_open_max_calls: probes,
-                open_duration: open_ms * 1_000_000,
-                probe_timeout: probe_ms * 1_000_000,
-                cancel_is_failure,
+            |(
+                (consecutive, rates, backoff),
+                (successes, probes, open_ms, probe_ms, cancel_is_failure),
+            )| {
+                Settings {
+                    failure_threshold: consecutive.or(rates.is_none().then_some(5)),
+                    rates,
+                    backoff,
+                    success_threshold: successes,
+                    half_open_max_calls: probes,
+                    open_duration: open_ms * 1_000_000,
+                    probe_timeout: probe_ms * 1_000_000,
+                    cancel_is_failure,
+                }
             },
         )
 }
 
 fn build(settings: &Settings, clock: &ManualClock) -> CircuitBreaker {
-    CircuitBreaker::builder("model")
-        .failure_threshold(settings.failure_threshold)
+    let mut builder = CircuitBreaker::builder("model")
         .success_threshold(settings.success_threshold)
         .half_open_max_calls(settings.half_open_max_calls)
         .recovery_timeout(Duration::from_nanos(settings.open_duration))
         .probe_timeout(Duration::from_nanos(settings.probe_timeout))
         .count_cancelled_as_failure(settings.cancel_is_failure)
-        .clock(clock.clone())
-        .build()
-        .unwrap()
+        .backoff(settings.backoff)
+        .clock(clock.clone());
+    if let Some(n) = settings.failure_threshold {
+        builder = builder.failure_threshold(n);
+    }
+    if let Some(rates) = &settings.rates {
+        builder = builder.sliding_window(rates.window, rates.minimum_calls);
+        if let Some(threshold) = rates.failure_rate {
+            builder = builder.failure_rate(threshold, rates.window, rates.minimum_calls);
+        }
+        if let Some(slow) = rates.slow_call {
+            builder = builder.slow_calls(Duration::from_nanos(slow), rates.slow_rate);
+        }
+    }
+    builder.build().unwrap()
 }
 
 fn finish(permit: Permit<'_>, report: Report) {
@@ -93,7 +146,8 @@ proptest! {
         let clock = ManualClock::new();
         let breaker = build(&settings, &clock);
         let mut model = Machine::new(settings.clone(), 0);
-        let mut held: Vec<(Permit<'_>, Ticket)> = Vec::new();
+        let mut held: Vec<(Permit<'_>, Ticket, u64)> = Vec::new();
+        let slow_call = settings.rates.as_ref().and_then(|r| r.slow_call);
         let mut rejections = 0u64;
 
         for op in ops {
@@ -105,7 +159,7 @@ proptest! {
                         (Ok(permit), Admission::Admit(ticket)) => {
                             prop_assert_eq!(permit.is_probe(), ticket.probe != 0);
                             prop_assert_eq!(permit.generation(), ticket.generation);
-                            held.push((permit, ticket));
+                            held.push((permit, ticket, now));
                         }
                         (Err(rejected), Admission::Reject { state, retry_after }) => {
                             rejections += 1;
@@ -116,8 +170,10 @@ proptest! {
                     }
                 }
                 Op::Finish(index, report) if !held.is_empty() => {
-                    let (permit, ticket) = held.swap_remove(index % held.len());
-                    model.record(ticket, report, now);
+                    let (permit, ticket, started) = held.swap_remove(index % held.len());
+                    let timed = matches!(report, Report::Success | Report::Failure);
+                    let slow = timed && slow_call.is_some_and(|limit| now - started > limit);
+                    model.record(ticket, Call { report, slow, windowed: false }, now);
                     finish(permit, report);
                 }
                 Op::Finish(..) => {}

@@ -20,11 +20,17 @@ use crate::Outcome;
 pub struct Permit<'a> {
     shared: &'a Shared,
     ticket: Ticket,
+    /// When the call started, if the breaker times calls.
+    started: u64,
 }
 
 impl<'a> Permit<'a> {
     pub(crate) fn new(shared: &'a Shared, ticket: Ticket) -> Permit<'a> {
-        Permit { shared, ticket }
+        Permit {
+            shared,
+            ticket,
+            started: shared.start_time(),
+        }
     }
 
     /// The call succeeded.
@@ -70,13 +76,14 @@ impl<'a> Permit<'a> {
     #[inline]
     fn finish(self, report: Report) {
         let this = ManuallyDrop::new(self);
-        this.shared.report(this.ticket, report);
+        this.shared.report(this.ticket, report, this.started);
     }
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        self.shared.report(self.ticket, Report::Cancelled);
+        self.shared
+            .report(self.ticket, Report::Cancelled, self.started);
     }
 }
 

@@ -10,6 +10,20 @@ use crate::State;
 pub enum Reason {
     /// The consecutive-failures policy tripped after this many failures in a row.
     ConsecutiveFailures(u32),
+    /// The failure-rate policy tripped: this many of the calls in the window failed.
+    FailureRate {
+        /// Failed calls in the window.
+        failures: u64,
+        /// All calls in the window.
+        calls: u64,
+    },
+    /// The slow-call policy tripped: this many of the calls in the window were slow.
+    SlowCallRate {
+        /// Slow calls in the window.
+        slow: u64,
+        /// All calls in the window.
+        calls: u64,
+    },
     /// The open duration elapsed; trial calls may now pass.
     OpenTimeoutElapsed,
     /// A trial call in the half-open state failed.
@@ -30,6 +44,12 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::ConsecutiveFailures(n) => write!(f, "{n} consecutive failures"),
+            Reason::FailureRate { failures, calls } => {
+                write!(f, "{failures} of the last {calls} calls failed")
+            }
+            Reason::SlowCallRate { slow, calls } => {
+                write!(f, "{slow} of the last {calls} calls were slow")
+            }
             Reason::OpenTimeoutElapsed => f.write_str("open duration elapsed"),
             Reason::ProbeFailed => f.write_str("trial call failed"),
             Reason::ProbesSucceeded(1) => f.write_str("trial call succeeded"),

@@ -4,7 +4,9 @@ const SEC: Nanos = 1_000_000_000;
 
 fn settings() -> Settings {
     Settings {
-        failure_threshold: 3,
+        failure_threshold: Some(3),
+        rates: None,
+        backoff: crate::Backoff::Fixed,
         success_threshold: 2,
         half_open_max_calls: 2,
         open_duration: 10 * SEC,
@@ -133,7 +135,7 @@ fn cancellation_is_neutral_unless_configured_as_failure() {
     let mut strict = Machine::new(
         Settings {
             cancel_is_failure: true,
-            failure_threshold: 1,
+            failure_threshold: Some(1),
             ..settings()
         },
         0,

@@ -1,0 +1,240 @@
+//! Sliding windows of recent calls for the rate policies.
+//!
+//! Both windows are updated with atomics only, so recording a success never
+//! takes a lock; the breaker's lock is taken only when a rate may have
+//! reached its threshold. Each keeps exact counts of what it holds:
+//!
+//! * [`CountWindow`]: a true ring of the last `n` calls. A call takes the next
+//!   sequence number, and swaps its outcome into slot `seq % n`; the failure
+//!   and slow totals move by the difference with the outcome it replaced.
+//! * [`TimeWindow`]: a fixed number of buckets each covering `d / buckets`.
+//!   Every counter carries the number of the time slice it counts in its
+//!   upper half, so a bucket left over from an old slice is recognised and
+//!   restarted by the same compare-and-swap that counts the call: no separate
+//!   rotation step that a concurrent call could slip between. Memory is
+//!   bounded by the bucket count, whatever the call rate.
+
+use crate::clock::Nanos;
+use crate::sync::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU8;
+
+/// Buckets of a time window.
+pub(crate) const TIME_BUCKETS: u64 = 10;
+
+const FILLED: u8 = 1;
+const FAILED: u8 = 2;
+const SLOW: u8 = 4;
+
+/// What a window holds: calls, and how many of them failed or were slow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub(crate) calls: u64,
+    pub(crate) failures: u64,
+    pub(crate) slow: u64,
+}
+
+/// The window of one breaker.
+#[derive(Debug)]
+pub(crate) enum CallWindow {
+    Count(CountWindow),
+    Time(TimeWindow),
+}
+
+impl CallWindow {
+    #[inline]
+    pub(crate) fn record(&self, now: Nanos, failed: bool, slow: bool) {
+        match self {
+            CallWindow::Count(w) => w.record(failed, slow),
+            CallWindow::Time(w) => w.record(now, failed, slow),
+        }
+    }
+
+    pub(crate) fn tally(&self, now: Nanos) -> Tally {
+        match self {
+            CallWindow::Count(w) => w.tally(),
+            CallWindow::Time(w) => w.tally(now),
+        }
+    }
+
+    pub(crate) fn clear(&self, now: Nanos) {
+        match self {
+            CallWindow::Count(w) => w.clear(),
+            CallWindow::Time(w) => w.clear(now),
+        }
+    }
+
+    /// Whether the window needs the time to record a call.
+    pub(crate) fn needs_time(&self) -> bool {
+        matches!(self, CallWindow::Time(_))
+    }
+}
+
+/// The last `size` calls.
+#[derive(Debug)]
+pub(crate) struct CountWindow {
+    size: u64,
+    /// Sequence number of the next call.
+    head: AtomicU64,
+    /// `head` at the last clear; calls held = `min(head - base, size)`.
+    base: AtomicU64,
+    slots: Box<[AtomicU8]>,
+    failures: AtomicU64,
+    slow: AtomicU64,
+}
+
+impl CountWindow {
+    pub(crate) fn new(size: u32) -> CountWindow {
+        CountWindow {
+            size: u64::from(size),
+            head: AtomicU64::new(0),
+            base: AtomicU64::new(0),
+            slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
+            failures: AtomicU64::new(0),
+            slow: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    fn record(&self, failed: bool, slow: bool) {
+        let seq = self.head.fetch_add(1, Ordering::AcqRel);
+        let slot = &self.slots[(seq % self.size) as usize];
+        let new = FILLED | if failed { FAILED } else { 0 } | if slow { SLOW } else { 0 };
+        // Replacing an outcome with an equal one changes nothing: skip the write.
+        if slot.load(std::sync::atomic::Ordering::Relaxed) == new {
+            return;
+        }
+        let old = slot.swap(new, std::sync::atomic::Ordering::AcqRel);
+        adjust(&self.failures, old & FAILED, new & FAILED);
+        adjust(&self.slow, old & SLOW, new & SLOW);
+    }
+
+    fn tally(&self) -> Tally {
+        let held = self
+            .head
+            .load(Ordering::Acquire)
+            .saturating_sub(self.base.load(Ordering::Acquire));
+        Tally {
+            calls: held.min(self.size),
+            failures: self.failures.load(Ordering::Acquire),
+            slow: self.slow.load(Ordering::Acquire),
+        }
+    }
+
+    fn clear(&self) {
+        for slot in self.slots.iter() {
+            slot.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.failures.store(0, Ordering::Release);
+        self.slow.store(0, Ordering::Release);
+        self.base
+            .store(self.head.load(Ordering::Acquire), Ordering::Release);
+    }
+}
+
+fn adjust(total: &AtomicU64, old: u8, new: u8) {
+    match (old != 0, new != 0) {
+        (false, true) => {
+            total.fetch_add(1, Ordering::AcqRel);
+        }
+        (true, false) => {
+            total.fetch_sub(1, Ordering::AcqRel);
+        }
+        _ => {}
+    }
+}
+
+/// Calls of the last `TIME_BUCKETS` slices of time.
+#[derive(Debug)]
+pub(crate) struct TimeWindow {
+    /// Length of one slice (one bucket).
+    width: Nanos,
+    /// Slices before this one were cleared.
+    floor: AtomicU64,
+    buckets: Box<[Bucket]>,
+}
+
+/// Each counter: `slice << 32 | count`, the slice kept modulo 2^32.
+#[derive(Debug, Default)]
+struct Bucket {
+    calls: AtomicU64,
+    failures: AtomicU64,
+    slow: AtomicU64,
+}
+
+impl TimeWindow {
+    pub(crate) fn new(span: Nanos) -> TimeWindow {
+        TimeWindow {
+            width: (span / TIME_BUCKETS).max(1),
+            floor: AtomicU64::new(0),
+            buckets: (0..TIME_BUCKETS).map(|_| Bucket::default()).collect(),
+        }
+    }
+
+    fn record(&self, now: Nanos, failed: bool, slow: bool) {
+        let slice = now / self.width;
+        let bucket = &self.buckets[(slice % TIME_BUCKETS) as usize];
+        bump(&bucket.calls, slice);
+        if failed {
+            bump(&bucket.failures, slice);
+        }
+        if slow {
+            bump(&bucket.slow, slice);
+        }
+    }
+
+    fn tally(&self, now: Nanos) -> Tally {
+        let current = now / self.width;
+        let oldest = (current + 1)
+            .saturating_sub(TIME_BUCKETS)
+            .max(self.floor.load(Ordering::Acquire));
+        let live = |word: u64| {
+            let age = (current as u32).wrapping_sub((word >> 32) as u32);
+            let live = u64::from(age) < TIME_BUCKETS && current - u64::from(age) >= oldest;
+            if live {
+                word & u64::from(u32::MAX)
+            } else {
+                0
+            }
+        };
+        let mut tally = Tally::default();
+        for bucket in self.buckets.iter() {
+            tally.calls += live(bucket.calls.load(Ordering::Acquire));
+            tally.failures += live(bucket.failures.load(Ordering::Acquire));
+            tally.slow += live(bucket.slow.load(Ordering::Acquire));
+        }
+        tally
+    }
+
+    fn clear(&self, now: Nanos) {
+        let slice = now / self.width;
+        self.floor.store(slice, Ordering::Release);
+        let bucket = &self.buckets[(slice % TIME_BUCKETS) as usize];
+        let empty = (slice & u64::from(u32::MAX)) << 32;
+        for counter in [&bucket.calls, &bucket.failures, &bucket.slow] {
+            counter.store(empty, Ordering::Release);
+        }
+    }
+}
+
+/// Adds one to `counter` for `slice`, restarting it if it holds an older slice.
+fn bump(counter: &AtomicU64, slice: u64) {
+    let tag = (slice & u64::from(u32::MAX)) << 32;
+    let mut word = counter.load(Ordering::Acquire);
+    loop {
+        let next = if word & !u64::from(u32::MAX) == tag {
+            if word & u64::from(u32::MAX) == u64::from(u32::MAX) {
+                return; // saturated
+            }
+            word + 1
+        } else {
+            tag | 1
+        };
+        match counter.compare_exchange_weak(word, next, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return,
+            Err(seen) => word = seen,
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;
