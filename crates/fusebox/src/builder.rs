@@ -41,6 +41,7 @@ pub struct Builder {
     recovery_timeout: Duration,
     probe_timeout: Duration,
     cancel_is_failure: bool,
+    enabled: bool,
     clock: Clock,
     listeners: Vec<Listener>,
 }
@@ -59,6 +60,7 @@ impl Builder {
             recovery_timeout: Duration::from_secs(30),
             probe_timeout: Duration::from_secs(60),
             cancel_is_failure: false,
+            enabled: true,
             clock: Clock::system(),
             listeners: Vec::new(),
         }
@@ -142,6 +144,13 @@ impl Builder {
         self
     }
 
+    /// `false` builds the breaker [`Disabled`](crate::State::Disabled): it
+    /// admits and counts every call until [`reset`](CircuitBreaker::reset).
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
     /// Uses this clock instead of the system's; pass a
     /// [`ManualClock`](crate::ManualClock) in tests.
     pub fn clock(mut self, clock: impl Into<Clock>) -> Self {
@@ -161,6 +170,11 @@ impl Builder {
         let machine = Machine::new(settings, self.clock.now());
         let shared = Shared::new(intern(&self.name), machine, self.clock, self.listeners);
         Ok(CircuitBreaker::from_shared(shared))
+    }
+
+    /// Checks the settings without building a breaker.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.settings().map(drop)
     }
 
     fn settings(&self) -> Result<Settings, ConfigError> {
@@ -200,6 +214,7 @@ impl Builder {
             open_duration: to_nanos(self.recovery_timeout),
             probe_timeout: to_nanos(self.probe_timeout),
             cancel_is_failure: self.cancel_is_failure,
+            enabled: self.enabled,
         })
     }
 }

@@ -23,6 +23,8 @@ pub(crate) struct Settings {
     pub(crate) backoff: Backoff,
     pub(crate) probe_timeout: Nanos,
     pub(crate) cancel_is_failure: bool,
+    /// `false`: start disabled.
+    pub(crate) enabled: bool,
 }
 
 /// The window policies: failure rate and slow-call rate share one window.
@@ -169,8 +171,12 @@ impl Machine {
             }
         } | 1;
         Machine {
+            state: if settings.enabled {
+                State::Closed
+            } else {
+                State::Disabled
+            },
             settings,
-            state: State::Closed,
             generation: 0,
             since: now,
             open_until: 0,

@@ -97,6 +97,7 @@ fn settings() -> impl Strategy<Value = Settings> {
                     open_duration: open_ms * 1_000_000,
                     probe_timeout: probe_ms * 1_000_000,
                     cancel_is_failure,
+                    enabled: true,
                 }
             },
         )

@@ -12,6 +12,7 @@ fn settings() -> Settings {
         open_duration: 10 * SEC,
         probe_timeout: 5 * SEC,
         cancel_is_failure: false,
+        enabled: true,
     }
 }
 

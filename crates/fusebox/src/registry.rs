@@ -1,0 +1,138 @@
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use crate::{BreakerConfig, CircuitBreaker, Clock, ConfigError, Metrics};
+
+/// Breakers by name, made on first use from defaults and per-name settings.
+///
+/// ```
+/// use fusebox::{BreakerConfig, Registry};
+///
+/// let mut defaults = BreakerConfig::default();
+/// defaults.failure_threshold = Some(3);
+/// let registry = Registry::new().with_defaults(defaults);
+/// let a = registry.get_or_create("api_calls")?;
+/// let b = registry.get_or_create("api_calls")?;
+/// a.trip();
+/// assert_eq!(b.state(), fusebox::State::Open); // one breaker
+/// # Ok::<(), fusebox::ConfigError>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    defaults: BreakerConfig,
+    overrides: BTreeMap<String, BreakerConfig>,
+    clock: Option<Clock>,
+    breakers: Mutex<BTreeMap<String, CircuitBreaker>>,
+}
+
+impl Registry {
+    /// An empty registry whose breakers use the [`Builder`](crate::Builder) defaults.
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    /// A registry with the defaults and per-name settings of a configuration file.
+    #[cfg(feature = "config")]
+    pub fn from_config(config: crate::Config) -> Registry {
+        Registry::new()
+            .with_defaults(config.defaults)
+            .with_overrides(config.breakers)
+    }
+
+    /// A registry configured from a YAML or TOML file.
+    #[cfg(feature = "config")]
+    pub fn from_file(
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Registry, crate::ConfigFileError> {
+        crate::Config::from_file(path).map(Registry::from_config)
+    }
+
+    /// Sets the settings every breaker starts from. Call before the first
+    /// `get_or_create`: breakers already made keep their settings.
+    pub fn with_defaults(self, defaults: BreakerConfig) -> Registry {
+        self.rebuild(|inner| inner.defaults = defaults)
+    }
+
+    /// Sets per-name settings, over the defaults.
+    pub fn with_overrides(self, overrides: BTreeMap<String, BreakerConfig>) -> Registry {
+        self.rebuild(|inner| inner.overrides = overrides)
+    }
+
+    /// Uses this clock for every breaker made from now on.
+    pub fn with_clock(self, clock: impl Into<Clock>) -> Registry {
+        let clock = clock.into();
+        self.rebuild(|inner| inner.clock = Some(clock))
+    }
+
+    fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Registry {
+        let mut inner = Inner {
+            defaults: self.inner.defaults.clone(),
+            overrides: self.inner.overrides.clone(),
+            clock: self.inner.clock.clone(),
+            breakers: Mutex::new(lock(&self.inner.breakers).clone()),
+        };
+        change(&mut inner);
+        Registry {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The breaker called `name`, made from the registry's settings the
+    /// first time. Every call with the same name returns the same breaker.
+    pub fn get_or_create(&self, name: &str) -> Result<CircuitBreaker, ConfigError> {
+        let mut breakers = lock(&self.inner.breakers);
+        if let Some(breaker) = breakers.get(name) {
+            return Ok(breaker.clone());
+        }
+        let settings = match self.inner.overrides.get(name) {
+            Some(own) => own.or(&self.inner.defaults),
+            None => self.inner.defaults.clone(),
+        };
+        let mut builder = settings.apply(CircuitBreaker::builder(name));
+        if let Some(clock) = &self.inner.clock {
+            builder = builder.clock(clock.clone());
+        }
+        let breaker = builder.build()?;
+        breakers.insert(name.to_owned(), breaker.clone());
+        Ok(breaker)
+    }
+
+    /// The breaker called `name`, if it was made.
+    pub fn get(&self, name: &str) -> Option<CircuitBreaker> {
+        lock(&self.inner.breakers).get(name).cloned()
+    }
+
+    /// Every breaker made so far, by name.
+    pub fn breakers(&self) -> Vec<CircuitBreaker> {
+        lock(&self.inner.breakers).values().cloned().collect()
+    }
+
+    /// A metrics snapshot of every breaker made so far, by name.
+    pub fn metrics(&self) -> Vec<Metrics> {
+        self.breakers()
+            .iter()
+            .map(CircuitBreaker::metrics)
+            .collect()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("defaults", &self.inner.defaults)
+            .field("overrides", &self.inner.overrides.keys())
+            .field("breakers", &lock(&self.inner.breakers).keys())
+            .finish()
+    }
+}
