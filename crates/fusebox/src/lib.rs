@@ -83,6 +83,7 @@ mod outcome;
 mod permit;
 mod policy;
 mod registry;
+pub mod retry;
 mod settings;
 mod state;
 mod sync;
