@@ -13,8 +13,9 @@
 //!   the streak is zero, the machine would change nothing, so nothing shared
 //!   is written. The success is counted in the calling thread's own cache
 //!   line (see `counters`).
-//! * **Open, reject**: one load of `word`, one of the stored deadline and a
-//!   clock read to compare them.
+//! * **Open, reject**: one load of `word`, one of the stored deadline, and a
+//!   read of the kernel's coarse clock to compare them (the precise clock
+//!   only within a few milliseconds of the deadline).
 //!
 //! Everything else (failures, half-open probes, elapsed deadlines, manual
 //! control) takes the lock and runs the machine. Each of the fast cases is a
@@ -23,7 +24,7 @@
 
 use std::time::Duration;
 
-use crate::clock::{Clock, Nanos};
+use crate::clock::{Clock, Nanos, COARSE_LAG};
 use crate::counters::{Count, Counters, Totals};
 use crate::machine::{Admission, Call, Change, Machine, RateSettings, Report, Ticket};
 use crate::sync::Arc;
@@ -45,10 +46,12 @@ fn encode(machine: &Machine) -> u64 {
     machine.stored_state().to_bits() | streak | (machine.generation() << GENERATION_SHIFT)
 }
 
+#[inline]
 fn state_of(word: u64) -> State {
     State::from_bits(word & STATE_BITS)
 }
 
+#[inline]
 fn generation_of(word: u64) -> u64 {
     word >> GENERATION_SHIFT
 }
@@ -73,6 +76,8 @@ pub(crate) struct Shared {
     slow_call: Option<Nanos>,
     /// The machine's window, recorded into by lock-free successes.
     window: Option<Arc<CallWindow>>,
+    /// No window and no timing: a closed success only needs counting.
+    plain: bool,
 }
 
 impl Shared {
@@ -97,14 +102,28 @@ impl Shared {
             listeners: listeners.into_boxed_slice(),
             cancel_is_failure: settings.cancel_is_failure,
             slow_call: settings.rates.as_ref().and_then(|r| r.slow_call),
+            plain: settings.rates.is_none(),
             rates: settings.rates,
             window,
         }
     }
 
-    #[inline]
+    /// Admission: the closed, untimed case is small enough to inline into
+    /// every caller; everything else is one call away.
+    #[inline(always)]
     pub(crate) fn acquire(&self) -> Result<Ticket, Rejected> {
         let word = self.word.load(Ordering::Acquire);
+        if word & STATE_BITS == State::Closed.to_bits() && self.slow_call.is_none() {
+            return Ok(Ticket {
+                generation: generation_of(word),
+                probe: 0,
+            });
+        }
+        self.acquire_other(word)
+    }
+
+    #[inline(never)]
+    fn acquire_other(&self, word: u64) -> Result<Ticket, Rejected> {
         match state_of(word) {
             State::Closed | State::Disabled => {
                 return Ok(Ticket {
@@ -114,6 +133,12 @@ impl Shared {
             }
             State::Open => {
                 let until = self.open_until.load(Ordering::Relaxed);
+                // Far from the deadline the coarse clock settles it; near it,
+                // the precise one does, so no call is admitted early or late.
+                let coarse = self.clock.coarse_now();
+                if coarse.saturating_add(COARSE_LAG) < until {
+                    return Err(self.reject(State::Open, Some(until - coarse)));
+                }
                 let now = self.clock.now();
                 if now < until {
                     return Err(self.reject(State::Open, Some(until - now)));
@@ -154,9 +179,26 @@ impl Shared {
         }
     }
 
-    /// Records an outcome, without the lock when the machine would not change.
-    #[inline]
+    /// Records an outcome. The common case, a success while closed with no
+    /// failure streak and no window to record in, is one load and compare
+    /// plus the thread's own counter, inlined into the caller.
+    #[inline(always)]
     pub(crate) fn report(&self, ticket: Ticket, report: Report, started: Nanos) {
+        if matches!(report, Report::Success)
+            && self.plain
+            && ticket.probe == 0
+            && self.word.load(Ordering::Acquire)
+                == ticket.generation << GENERATION_SHIFT | State::Closed.to_bits()
+        {
+            self.counters.add(Count::Success);
+            return;
+        }
+        self.report_other(ticket, report, started);
+    }
+
+    /// Records an outcome, without the lock when the machine would not change.
+    #[inline(never)]
+    fn report_other(&self, ticket: Ticket, report: Report, started: Nanos) {
         let slow = match (self.slow_call, report) {
             (Some(limit), Report::Success | Report::Failure) => {
                 self.clock.now().saturating_sub(started) > limit

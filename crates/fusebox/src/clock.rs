@@ -6,6 +6,10 @@ use std::time::{Duration, Instant};
 /// this unit, so comparing against one is a single integer compare.
 pub(crate) type Nanos = u64;
 
+/// How far the coarse clock may lag the precise one: a few scheduler ticks
+/// (a tick is 1 to 10 ms depending on the kernel's HZ).
+pub(crate) const COARSE_LAG: Nanos = 20_000_000;
+
 pub(crate) fn to_nanos(d: Duration) -> Nanos {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -21,7 +25,10 @@ pub struct Clock {
 
 #[derive(Clone, Debug)]
 enum Source {
-    System { origin: Instant },
+    System {
+        origin: Instant,
+        coarse_origin: coarsetime::Instant,
+    },
     Manual(ManualClock),
 }
 
@@ -31,6 +38,7 @@ impl Clock {
         Clock {
             source: Source::System {
                 origin: Instant::now(),
+                coarse_origin: coarsetime::Instant::now_without_cache_update(),
             },
         }
     }
@@ -39,7 +47,22 @@ impl Clock {
     #[inline]
     pub(crate) fn now(&self) -> Nanos {
         match &self.source {
-            Source::System { origin } => to_nanos(origin.elapsed()),
+            Source::System { origin, .. } => to_nanos(origin.elapsed()),
+            Source::Manual(manual) => manual.offset(),
+        }
+    }
+
+    /// Like [`now`](Self::now) but from the kernel's coarse clock
+    /// (`CLOCK_MONOTONIC_COARSE` on Linux): a quarter of the cost of a
+    /// precise read, and behind it by up to [`COARSE_LAG`]. Good enough to
+    /// tell that a deadline is still far away; a manual clock is exact.
+    #[inline]
+    pub(crate) fn coarse_now(&self) -> Nanos {
+        match &self.source {
+            Source::System { coarse_origin, .. } => {
+                let now = coarsetime::Instant::now_without_cache_update();
+                now.duration_since(*coarse_origin).as_nanos()
+            }
             Source::Manual(manual) => manual.offset(),
         }
     }
@@ -47,7 +70,7 @@ impl Clock {
     /// Converts a reading of this clock back to an [`Instant`].
     pub(crate) fn instant(&self, at: Nanos) -> Instant {
         let origin = match &self.source {
-            Source::System { origin } => *origin,
+            Source::System { origin, .. } => *origin,
             Source::Manual(manual) => manual.inner.origin,
         };
         origin + Duration::from_nanos(at)

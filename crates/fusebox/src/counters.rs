@@ -86,52 +86,70 @@ impl Counters {
 #[cfg(not(loom))]
 mod slot {
     use super::STRIPES;
+    use std::cell::Cell;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     /// Bit i set: slot i is owned by a live thread.
     static TAKEN: AtomicU32 = AtomicU32::new(0);
 
-    struct Claim(Option<usize>);
-
-    impl Claim {
-        fn new() -> Claim {
-            let mut taken = TAKEN.load(Ordering::Relaxed);
-            loop {
-                let free = (!taken).trailing_zeros() as usize;
-                if free >= STRIPES {
-                    return Claim(None);
-                }
-                match TAKEN.compare_exchange_weak(
-                    taken,
-                    taken | (1 << free),
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return Claim(Some(free)),
-                    Err(now) => taken = now,
-                }
-            }
-        }
-    }
-
-    impl Drop for Claim {
-        fn drop(&mut self) {
-            if let Some(index) = self.0 {
-                // Release: the next owner sees every count this thread wrote.
-                TAKEN.fetch_and(!(1 << index), Ordering::Release);
-            }
-        }
-    }
+    const UNCLAIMED: usize = usize::MAX;
+    const NO_SLOT: usize = usize::MAX - 1;
 
     thread_local! {
-        static CLAIM: Claim = Claim::new();
+        /// This thread's slot. A plain constant-initialised cell, so reading
+        /// it is one thread-local load with no lazy-init or destructor check.
+        static SLOT: Cell<usize> = const { Cell::new(UNCLAIMED) };
+        /// Gives the slot back when the thread exits.
+        static RELEASE: Release = const { Release };
+    }
+
+    struct Release;
+
+    impl Drop for Release {
+        fn drop(&mut self) {
+            let slot = SLOT.with(|slot| slot.replace(NO_SLOT));
+            if slot < STRIPES {
+                // Release: the next owner sees every count this thread wrote.
+                TAKEN.fetch_and(!(1 << slot), Ordering::Release);
+            }
+        }
     }
 
     /// This thread's slot, or `None` when all are taken (or the thread is
     /// being torn down).
     #[inline]
     pub(super) fn current() -> Option<usize> {
-        CLAIM.try_with(|claim| claim.0).ok().flatten()
+        match SLOT.with(Cell::get) {
+            UNCLAIMED => claim(),
+            NO_SLOT => None,
+            slot => Some(slot),
+        }
+    }
+
+    #[cold]
+    fn claim() -> Option<usize> {
+        // Registering the destructor can fail only during thread teardown.
+        if RELEASE.try_with(|_| ()).is_err() {
+            return None;
+        }
+        let mut taken = TAKEN.load(Ordering::Relaxed);
+        let slot = loop {
+            let free = (!taken).trailing_zeros() as usize;
+            if free >= STRIPES {
+                break NO_SLOT;
+            }
+            match TAKEN.compare_exchange_weak(
+                taken,
+                taken | (1 << free),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break free,
+                Err(now) => taken = now,
+            }
+        };
+        SLOT.with(|cell| cell.set(slot));
+        (slot < STRIPES).then_some(slot)
     }
 }
 

@@ -16,6 +16,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The default classification: `Ok` is a success, `Err` a failure.
+    #[inline]
     pub fn of<T, E>(result: &Result<T, E>) -> Outcome {
         match result {
             Ok(_) => Outcome::Success,

@@ -25,6 +25,7 @@ pub struct Permit<'a> {
 }
 
 impl<'a> Permit<'a> {
+    #[inline]
     pub(crate) fn new(shared: &'a Shared, ticket: Ticket) -> Permit<'a> {
         Permit {
             shared,

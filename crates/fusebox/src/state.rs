@@ -61,6 +61,7 @@ impl State {
         }
     }
 
+    #[inline]
     pub(crate) const fn from_bits(bits: u64) -> State {
         match bits {
             0 => State::Closed,

@@ -1,0 +1,193 @@
+//! fusebox against the other circuit-breaker crates, same scenarios, same run.
+//!
+//! Run with `scripts/bench.sh` (prints a table of ratios) or
+//! `cargo bench -p fusebox-benches`.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+
+mod peers;
+
+/// Polls a future that must be ready at once (every future here is).
+fn ready<F: Future>(future: F) -> F::Output {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("benchmarked future was not ready"),
+    }
+}
+
+/// A breaker under test: one call that succeeds, or is rejected.
+pub(crate) trait Contender: Sync {
+    fn name(&self) -> &'static str;
+    /// One successful call through the breaker; false if it was rejected.
+    fn call_ok(&self) -> bool;
+    /// Opens the breaker for a long time.
+    fn open(&self);
+}
+
+fn fusebox_consecutive() -> fusebox::CircuitBreaker {
+    fusebox::CircuitBreaker::builder("bench")
+        .recovery_timeout(Duration::from_secs(3600))
+        .build()
+        .unwrap()
+}
+
+struct Fusebox(fusebox::CircuitBreaker, &'static str);
+
+impl Contender for Fusebox {
+    fn name(&self) -> &'static str {
+        self.1
+    }
+    #[inline]
+    fn call_ok(&self) -> bool {
+        self.0.call(|| Ok::<_, ()>(black_box(1u64))).is_ok()
+    }
+    fn open(&self) {
+        self.0.trip();
+    }
+}
+
+fn contenders() -> Vec<Box<dyn Contender>> {
+    let mut all: Vec<Box<dyn Contender>> =
+        vec![Box::new(Fusebox(fusebox_consecutive(), "fusebox"))];
+    all.extend(peers::all());
+    all
+}
+
+fn rate_contenders() -> Vec<Box<dyn Contender>> {
+    let rate = fusebox::CircuitBreaker::builder("bench")
+        .failure_rate(0.5, fusebox::Window::count(100), 100)
+        .recovery_timeout(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let mut all: Vec<Box<dyn Contender>> = vec![Box::new(Fusebox(rate, "fusebox"))];
+    all.extend(peers::rate_window());
+    all
+}
+
+/// Aggregate time per call with `threads` threads calling at once.
+fn threaded(group: &mut BenchmarkGroup<'_, WallTime>, c: &dyn Contender, threads: u64) {
+    group.bench_function(c.name(), |b| {
+        b.iter_custom(|iters| {
+            let per_thread = iters.div_ceil(threads);
+            let barrier = Barrier::new(threads as usize);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            let start = Instant::now();
+                            for _ in 0..per_thread {
+                                black_box(c.call_ok());
+                            }
+                            start.elapsed()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap())
+                    .max()
+                    .unwrap()
+            })
+        })
+    });
+}
+
+fn closed_success(c: &mut Criterion) {
+    let mut group = c.benchmark_group("closed_success_1t");
+    for contender in contenders() {
+        group.bench_function(contender.name(), |b| b.iter(|| contender.call_ok()));
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("closed_success_2t");
+    for contender in contenders() {
+        threaded(&mut group, contender.as_ref(), 2);
+    }
+    group.finish();
+}
+
+fn open_reject(c: &mut Criterion) {
+    let mut group = c.benchmark_group("open_reject");
+    for contender in contenders() {
+        contender.open();
+        assert!(!contender.call_ok(), "{} did not open", contender.name());
+        group.bench_function(contender.name(), |b| b.iter(|| contender.call_ok()));
+    }
+    group.finish();
+}
+
+fn rate_window(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rate_window_closed_success");
+    for contender in rate_contenders() {
+        group.bench_function(contender.name(), |b| b.iter(|| contender.call_ok()));
+    }
+    group.finish();
+}
+
+fn half_open(c: &mut Criterion) {
+    // Two threads contend for one trial slot that is taken and given back.
+    let clock = fusebox::ManualClock::new();
+    let breaker = fusebox::CircuitBreaker::builder("bench")
+        .recovery_timeout(Duration::from_secs(1))
+        .success_threshold(u32::MAX)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    breaker.trip();
+    clock.advance(Duration::from_secs(1));
+    let contender = Fusebox(breaker, "fusebox");
+    let mut group = c.benchmark_group("half_open_contention_2t");
+    threaded(&mut group, &contender, 2);
+    for peer in peers::half_open() {
+        threaded(&mut group, peer.as_ref(), 2);
+    }
+    group.finish();
+}
+
+fn call_async(c: &mut Criterion) {
+    let breaker = fusebox_consecutive();
+    let mut group = c.benchmark_group("async_ready_future");
+    group.bench_function("bare_future", |b| {
+        b.iter(|| ready(async { Ok::<_, ()>(black_box(1u64)) }))
+    });
+    group.bench_function("fusebox", |b| {
+        b.iter(|| ready(breaker.call_async(|| async { Ok::<_, ()>(black_box(1u64)) })))
+    });
+    group.finish();
+}
+
+fn baselines(c: &mut Criterion) {
+    let mut group = c.benchmark_group("baseline");
+    #[inline(never)]
+    fn plain(x: u64) -> Result<u64, ()> {
+        Ok(x)
+    }
+    group.bench_function("plain_call", |b| b.iter(|| plain(black_box(1))));
+    let atomic = AtomicU64::new(0);
+    group.bench_function("atomic_load", |b| b.iter(|| atomic.load(Ordering::Acquire)));
+    group.bench_function("fetch_add", |b| {
+        b.iter(|| atomic.fetch_add(1, Ordering::AcqRel))
+    });
+    group.bench_function("instant_now", |b| b.iter(Instant::now));
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30);
+    targets = baselines, closed_success, open_reject, rate_window, half_open, call_async
+}
+criterion_main!(benches);
