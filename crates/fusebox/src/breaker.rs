@@ -76,8 +76,6 @@ pub(crate) struct Shared {
     slow_call: Option<Nanos>,
     /// The machine's window, recorded into by lock-free successes.
     window: Option<Arc<CallWindow>>,
-    /// No window and no timing: a closed success only needs counting.
-    plain: bool,
 }
 
 impl Shared {
@@ -102,7 +100,6 @@ impl Shared {
             listeners: listeners.into_boxed_slice(),
             cancel_is_failure: settings.cancel_is_failure,
             slow_call: settings.rates.as_ref().and_then(|r| r.slow_call),
-            plain: settings.rates.is_none(),
             rates: settings.rates,
             window,
         }
@@ -125,27 +122,29 @@ impl Shared {
     #[inline(never)]
     fn acquire_other(&self, word: u64) -> Result<Ticket, Rejected> {
         match state_of(word) {
-            State::Closed | State::Disabled => {
-                return Ok(Ticket {
-                    generation: generation_of(word),
-                    probe: 0,
-                })
-            }
-            State::Open => {
-                let until = self.open_until.load(Ordering::Relaxed);
-                // Far from the deadline the coarse clock settles it; near it,
-                // the precise one does, so no call is admitted early or late.
-                let coarse = self.clock.coarse_now();
-                if coarse.saturating_add(COARSE_LAG) < until {
-                    return Err(self.reject(State::Open, Some(until - coarse)));
-                }
-                let now = self.clock.now();
-                if now < until {
-                    return Err(self.reject(State::Open, Some(until - now)));
-                }
-            }
-            State::ForcedOpen => return Err(self.reject(State::ForcedOpen, None)),
-            State::HalfOpen => {}
+            State::Closed | State::Disabled => Ok(Ticket {
+                generation: generation_of(word),
+                probe: 0,
+            }),
+            State::Open => self.reject_open(),
+            State::ForcedOpen => Err(self.reject(State::ForcedOpen, None)),
+            State::HalfOpen => self.acquire_slow(),
+        }
+    }
+
+    /// Rejects a call while open, unless the open duration has elapsed.
+    #[inline]
+    fn reject_open(&self) -> Result<Ticket, Rejected> {
+        let until = self.open_until.load(Ordering::Relaxed);
+        // Far from the deadline the coarse clock settles it; near it, the
+        // precise one does, so no call is admitted early or late.
+        let coarse = self.clock.coarse_now();
+        if coarse.saturating_add(COARSE_LAG) < until {
+            return Err(self.reject(State::Open, Some(until - coarse)));
+        }
+        let now = self.clock.now();
+        if now < until {
+            return Err(self.reject(State::Open, Some(until - now)));
         }
         self.acquire_slow()
     }
@@ -159,6 +158,7 @@ impl Shared {
         }
     }
 
+    #[inline]
     fn reject(&self, state: State, retry_after: Option<Nanos>) -> Rejected {
         self.counters.add(Count::Rejection);
         Rejected {
@@ -185,13 +185,27 @@ impl Shared {
     #[inline(always)]
     pub(crate) fn report(&self, ticket: Ticket, report: Report, started: Nanos) {
         if matches!(report, Report::Success)
-            && self.plain
+            && self.slow_call.is_none()
             && ticket.probe == 0
             && self.word.load(Ordering::Acquire)
                 == ticket.generation << GENERATION_SHIFT | State::Closed.to_bits()
         {
             self.counters.add(Count::Success);
-            return;
+            match &self.window {
+                None => return,
+                Some(window) => {
+                    if !self.record_success(window, false) {
+                        return;
+                    }
+                    // A rate may have crossed its threshold: the machine decides.
+                    let call = Call {
+                        report,
+                        slow: false,
+                        windowed: true,
+                    };
+                    return self.report_slow(ticket, call);
+                }
+            }
         }
         self.report_other(ticket, report, started);
     }
@@ -250,7 +264,7 @@ impl Shared {
 
     /// Records a closed-state success in the window; true if a rate policy
     /// may now open the breaker, which only the machine may decide.
-    #[inline]
+    #[inline(always)]
     fn record_success(&self, window: &CallWindow, slow: bool) -> bool {
         let now = if window.needs_time() {
             self.clock.now()
@@ -258,12 +272,13 @@ impl Shared {
             0
         };
         window.record(now, false, slow);
-        let tally = window.tally(now);
-        (tally.failures > 0 || tally.slow > 0)
-            && self
-                .rates
-                .as_ref()
-                .is_some_and(|rates| rates.verdict(tally).is_some())
+        window.troubled(now).is_some_and(|tally| {
+            (tally.failures > 0 || tally.slow > 0)
+                && self
+                    .rates
+                    .as_ref()
+                    .is_some_and(|rates| rates.verdict(tally).is_some())
+        })
     }
 
     #[cold]

@@ -77,7 +77,18 @@ impl CircuitBreaker {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.call_async_with(Outcome::of, f).await
+        let permit = self.try_acquire()?;
+        let result = f().await;
+        match result {
+            Ok(value) => {
+                permit.success();
+                Ok(value)
+            }
+            Err(e) => {
+                permit.failure();
+                Err(Error::Inner(e))
+            }
+        }
     }
 
     /// Like [`call_async`](Self::call_async), with a classifier.

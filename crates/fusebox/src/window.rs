@@ -5,8 +5,8 @@
 //! reached its threshold. Each keeps exact counts of what it holds:
 //!
 //! * [`CountWindow`]: a true ring of the last `n` calls. A call takes the next
-//!   sequence number, and swaps its outcome into slot `seq % n`; the failure
-//!   and slow totals move by the difference with the outcome it replaced.
+//!   slot from a wrapping cursor and swaps its outcome in; the failure and
+//!   slow totals move by the difference with the outcome it replaced.
 //! * [`TimeWindow`]: a fixed number of buckets each covering `d / buckets`.
 //!   Every counter carries the number of the time slice it counts in its
 //!   upper half, so a bucket left over from an old slice is recognised and
@@ -41,7 +41,7 @@ pub(crate) enum CallWindow {
 }
 
 impl CallWindow {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&self, now: Nanos, failed: bool, slow: bool) {
         match self {
             CallWindow::Count(w) => w.record(failed, slow),
@@ -49,10 +49,25 @@ impl CallWindow {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn tally(&self, now: Nanos) -> Tally {
         match self {
             CallWindow::Count(w) => w.tally(),
             CallWindow::Time(w) => w.tally(now),
+        }
+    }
+
+    /// The tally, or `None` when the window holds no failed or slow call
+    /// (so no rate can trip) and finding that out was cheaper than a tally.
+    #[inline(always)]
+    pub(crate) fn troubled(&self, now: Nanos) -> Option<Tally> {
+        match self {
+            CallWindow::Count(w) => {
+                let quiet =
+                    w.failures.load(Ordering::Acquire) == 0 && w.slow.load(Ordering::Acquire) == 0;
+                (!quiet).then(|| w.tally())
+            }
+            CallWindow::Time(w) => Some(w.tally(now)),
         }
     }
 
@@ -73,10 +88,11 @@ impl CallWindow {
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     size: u64,
-    /// Sequence number of the next call.
-    head: AtomicU64,
-    /// `head` at the last clear; calls held = `min(head - base, size)`.
-    base: AtomicU64,
+    /// The slot the next call goes in, `0..size`. Advanced with a
+    /// compare-and-swap that wraps it, so no call pays for a division.
+    cursor: AtomicU64,
+    /// Calls held since the last clear, up to `size`.
+    held: AtomicU64,
     slots: Box<[AtomicU8]>,
     failures: AtomicU64,
     slow: AtomicU64,
@@ -86,18 +102,38 @@ impl CountWindow {
     pub(crate) fn new(size: u32) -> CountWindow {
         CountWindow {
             size: u64::from(size),
-            head: AtomicU64::new(0),
-            base: AtomicU64::new(0),
+            cursor: AtomicU64::new(0),
+            held: AtomicU64::new(0),
             slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
             failures: AtomicU64::new(0),
             slow: AtomicU64::new(0),
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn record(&self, failed: bool, slow: bool) {
-        let seq = self.head.fetch_add(1, Ordering::AcqRel);
-        let slot = &self.slots[(seq % self.size) as usize];
+        let mut index = self.cursor.load(Ordering::Relaxed);
+        loop {
+            let next = if index + 1 >= self.size { 0 } else { index + 1 };
+            match self.cursor.compare_exchange_weak(
+                index,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(seen) => index = seen,
+            }
+        }
+        if self.held.load(Ordering::Relaxed) < self.size {
+            // Only while the window fills; the cap keeps racing adds honest.
+            let _ = self
+                .held
+                .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |held| {
+                    (held < self.size).then_some(held + 1)
+                });
+        }
+        let slot = &self.slots[index.min(self.size - 1) as usize];
         let new = FILLED | if failed { FAILED } else { 0 } | if slow { SLOW } else { 0 };
         // Replacing an outcome with an equal one changes nothing: skip the write.
         if slot.load(std::sync::atomic::Ordering::Relaxed) == new {
@@ -108,13 +144,10 @@ impl CountWindow {
         adjust(&self.slow, old & SLOW, new & SLOW);
     }
 
+    #[inline(always)]
     fn tally(&self) -> Tally {
-        let held = self
-            .head
-            .load(Ordering::Acquire)
-            .saturating_sub(self.base.load(Ordering::Acquire));
         Tally {
-            calls: held.min(self.size),
+            calls: self.held.load(Ordering::Acquire),
             failures: self.failures.load(Ordering::Acquire),
             slow: self.slow.load(Ordering::Acquire),
         }
@@ -126,8 +159,7 @@ impl CountWindow {
         }
         self.failures.store(0, Ordering::Release);
         self.slow.store(0, Ordering::Release);
-        self.base
-            .store(self.head.load(Ordering::Acquire), Ordering::Release);
+        self.held.store(0, Ordering::Release);
     }
 }
 
