@@ -67,6 +67,8 @@
 //! allocation, no clock read, no reference count. An open breaker refuses a
 //! call by comparing the clock with a stored deadline.
 
+#![forbid(unsafe_code)]
+
 mod breaker;
 mod builder;
 mod circuit_breaker;
