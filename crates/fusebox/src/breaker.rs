@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use crate::clock::{Clock, Nanos, COARSE_LAG};
 use crate::counters::{Count, Counters, Totals};
+use crate::external::External;
 use crate::machine::{Admission, Call, Change, Machine, RateSettings, Report, Ticket};
 use crate::sync::Arc;
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
@@ -35,7 +36,9 @@ use crate::{Metrics, Rejected, State, Transition};
 
 const STATE_BITS: u64 = 0b111;
 const STREAK_BIT: u64 = 0b1000;
-const GENERATION_SHIFT: u32 = 4;
+/// Set for a breaker whose state is in a store: no fast path applies.
+const EXTERNAL_BIT: u64 = 0b1_0000;
+const GENERATION_SHIFT: u32 = 5;
 
 fn encode(machine: &Machine) -> u64 {
     let streak = if machine.failure_streak() > 0 {
@@ -76,6 +79,8 @@ pub(crate) struct Shared {
     slow_call: Option<Nanos>,
     /// The machine's window, recorded into by lock-free successes.
     window: Option<Arc<CallWindow>>,
+    /// The store holding the state, for a shared breaker.
+    external: Option<External>,
 }
 
 impl Shared {
@@ -84,11 +89,17 @@ impl Shared {
         machine: Machine,
         clock: Clock,
         listeners: Vec<Listener>,
+        external: Option<External>,
     ) -> Shared {
         let settings = machine.settings().clone();
         let window = machine.window().cloned();
+        let word = if external.is_some() {
+            EXTERNAL_BIT
+        } else {
+            encode(&machine)
+        };
         Shared {
-            word: AtomicU64::new(encode(&machine)),
+            word: AtomicU64::new(word),
             open_until: AtomicU64::new(machine.open_until()),
             locked: Mutex::new(Locked {
                 machine,
@@ -102,6 +113,7 @@ impl Shared {
             slow_call: settings.rates.as_ref().and_then(|r| r.slow_call),
             rates: settings.rates,
             window,
+            external,
         }
     }
 
@@ -110,7 +122,8 @@ impl Shared {
     #[inline(always)]
     pub(crate) fn acquire(&self) -> Result<Ticket, Rejected> {
         let word = self.word.load(Ordering::Acquire);
-        if word & STATE_BITS == State::Closed.to_bits() && self.slow_call.is_none() {
+        if word & (STATE_BITS | EXTERNAL_BIT) == State::Closed.to_bits() && self.slow_call.is_none()
+        {
             return Ok(Ticket {
                 generation: generation_of(word),
                 probe: 0,
@@ -121,6 +134,9 @@ impl Shared {
 
     #[inline(never)]
     fn acquire_other(&self, word: u64) -> Result<Ticket, Rejected> {
+        if let Some(external) = &self.external {
+            return self.acquire_external(external);
+        }
         match state_of(word) {
             State::Closed | State::Disabled => Ok(Ticket {
                 generation: generation_of(word),
@@ -233,6 +249,15 @@ impl Shared {
             slow,
             windowed: false,
         };
+        if let Some(external) = &self.external {
+            let ran = external.run(self.name, true, |machine, now| {
+                ((), machine.record(ticket, call, now))
+            });
+            if let Some(((), change)) = ran {
+                self.announce_external(external, change);
+            }
+            return;
+        }
         if ticket.probe == 0 {
             let word = self.word.load(Ordering::Acquire);
             if generation_of(word) != ticket.generation {
@@ -289,6 +314,12 @@ impl Shared {
     /// The state at this moment, with an elapsed open duration read as
     /// half-open.
     pub(crate) fn state(&self) -> State {
+        if let Some(external) = &self.external {
+            let ran = external.run(self.name, true, |machine, now| {
+                (machine.state_at(now), None)
+            });
+            return ran.map_or(State::Open, |(state, _)| state);
+        }
         let word = self.word.load(Ordering::Acquire);
         match state_of(word) {
             State::Open if self.clock.now() >= self.open_until.load(Ordering::Relaxed) => {
@@ -299,6 +330,18 @@ impl Shared {
     }
 
     pub(crate) fn manual(&self, to: State) {
+        if let Some(external) = &self.external {
+            if to == State::Closed {
+                lock(&self.locked).baseline = self.counters.totals();
+            }
+            let ran = external.run(self.name, true, |machine, now| {
+                ((), Some(machine.manual(to, now)))
+            });
+            if let Some(((), change)) = ran {
+                self.announce_external(external, change);
+            }
+            return;
+        }
         let change = self.with_locked(|locked, now| {
             if to == State::Closed {
                 locked.baseline = self.counters.totals();
@@ -309,11 +352,25 @@ impl Shared {
     }
 
     pub(crate) fn metrics(&self) -> Metrics {
+        if let Some(external) = &self.external {
+            let baseline = lock(&self.locked).baseline;
+            let totals = self.counters.totals().since(&baseline);
+            let ran = external.run(self.name, true, |machine, now| {
+                let change = machine.tick(now);
+                let at = |t: Nanos| external_instant(external, t);
+                (Metrics::new(self, machine, &totals, now, at), change)
+            });
+            let (mut metrics, change) = ran.expect("metrics may run locally");
+            metrics.degraded = external.is_degraded();
+            self.announce_external(external, change);
+            return metrics;
+        }
         let mut snapshot = None;
         let change = self.with_locked(|locked, now| {
             let change = locked.machine.tick(now);
             let totals = self.counters.totals().since(&locked.baseline);
-            snapshot = Some(Metrics::new(self, &locked.machine, &totals, now));
+            let at = |t: Nanos| self.clock.instant(t);
+            snapshot = Some(Metrics::new(self, &locked.machine, &totals, now, at));
             change
         });
         self.announce(change);
@@ -355,9 +412,42 @@ impl Shared {
         })
     }
 
+    fn acquire_external(&self, external: &External) -> Result<Ticket, Rejected> {
+        let ran = external.run(self.name, !external.fail_closed, |machine, now| {
+            machine.acquire(now)
+        });
+        let Some((admission, change)) = ran else {
+            // Degraded and failing closed: no call until the store is back.
+            return Err(self.reject(State::Open, None));
+        };
+        self.announce_external(external, change);
+        match admission {
+            Admission::Admit(ticket) => Ok(ticket),
+            Admission::Reject { state, retry_after } => Err(self.reject(state, retry_after)),
+        }
+    }
+
+    fn announce_external(&self, external: &External, change: Option<Change>) {
+        self.announce(change.map(|change| Transition {
+            name: self.name,
+            from: change.from,
+            to: change.to,
+            reason: change.reason,
+            generation: change.generation,
+            at: external_instant(external, change.at),
+        }));
+    }
+
     fn announce(&self, transition: Option<Transition>) {
         if let Some(transition) = transition {
             announce(&transition, &self.listeners);
         }
     }
+}
+
+/// A store time (nanoseconds since the Unix epoch) as an [`Instant`].
+fn external_instant(external: &External, at: Nanos) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    let ago = Duration::from_nanos(external.local_now().saturating_sub(at));
+    now.checked_sub(ago).unwrap_or(now)
 }

@@ -3,8 +3,10 @@ use std::time::Duration;
 
 use crate::breaker::Shared;
 use crate::clock::{to_nanos, Clock};
+use crate::external::External;
 use crate::intern::intern;
 use crate::machine::{Machine, RateSettings, Settings};
+use crate::store::Store;
 use crate::transition::Listener;
 use crate::{Backoff, CircuitBreaker, ConfigError, Transition, Window};
 
@@ -44,6 +46,8 @@ pub struct Builder {
     enabled: bool,
     clock: Clock,
     listeners: Vec<Listener>,
+    store: Option<Arc<dyn Store>>,
+    fail_closed: bool,
 }
 
 impl Builder {
@@ -63,6 +67,8 @@ impl Builder {
             enabled: true,
             clock: Clock::system(),
             listeners: Vec::new(),
+            store: None,
+            fail_closed: false,
         }
     }
 
@@ -158,6 +164,25 @@ impl Builder {
         self
     }
 
+    /// Keeps the state in `store`, shared with every process that uses the
+    /// same store and name. See [`crate::store`].
+    pub fn store(self, store: impl Store) -> Self {
+        self.shared_store(Arc::new(store))
+    }
+
+    /// Like [`store`](Self::store), for a store shared by several breakers.
+    pub fn shared_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// While the store cannot be reached, reject calls instead of running
+    /// on local state (the default, "fail open").
+    pub fn fail_closed(mut self, yes: bool) -> Self {
+        self.fail_closed = yes;
+        self
+    }
+
     /// Calls `listener` after every transition, outside the breaker's lock.
     pub fn on_transition(mut self, listener: impl Fn(&Transition) + Send + Sync + 'static) -> Self {
         self.listeners.push(Arc::new(listener));
@@ -167,8 +192,17 @@ impl Builder {
     /// Checks the settings and builds the breaker, closed.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         let settings = self.settings()?;
+        let external = self
+            .store
+            .map(|store| External::new(store, self.fail_closed, settings.clone()));
         let machine = Machine::new(settings, self.clock.now());
-        let shared = Shared::new(intern(&self.name), machine, self.clock, self.listeners);
+        let shared = Shared::new(
+            intern(&self.name),
+            machine,
+            self.clock,
+            self.listeners,
+            external,
+        );
         Ok(CircuitBreaker::from_shared(shared))
     }
 
@@ -200,6 +234,13 @@ impl Builder {
         non_zero("recovery_timeout", self.recovery_timeout)?;
         non_zero("probe_timeout", self.probe_timeout)?;
         let rates = self.rate_settings()?;
+        if rates.is_some() && self.store.is_some() {
+            return Err(ConfigError::new(
+                "store",
+                "a shared store",
+                "cannot yet be combined with failure_rate or slow_calls; use failure_threshold",
+            ));
+        }
         self.check_backoff()?;
         let failure_threshold = match (self.failure_threshold, &rates) {
             (None, None) => Some(5),
@@ -234,6 +275,8 @@ impl std::fmt::Debug for Builder {
             .field("probe_timeout", &self.probe_timeout)
             .field("count_cancelled_as_failure", &self.cancel_is_failure)
             .field("listeners", &self.listeners.len())
+            .field("store", &self.store.as_ref().map(|s| s.describe()))
+            .field("fail_closed", &self.fail_closed)
             .finish()
     }
 }

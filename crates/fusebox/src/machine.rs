@@ -441,5 +441,6 @@ impl Machine {
     }
 }
 
+mod record;
 #[cfg(test)]
 mod tests;

@@ -44,10 +44,19 @@ pub struct Metrics {
     pub time_in_state: Duration,
     /// When the last failure that counted toward the policy happened.
     pub last_failure_time: Option<Instant>,
+    /// The breaker's shared store could not be reached lately; it runs on
+    /// local state until the store answers again.
+    pub degraded: bool,
 }
 
 impl Metrics {
-    pub(crate) fn new(shared: &Shared, machine: &Machine, totals: &Totals, now: Nanos) -> Metrics {
+    pub(crate) fn new(
+        shared: &Shared,
+        machine: &Machine,
+        totals: &Totals,
+        now: Nanos,
+        instant: impl Fn(Nanos) -> Instant,
+    ) -> Metrics {
         let successes = totals.get(Count::Success);
         let failures = totals.get(Count::Failure);
         let (failed, finished) = match machine.window() {
@@ -75,7 +84,8 @@ impl Metrics {
                 failed as f64 / finished as f64
             },
             time_in_state: Duration::from_nanos(now.saturating_sub(machine.since())),
-            last_failure_time: machine.last_failure().map(|at| shared.clock.instant(at)),
+            last_failure_time: machine.last_failure().map(instant),
+            degraded: false,
         }
     }
 }

@@ -103,7 +103,7 @@ fn settings() -> impl Strategy<Value = Settings> {
         )
 }
 
-fn build(settings: &Settings, clock: &ManualClock) -> CircuitBreaker {
+fn build(settings: &Settings, clock: &ManualClock, shared: bool) -> CircuitBreaker {
     let mut builder = CircuitBreaker::builder("model")
         .success_threshold(settings.success_threshold)
         .half_open_max_calls(settings.half_open_max_calls)
@@ -123,6 +123,9 @@ fn build(settings: &Settings, clock: &ManualClock) -> CircuitBreaker {
         if let Some(slow) = rates.slow_call {
             builder = builder.slow_calls(Duration::from_nanos(slow), rates.slow_rate);
         }
+    }
+    if shared {
+        builder = builder.store(crate::store::MemoryStore::with_clock(clock.clone()));
     }
     builder.build().unwrap()
 }
@@ -144,8 +147,22 @@ proptest! {
         settings in settings(),
         ops in prop::collection::vec(op(), 1..120),
     ) {
+        check(settings, ops, false)?;
+    }
+
+    #[test]
+    fn breaker_on_a_shared_store_agrees_with_the_pure_machine(
+        settings in settings().prop_filter("stores take the consecutive policy", |s| s.rates.is_none()),
+        ops in prop::collection::vec(op(), 1..120),
+    ) {
+        check(settings, ops, true)?;
+    }
+}
+
+fn check(settings: Settings, ops: Vec<Op>, shared: bool) -> Result<(), TestCaseError> {
+    {
         let clock = ManualClock::new();
-        let breaker = build(&settings, &clock);
+        let breaker = build(&settings, &clock, shared);
         let mut model = Machine::new(settings.clone(), 0);
         let mut held: Vec<(Permit<'_>, Ticket, u64)> = Vec::new();
         let slow_call = settings.rates.as_ref().and_then(|r| r.slow_call);
@@ -165,16 +182,32 @@ proptest! {
                         (Err(rejected), Admission::Reject { state, retry_after }) => {
                             rejections += 1;
                             prop_assert_eq!(rejected.state, state);
-                            prop_assert_eq!(rejected.retry_after, retry_after.map(Duration::from_nanos));
+                            prop_assert_eq!(
+                                rejected.retry_after,
+                                retry_after.map(Duration::from_nanos)
+                            );
                         }
-                        (got, want) => prop_assert!(false, "breaker {:?}, model {:?}", got.map(|p| p.generation()), want),
+                        (got, want) => prop_assert!(
+                            false,
+                            "breaker {:?}, model {:?}",
+                            got.map(|p| p.generation()),
+                            want
+                        ),
                     }
                 }
                 Op::Finish(index, report) if !held.is_empty() => {
                     let (permit, ticket, started) = held.swap_remove(index % held.len());
                     let timed = matches!(report, Report::Success | Report::Failure);
                     let slow = timed && slow_call.is_some_and(|limit| now - started > limit);
-                    model.record(ticket, Call { report, slow, windowed: false }, now);
+                    model.record(
+                        ticket,
+                        Call {
+                            report,
+                            slow,
+                            windowed: false,
+                        },
+                        now,
+                    );
                     finish(permit, report);
                 }
                 Op::Finish(..) => {}
@@ -196,8 +229,12 @@ proptest! {
             prop_assert_eq!(metrics.state, model.state_at(now));
             prop_assert_eq!(metrics.generation, model.generation());
             prop_assert_eq!(metrics.consecutive_failures, model.failure_streak());
-            prop_assert_eq!(metrics.half_open_in_flight as usize, model.probes_in_flight());
+            prop_assert_eq!(
+                metrics.half_open_in_flight as usize,
+                model.probes_in_flight()
+            );
         }
         prop_assert!(breaker.metrics().rejections <= rejections);
     }
+    Ok(())
 }

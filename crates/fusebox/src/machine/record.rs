@@ -1,0 +1,115 @@
+//! The text form of a machine's state, as kept in a shared store.
+//!
+//! One line of `key=value` pairs after a version tag, readable with
+//! `sqlite3` or `redis-cli`:
+//! `fusebox/1 state=open gen=3 since=… until=… streak=0 ps=0 next=4 lf=… re=1 rng=… probes=`.
+//! Settings are not stored: each process brings its own.
+
+use super::{Machine, Probe};
+use crate::State;
+
+const TAG: &str = "fusebox/1";
+
+impl Machine {
+    /// The shared part of the state, as text.
+    pub(crate) fn encode(&self) -> String {
+        let probes: Vec<String> = self
+            .probes
+            .iter()
+            .map(|p| format!("{}@{}", p.id, p.deadline))
+            .collect();
+        let last_failure = self
+            .last_failure
+            .map_or_else(|| "-".to_owned(), |t| t.to_string());
+        format!(
+            "{TAG} state={} gen={} since={} until={} streak={} ps={} next={} lf={} re={} rng={} probes={}",
+            self.state,
+            self.generation,
+            self.since,
+            self.open_until,
+            self.failure_streak,
+            self.probe_successes,
+            self.next_probe,
+            last_failure,
+            self.reopens,
+            self.rng,
+            probes.join(","),
+        )
+    }
+
+    /// Replaces the shared part of the state with `text`, keeping the
+    /// settings. On error (a foreign or damaged value) nothing changes.
+    pub(crate) fn decode(&mut self, text: &str) -> Result<(), String> {
+        let mut fields = text.split(' ');
+        if fields.next() != Some(TAG) {
+            return Err(format!(
+                "not a fusebox state (expected it to start with {TAG:?})"
+            ));
+        }
+        let mut next = Machine {
+            settings: self.settings.clone(),
+            state: State::Closed,
+            generation: 0,
+            since: 0,
+            open_until: 0,
+            failure_streak: 0,
+            probe_successes: 0,
+            probes: Vec::new(),
+            next_probe: 1,
+            last_failure: None,
+            reopens: 0,
+            rng: self.rng,
+            window: self.window.clone(),
+        };
+        let mut seen = 0u32;
+        for field in fields {
+            let (key, value) = field
+                .split_once('=')
+                .ok_or_else(|| format!("field {field:?} is not key=value"))?;
+            let number = || {
+                value
+                    .parse::<u64>()
+                    .map_err(|_| format!("field {key} has a bad number {value:?}"))
+            };
+            let small = || {
+                value
+                    .parse::<u32>()
+                    .map_err(|_| format!("field {key} has a bad number {value:?}"))
+            };
+            match key {
+                "state" => {
+                    next.state =
+                        State::from_name(value).ok_or_else(|| format!("unknown state {value:?}"))?
+                }
+                "gen" => next.generation = number()?,
+                "since" => next.since = number()?,
+                "until" => next.open_until = number()?,
+                "streak" => next.failure_streak = small()?,
+                "ps" => next.probe_successes = small()?,
+                "next" => next.next_probe = number()?.max(1),
+                "lf" => next.last_failure = if value == "-" { None } else { Some(number()?) },
+                "re" => next.reopens = small()?,
+                "rng" => next.rng = number()?.max(1),
+                "probes" => {
+                    for probe in value.split(',').filter(|p| !p.is_empty()) {
+                        let parsed = probe.split_once('@').and_then(|(id, deadline)| {
+                            Some(Probe {
+                                id: id.parse().ok()?,
+                                deadline: deadline.parse().ok()?,
+                            })
+                        });
+                        next.probes
+                            .push(parsed.ok_or_else(|| format!("bad probe {probe:?}"))?);
+                    }
+                }
+                other => return Err(format!("unknown field {other:?}")),
+            }
+            seen += 1;
+        }
+        if seen < 11 {
+            return Err(format!("only {seen} of 11 fields present"));
+        }
+        *self = next;
+        Ok(())
+    }
+}

@@ -1,0 +1,148 @@
+//! Shared state: one breaker for several processes or hosts.
+//!
+//! A [`Store`] keeps each breaker's state as one line of text under a key and
+//! changes it with atomic read-modify-write transactions. The breaker runs
+//! its pure state machine inside each transaction, so every process sharing
+//! a name applies the same semantics to the same state: five failures in
+//! total open it for all, and at most `half_open_max_calls` trial calls run
+//! across the fleet. Nothing is held in the store while a call runs: taking
+//! a permit is one transaction and reporting its outcome another.
+//!
+//! Implementations live in the `fusebox-stores` crate (`SqliteStore`,
+//! `RedisStore`).
+
+use std::fmt;
+
+/// Where shared breakers keep their state.
+///
+/// Implementations must make [`transact`](Store::transact) atomic with
+/// respect to every other process using the same store, and must give up
+/// after their timeout instead of blocking the caller.
+pub trait Store: Send + Sync + 'static {
+    /// Atomically reads the text stored for breaker `name` (`None` when
+    /// absent or expired), passes it to `update` with the store's current
+    /// time in nanoseconds since the Unix epoch, and stores what `update`
+    /// returns (`None`: leave it unchanged). `update` may run more than once
+    /// (an optimistic store retries on conflict); only the run whose result
+    /// was stored counts.
+    fn transact(&self, name: &str, update: &mut Update<'_>) -> Result<(), StoreError>;
+
+    /// The time, in nanoseconds since the Unix epoch, to use while the store
+    /// cannot be reached. Must not touch the store.
+    fn local_now(&self) -> u64;
+
+    /// A short description for logs, e.g. `sqlite:///var/lib/app/state.db`.
+    fn describe(&self) -> String;
+}
+
+/// The update function given to [`Store::transact`].
+pub type Update<'a> = dyn FnMut(Option<&str>, u64) -> Option<String> + 'a;
+
+/// Why a store operation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreError {
+    /// What kind of failure.
+    pub kind: StoreErrorKind,
+    /// Details, naming the store.
+    pub message: String,
+}
+
+/// The kinds of [`StoreError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store could not be reached or refused the operation.
+    Unavailable,
+    /// The store did not answer within its timeout (or stayed locked).
+    Timeout,
+    /// The store could not be opened: bad URL, path or permissions.
+    Open,
+}
+
+impl StoreError {
+    /// An error of `kind` with `message`.
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> StoreError {
+        StoreError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// A store in this process's memory: breakers built on it with the same
+/// name share one state, like processes sharing a database. Useful to test
+/// code written for a shared store, and as the `memory:` store URL.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryStore {
+    entries: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    clock: Option<crate::ManualClock>,
+}
+
+impl MemoryStore {
+    /// An empty store on the system's wall clock.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// An empty store whose time is `clock` (nanoseconds since its origin).
+    pub fn with_clock(clock: crate::ManualClock) -> MemoryStore {
+        MemoryStore {
+            clock: Some(clock),
+            ..MemoryStore::default()
+        }
+    }
+
+    /// The raw text kept for `name`, as a database would show it.
+    pub fn raw(&self, name: &str) -> Option<String> {
+        self.lock().get(name).cloned()
+    }
+
+    /// Puts raw text under `name`, as a foreign writer might.
+    pub fn put_raw(&self, name: &str, text: &str) {
+        self.lock().insert(name.to_owned(), text.to_owned());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Store for MemoryStore {
+    fn transact(&self, name: &str, update: &mut Update<'_>) -> Result<(), StoreError> {
+        let now = self.local_now();
+        let mut entries = self.lock();
+        if let Some(text) = update(entries.get(name).map(String::as_str), now) {
+            entries.insert(name.to_owned(), text);
+        }
+        Ok(())
+    }
+
+    fn local_now(&self) -> u64 {
+        match &self.clock {
+            Some(clock) => crate::clock::to_nanos(clock.elapsed()),
+            None => wall_clock_nanos(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        "memory:".to_owned()
+    }
+}
+
+/// Nanoseconds since the Unix epoch by the system's wall clock.
+pub fn wall_clock_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, crate::clock::to_nanos)
+}
