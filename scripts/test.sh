@@ -6,6 +6,16 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "set-up"
+if ! command -v redis-server >/dev/null 2>&1; then
+    echo "redis-server is missing: installing it with apt-get (the Redis store tests start their own)"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
+fi
+redis-server --version
+
 step "format"
 cargo fmt --all -- --check
 

@@ -1,0 +1,186 @@
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use fusebox::store::{wall_clock_nanos, Store, StoreError, StoreErrorKind, Update};
+use fusebox::ManualClock;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use crate::{state_name, DEFAULT_PREFIX, DEFAULT_TIMEOUT, DEFAULT_TTL};
+
+/// Breaker state in an SQLite file, shared by the processes of one host.
+///
+/// One row per breaker in table `fusebox_state`, keyed by prefix and name.
+/// Each change is a `BEGIN IMMEDIATE` transaction that reads the row, runs
+/// the state machine and writes the row: two processes never both make the
+/// same transition. A file locked longer than the timeout is an error (the
+/// breaker then works on local state), not a hang.
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+    path: PathBuf,
+    prefix: String,
+    ttl: Duration,
+    clock: Option<ManualClock>,
+}
+
+/// How long opening may wait for another process creating the schema.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`. Its directory
+    /// must exist.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_owned();
+        let fail = |what: &str, e: rusqlite::Error| {
+            StoreError::new(
+                StoreErrorKind::Open,
+                format!("cannot {what} sqlite store {}: {e}", path.display()),
+            )
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection = Connection::open_with_flags(&path, flags).map_err(|e| fail("open", e))?;
+        connection
+            .busy_timeout(SETUP_TIMEOUT)
+            .map_err(|e| fail("configure", e))?;
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| fail("set WAL on", e))?;
+        connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| fail("configure", e))?;
+        connection
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS fusebox_state (
+                     key TEXT PRIMARY KEY,
+                     state TEXT NOT NULL,
+                     machine TEXT NOT NULL,
+                     updated_at INTEGER NOT NULL
+                 )",
+            )
+            .map_err(|e| fail("create the table of", e))?;
+        connection
+            .busy_timeout(DEFAULT_TIMEOUT)
+            .map_err(|e| fail("configure", e))?;
+        Ok(SqliteStore {
+            connection: Mutex::new(connection),
+            path,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            ttl: DEFAULT_TTL,
+            clock: None,
+        })
+    }
+
+    /// Gives up on a locked database after `timeout` (default 50 ms).
+    pub fn timeout(self, timeout: Duration) -> Result<SqliteStore, StoreError> {
+        self.lock()
+            .busy_timeout(timeout)
+            .map_err(|e| StoreError::new(StoreErrorKind::Open, e.to_string()))?;
+        Ok(self)
+    }
+
+    /// Keys are `prefix` + breaker name (default `circuit_breaker:`).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> SqliteStore {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Forgets breakers untouched for `ttl` (default 7 days).
+    pub fn ttl(mut self, ttl: Duration) -> SqliteStore {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Uses `clock` (nanoseconds since its origin) instead of the wall
+    /// clock, for tests that move time by hand.
+    pub fn with_clock(mut self, clock: ManualClock) -> SqliteStore {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Every breaker in the store: name and stored state text.
+    pub fn entries(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT key, machine FROM fusebox_state WHERE key LIKE ?1 || '%' ORDER BY key")
+            .map_err(|e| self.error(e))?;
+        let rows = statement
+            .query_map([&self.prefix], |row| {
+                Ok((row.get::<_, String>(0)?, row.get(1)?))
+            })
+            .map_err(|e| self.error(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, machine) = row.map_err(|e| self.error(e))?;
+            out.push((key[self.prefix.len()..].to_owned(), machine));
+        }
+        Ok(out)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn error(&self, e: rusqlite::Error) -> StoreError {
+        let busy = matches!(
+            e.sqlite_error_code(),
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+        );
+        let kind = if busy {
+            StoreErrorKind::Timeout
+        } else {
+            StoreErrorKind::Unavailable
+        };
+        StoreError::new(kind, format!("sqlite store {}: {e}", self.path.display()))
+    }
+}
+
+impl Store for SqliteStore {
+    fn transact(&self, name: &str, update: &mut Update<'_>) -> Result<(), StoreError> {
+        let key = format!("{}{name}", self.prefix);
+        let now = self.local_now();
+        let mut connection = self.lock();
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.error(e))?;
+        let row: Option<(String, i64)> = transaction
+            .query_row(
+                "SELECT machine, updated_at FROM fusebox_state WHERE key = ?1",
+                [&key],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.error(e))?;
+        let ttl = i64::try_from(self.ttl.as_nanos()).unwrap_or(i64::MAX);
+        let now_signed = i64::try_from(now).unwrap_or(i64::MAX);
+        let live = row.filter(|(_, at)| now_signed.saturating_sub(*at) < ttl);
+        if let Some(text) = update(live.as_ref().map(|(m, _)| m.as_str()), now) {
+            transaction
+                .execute(
+                    "INSERT INTO fusebox_state (key, state, machine, updated_at)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (key) DO UPDATE SET
+                         state = excluded.state,
+                         machine = excluded.machine,
+                         updated_at = excluded.updated_at",
+                    rusqlite::params![key, state_name(&text), text, now_signed],
+                )
+                .map_err(|e| self.error(e))?;
+        }
+        transaction.commit().map_err(|e| self.error(e))
+    }
+
+    fn local_now(&self) -> u64 {
+        match &self.clock {
+            Some(clock) => u64::try_from(clock.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            None => wall_clock_nanos(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite store {}", self.path.display())
+    }
+}

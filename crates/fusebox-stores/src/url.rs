@@ -1,0 +1,183 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fusebox::store::{MemoryStore, Store, StoreError, StoreErrorKind};
+
+/// A parsed store URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreUrl {
+    /// `memory:`: this process only.
+    Memory,
+    /// `sqlite:///abs/path.db` or `sqlite://relative.db`.
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// Key prefix (`?prefix=`).
+        prefix: Option<String>,
+        /// Lock wait (`?timeout=`).
+        timeout: Option<Duration>,
+    },
+    /// `redis://host:port/db` (or `rediss://`).
+    Redis {
+        /// The URL given to the Redis client, without fusebox's parameters.
+        url: String,
+        /// Key prefix (`?prefix=`).
+        prefix: Option<String>,
+        /// Per-command timeout (`?timeout=`).
+        timeout: Option<Duration>,
+    },
+}
+
+impl StoreUrl {
+    /// Parses `url`, naming what is wrong with it.
+    pub fn parse(url: &str) -> Result<StoreUrl, StoreError> {
+        let bad = |why: String| {
+            StoreError::new(
+                StoreErrorKind::Open,
+                format!("bad store URL {url:?}: {why}"),
+            )
+        };
+        if url == "memory:" || url == "memory://" {
+            return Ok(StoreUrl::Memory);
+        }
+        let (scheme, rest) = url
+            .split_once(':')
+            .ok_or_else(|| bad("expected memory:, sqlite://PATH or redis://HOST:PORT/DB".into()))?;
+        let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut prefix = None;
+        let mut timeout = None;
+        let mut others = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("prefix", value)) => prefix = Some(value.to_owned()),
+                Some(("timeout", value)) => {
+                    timeout = Some(fusebox::parse_duration(value).map_err(&bad)?)
+                }
+                _ => others.push(pair),
+            }
+        }
+        match scheme {
+            "sqlite" => {
+                if !others.is_empty() {
+                    return Err(bad(format!("unknown parameter {:?}", others[0])));
+                }
+                let path = base.strip_prefix("//").ok_or_else(|| {
+                    bad("expected sqlite:///abs/path.db or sqlite://relative.db".into())
+                })?;
+                if path.is_empty() {
+                    return Err(bad("the database path is empty".into()));
+                }
+                Ok(StoreUrl::Sqlite {
+                    path: PathBuf::from(path),
+                    prefix,
+                    timeout,
+                })
+            }
+            "redis" | "rediss" => {
+                let mut url = format!("{scheme}:{base}");
+                if !others.is_empty() {
+                    url = format!("{url}?{}", others.join("&"));
+                }
+                Ok(StoreUrl::Redis {
+                    url,
+                    prefix,
+                    timeout,
+                })
+            }
+            other => Err(bad(format!(
+                "unknown scheme {other:?}; expected memory:, sqlite://PATH or redis://HOST:PORT/DB"
+            ))),
+        }
+    }
+}
+
+/// Opens the store a URL names: `memory:`, `sqlite:///abs/path.db`,
+/// `sqlite://relative.db`, `redis://host:port/db`, each SQLite and Redis URL
+/// optionally with `?prefix=…&timeout=…`.
+pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    match StoreUrl::parse(url)? {
+        StoreUrl::Memory => Ok(Arc::new(MemoryStore::new())),
+        #[cfg(feature = "sqlite")]
+        StoreUrl::Sqlite {
+            path,
+            prefix,
+            timeout,
+        } => {
+            let mut store = crate::SqliteStore::open(&path)?;
+            if let Some(prefix) = prefix {
+                store = store.prefix(prefix);
+            }
+            if let Some(timeout) = timeout {
+                store = store.timeout(timeout)?;
+            }
+            Ok(Arc::new(store))
+        }
+        #[cfg(feature = "redis")]
+        StoreUrl::Redis {
+            url,
+            prefix,
+            timeout,
+        } => {
+            let mut store = crate::RedisStore::open(&url)?;
+            if let Some(prefix) = prefix {
+                store = store.prefix(prefix);
+            }
+            if let Some(timeout) = timeout {
+                store = store.timeout(timeout);
+            }
+            Ok(Arc::new(store))
+        }
+        #[allow(unreachable_patterns)]
+        _ => Err(StoreError::new(
+            StoreErrorKind::Open,
+            format!("store URL {url:?} needs a fusebox-stores feature that is off"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(StoreUrl::parse("memory:"), Ok(StoreUrl::Memory));
+        assert_eq!(
+            StoreUrl::parse("sqlite:///var/lib/a.db"),
+            Ok(StoreUrl::Sqlite {
+                path: "/var/lib/a.db".into(),
+                prefix: None,
+                timeout: None
+            })
+        );
+        assert_eq!(
+            StoreUrl::parse("sqlite://rel.db?prefix=x:&timeout=1s"),
+            Ok(StoreUrl::Sqlite {
+                path: "rel.db".into(),
+                prefix: Some("x:".into()),
+                timeout: Some(Duration::from_secs(1))
+            })
+        );
+        assert_eq!(
+            StoreUrl::parse("redis://h:6379/2?prefix=cb:"),
+            Ok(StoreUrl::Redis {
+                url: "redis://h:6379/2".into(),
+                prefix: Some("cb:".into()),
+                timeout: None
+            })
+        );
+        for bad in [
+            "ftp://x",
+            "nothing",
+            "sqlite:",
+            "sqlite://",
+            "sqlite://a.db?colour=red",
+            "redis://h?timeout=soon",
+        ] {
+            let err = StoreUrl::parse(bad).unwrap_err();
+            assert!(err.message.contains(bad), "{err}");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Real parts for the store tests: a `redis-server` of our own on a free
+//! loopback port, and worker processes that are this test binary run again.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod fleet;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `redis-server` started for one test, killed when dropped.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = RedisServer { port, child: None };
+        server.restart();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Starts the server again on the same port (after `kill`).
+    pub fn restart(&mut self) {
+        let binary = which_redis();
+        let child = Command::new(binary)
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        // Wait until it accepts connections (process start-up, not test time).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::yield_now();
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn which_redis() -> String {
+    for candidate in ["/usr/bin/redis-server", "/usr/local/bin/redis-server"] {
+        if std::path::Path::new(candidate).exists() {
+            return candidate.to_owned();
+        }
+    }
+    "redis-server".to_owned()
+}
+
+/// Runs this test binary again as a worker: only the test named `entry`
+/// runs, and it sees `vars`.
+pub fn spawn_worker(entry: &str, vars: &[(&str, String)]) -> Child {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", entry, "--nocapture", "--test-threads", "1"])
+        .env("FUSEBOX_WORKER", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (key, value) in vars {
+        command.env(key, value);
+    }
+    command.spawn().expect("spawn worker")
+}
+
+/// Prints a result for the parent, on a line of its own (libtest writes
+/// the test's name before the worker's first output).
+pub fn report(tag: &str, value: impl std::fmt::Display) {
+    println!("\n@@{tag} {value}");
+}
+
+/// The values a worker reported under `tag`.
+pub fn tagged(output: &str, tag: &str) -> Vec<String> {
+    let marker = format!("@@{tag} ");
+    output
+        .lines()
+        .filter_map(|line| line.strip_prefix(&marker))
+        .map(|rest| rest.trim().to_owned())
+        .collect()
+}
+
+pub fn is_worker() -> bool {
+    std::env::var_os("FUSEBOX_WORKER").is_some()
+}
+
+pub fn var(key: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| panic!("worker needs {key}"))
+}
