@@ -180,4 +180,27 @@ impl Store for RedisStore {
     fn describe(&self) -> String {
         format!("redis store {}", self.url)
     }
+
+    fn names(&self) -> Result<Vec<String>, StoreError> {
+        let mut connection = self.connect()?;
+        let pattern = format!("{}*", self.prefix);
+        let keys: Vec<String> = redis::cmd("SCAN")
+            .cursor_arg(0)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .clone()
+            .iter(&mut connection)
+            .map_err(|e| self.error(&e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.error(&e))?;
+        let mut names: Vec<String> = keys
+            .into_iter()
+            .filter_map(|key| key.strip_prefix(&self.prefix).map(str::to_owned))
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
 }

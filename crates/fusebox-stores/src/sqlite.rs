@@ -99,7 +99,7 @@ impl SqliteStore {
         self
     }
 
-    /// Every breaker in the store: name and stored state text.
+    /// Every breaker in the store: name and stored state text, by name.
     pub fn entries(&self) -> Result<Vec<(String, String)>, StoreError> {
         let connection = self.lock();
         let mut statement = connection
@@ -182,5 +182,9 @@ impl Store for SqliteStore {
 
     fn describe(&self) -> String {
         format!("sqlite store {}", self.path.display())
+    }
+
+    fn names(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.entries()?.into_iter().map(|(name, _)| name).collect())
     }
 }

@@ -44,6 +44,8 @@ pub struct Metrics {
     pub time_in_state: Duration,
     /// When the last failure that counted toward the policy happened.
     pub last_failure_time: Option<Instant>,
+    /// While open: how long until trial calls may pass.
+    pub retry_after: Option<Duration>,
     /// The breaker's shared store could not be reached lately; it runs on
     /// local state until the store answers again.
     pub degraded: bool,
@@ -85,6 +87,8 @@ impl Metrics {
             },
             time_in_state: Duration::from_nanos(now.saturating_sub(machine.since())),
             last_failure_time: machine.last_failure().map(instant),
+            retry_after: (machine.state_at(now) == State::Open)
+                .then(|| Duration::from_nanos(machine.open_until().saturating_sub(now))),
             degraded: false,
         }
     }

@@ -31,8 +31,11 @@ pub trait Store: Send + Sync + 'static {
     /// cannot be reached. Must not touch the store.
     fn local_now(&self) -> u64;
 
-    /// A short description for logs, e.g. `sqlite:///var/lib/app/state.db`.
+    /// A short description for logs, e.g. `sqlite store /var/lib/app/state.db`.
     fn describe(&self) -> String;
+
+    /// The names of the breakers the store holds, sorted.
+    fn names(&self) -> Result<Vec<String>, StoreError>;
 }
 
 /// The update function given to [`Store::transact`].
@@ -137,6 +140,12 @@ impl Store for MemoryStore {
 
     fn describe(&self) -> String {
         "memory:".to_owned()
+    }
+
+    fn names(&self) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> = self.lock().keys().cloned().collect();
+        names.sort();
+        Ok(names)
     }
 }
 
