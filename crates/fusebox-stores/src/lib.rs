@@ -1,4 +1,4 @@
-//! Shared state for [fusebox](fusebox) circuit breakers.
+//! Shared state for [`fusebox`] circuit breakers.
 //!
 //! * [`SqliteStore`]: an embedded database file; every process on the host
 //!   that opens it shares its breakers. Transactions are `BEGIN IMMEDIATE`,

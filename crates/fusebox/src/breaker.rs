@@ -28,11 +28,11 @@ use crate::clock::{Clock, Nanos, COARSE_LAG};
 use crate::counters::{Count, Counters, Totals};
 use crate::external::External;
 use crate::machine::{Admission, Call, Change, Machine, RateSettings, Report, Ticket};
-use crate::sync::Arc;
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
 use crate::transition::{announce, Listener};
 use crate::window::CallWindow;
 use crate::{Metrics, Rejected, State, Transition};
+use std::sync::Arc;
 
 const STATE_BITS: u64 = 0b111;
 const STREAK_BIT: u64 = 0b1000;
