@@ -138,26 +138,54 @@ impl SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
-    fn transact(&self, name: &str, update: &mut Update<'_>) -> Result<(), StoreError> {
-        let key = format!("{}{name}", self.prefix);
-        let now = self.local_now();
-        let mut connection = self.lock();
-        let transaction = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.error(e))?;
+impl SqliteStore {
+    /// Reads the live state of `key` within `transaction`.
+    fn read(
+        &self,
+        transaction: &rusqlite::Transaction<'_>,
+        key: &str,
+        now: u64,
+    ) -> Result<Option<String>, StoreError> {
         let row: Option<(String, i64)> = transaction
             .query_row(
                 "SELECT machine, updated_at FROM fusebox_state WHERE key = ?1",
-                [&key],
+                [key],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()
             .map_err(|e| self.error(e))?;
         let ttl = i64::try_from(self.ttl.as_nanos()).unwrap_or(i64::MAX);
-        let now_signed = i64::try_from(now).unwrap_or(i64::MAX);
-        let live = row.filter(|(_, at)| now_signed.saturating_sub(*at) < ttl);
-        if let Some(text) = update(live.as_ref().map(|(m, _)| m.as_str()), now) {
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        Ok(row
+            .filter(|(_, at)| now.saturating_sub(*at) < ttl)
+            .map(|(machine, _)| machine))
+    }
+}
+
+impl Store for SqliteStore {
+    /// Most operations (a closed breaker admitting a call, a success with
+    /// no failure streak) change nothing: they run in a read transaction,
+    /// which in WAL mode neither waits for nor blocks other processes. Only
+    /// when the update wants to write is it run again, on a fresh read,
+    /// inside `BEGIN IMMEDIATE`, so the read-modify-write is atomic.
+    fn transact(&self, name: &str, update: &mut Update<'_>) -> Result<(), StoreError> {
+        let key = format!("{}{name}", self.prefix);
+        let now = self.local_now();
+        let mut connection = self.lock();
+        {
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Deferred)
+                .map_err(|e| self.error(e))?;
+            let stored = self.read(&transaction, &key, now)?;
+            if update(stored.as_deref(), now).is_none() {
+                return transaction.commit().map_err(|e| self.error(e));
+            }
+        }
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| self.error(e))?;
+        let stored = self.read(&transaction, &key, now)?;
+        if let Some(text) = update(stored.as_deref(), now) {
             transaction
                 .execute(
                     "INSERT INTO fusebox_state (key, state, machine, updated_at)
@@ -166,7 +194,7 @@ impl Store for SqliteStore {
                          state = excluded.state,
                          machine = excluded.machine,
                          updated_at = excluded.updated_at",
-                    rusqlite::params![key, state_name(&text), text, now_signed],
+                    rusqlite::params![key, state_name(&text), text, now as i64],
                 )
                 .map_err(|e| self.error(e))?;
         }
