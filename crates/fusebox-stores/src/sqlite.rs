@@ -197,6 +197,15 @@ impl Store for SqliteStore {
                     rusqlite::params![key, state_name(&text), text, now as i64],
                 )
                 .map_err(|e| self.error(e))?;
+            // Writes are rare (failures, transitions): a good moment to
+            // forget idle breakers, so the file does not grow forever.
+            let ttl = i64::try_from(self.ttl.as_nanos()).unwrap_or(i64::MAX);
+            transaction
+                .execute(
+                    "DELETE FROM fusebox_state WHERE key LIKE ?1 || '%' AND updated_at < ?2",
+                    rusqlite::params![self.prefix, (now as i64).saturating_sub(ttl)],
+                )
+                .map_err(|e| self.error(e))?;
         }
         transaction.commit().map_err(|e| self.error(e))
     }

@@ -175,3 +175,37 @@ fn an_unopenable_path_is_a_clear_error() {
         .unwrap();
     assert!(err.message.contains("/nonexistent/dir/state.db"), "{err}");
 }
+
+#[test]
+fn idle_breakers_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new();
+    let open = || {
+        SqliteStore::open(dir.path().join("state.db"))
+            .unwrap()
+            .ttl(Duration::from_secs(3600))
+            .with_clock(clock.clone())
+    };
+    let idle = CircuitBreaker::builder("idle")
+        .failure_threshold(1)
+        .store(open())
+        .build()
+        .unwrap();
+    let _ = idle.call(|| Err::<(), _>(()));
+    assert_eq!(idle.state(), State::Open);
+    clock.advance(Duration::from_secs(3601));
+    assert_eq!(idle.state(), State::Closed, "expired state reads as new");
+    let busy = CircuitBreaker::builder("busy")
+        .failure_threshold(1)
+        .store(open())
+        .build()
+        .unwrap();
+    let _ = busy.call(|| Err::<(), _>(()));
+    let names: Vec<_> = open()
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["busy"], "the idle row was deleted");
+}

@@ -234,13 +234,6 @@ impl Builder {
         non_zero("recovery_timeout", self.recovery_timeout)?;
         non_zero("probe_timeout", self.probe_timeout)?;
         let rates = self.rate_settings()?;
-        if rates.is_some() && self.store.is_some() {
-            return Err(ConfigError::new(
-                "store",
-                "a shared store",
-                "cannot yet be combined with failure_rate or slow_calls; use failure_threshold",
-            ));
-        }
         self.check_backoff()?;
         let failure_threshold = match (self.failure_threshold, &rates) {
             (None, None) => Some(5),

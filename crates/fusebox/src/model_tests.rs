@@ -152,7 +152,7 @@ proptest! {
 
     #[test]
     fn breaker_on_a_shared_store_agrees_with_the_pure_machine(
-        settings in settings().prop_filter("stores take the consecutive policy", |s| s.rates.is_none()),
+        settings in settings(),
         ops in prop::collection::vec(op(), 1..120),
     ) {
         check(settings, ops, true)?;

@@ -94,11 +94,29 @@ fn a_foreign_value_is_reset_with_a_warning_not_a_panic() {
 }
 
 #[test]
-fn rate_policies_with_a_store_are_refused_by_name() {
-    let err = CircuitBreaker::builder("x")
-        .failure_rate(0.5, fusebox::Window::count(10), 5)
-        .store(MemoryStore::new())
-        .build()
-        .unwrap_err();
-    assert_eq!(err.field, "store");
+fn a_rate_window_is_shared_through_the_store() {
+    let store = MemoryStore::with_clock(ManualClock::new());
+    let fleet: Vec<_> = (0..4)
+        .map(|_| {
+            CircuitBreaker::builder("rate")
+                .failure_rate(0.5, fusebox::Window::count(10), 10)
+                .store(store.clone())
+                .build()
+                .unwrap()
+        })
+        .collect();
+    // Ten calls spread over four instances, half of them failures.
+    for i in 0..10 {
+        let b = &fleet[i % 4];
+        if i % 2 == 0 {
+            fail(b);
+        } else {
+            b.call(|| Ok::<_, ()>(())).unwrap();
+        }
+    }
+    assert_eq!(
+        fleet[0].state(),
+        State::Open,
+        "5 of the fleet's last 10 calls failed"
+    );
 }

@@ -21,8 +21,12 @@ impl Machine {
         let last_failure = self
             .last_failure
             .map_or_else(|| "-".to_owned(), |t| t.to_string());
+        let window = self
+            .window
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |w| w.encode());
         format!(
-            "{TAG} state={} gen={} since={} until={} streak={} ps={} next={} lf={} re={} rng={} probes={}",
+            "{TAG} state={} gen={} since={} until={} streak={} ps={} next={} lf={} re={} rng={} probes={} win={window}",
             self.state,
             self.generation,
             self.since,
@@ -101,6 +105,17 @@ impl Machine {
                         next.probes
                             .push(parsed.ok_or_else(|| format!("bad probe {probe:?}"))?);
                     }
+                }
+                "win" => {
+                    if self.window.is_some() && value != "-" {
+                        // A fresh window, so text for another kind or size
+                        // of window leaves it empty.
+                        let fresh = Machine::new(self.settings.clone(), 0).window;
+                        let fresh = fresh.expect("same settings, same window");
+                        fresh.decode(value)?;
+                        next.window = Some(fresh);
+                    }
+                    seen -= 1; // optional: not every state has a window
                 }
                 other => return Err(format!("unknown field {other:?}")),
             }
