@@ -2,7 +2,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
-use fusebox::store::{wall_clock_nanos, Store, StoreError, StoreErrorKind, Update};
+use fusebox::store::{store_now, wall_clock_nanos, Store, StoreError, StoreErrorKind, Update};
 use fusebox::ManualClock;
 use redis::{Client, Connection, Script, Value};
 
@@ -172,7 +172,7 @@ impl Store for RedisStore {
 
     fn local_now(&self) -> u64 {
         match &self.clock {
-            Some(clock) => u64::try_from(clock.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            Some(_) => store_now(self.clock.as_ref()),
             None => wall_clock_nanos().saturating_add_signed(self.offset.load(Ordering::Relaxed)),
         }
     }

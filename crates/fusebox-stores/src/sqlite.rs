@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use fusebox::store::{wall_clock_nanos, Store, StoreError, StoreErrorKind, Update};
+use fusebox::store::{store_now, Store, StoreError, StoreErrorKind, Update};
 use fusebox::ManualClock;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
@@ -211,10 +211,7 @@ impl Store for SqliteStore {
     }
 
     fn local_now(&self) -> u64 {
-        match &self.clock {
-            Some(clock) => u64::try_from(clock.elapsed().as_nanos()).unwrap_or(u64::MAX),
-            None => wall_clock_nanos(),
-        }
+        store_now(self.clock.as_ref())
     }
 
     fn describe(&self) -> String {

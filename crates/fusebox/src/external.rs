@@ -11,6 +11,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::sync::lock_std;
+
 use crate::clock::Nanos;
 use crate::machine::{Change, Machine, Settings};
 use crate::store::Store;
@@ -72,7 +74,7 @@ impl External {
         let now_local = self.store.local_now();
         if !self.is_degraded() || now_local >= self.retry_at.load(Ordering::Relaxed) {
             let (dirty, synced, mirror_copy) = {
-                let mirror = lock(&self.mirror);
+                let mirror = lock_std(&self.mirror);
                 (
                     mirror.dirty,
                     mirror.synced,
@@ -113,7 +115,7 @@ impl External {
             match result {
                 Ok(()) => {
                     let (result, change, machine) = out.expect("transact ran the update");
-                    let mut mirror = lock(&self.mirror);
+                    let mut mirror = lock_std(&self.mirror);
                     mirror.synced = machine.generation();
                     mirror.machine = machine;
                     mirror.dirty = false;
@@ -145,15 +147,9 @@ impl External {
         if !local {
             return None;
         }
-        let mut mirror = lock(&self.mirror);
+        let mut mirror = lock_std(&self.mirror);
         let (result, change) = op(&mut mirror.machine, now_local);
         mirror.dirty |= change.is_some();
         Some((result, change))
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -7,10 +7,7 @@ use std::sync::{Mutex, OnceLock};
 /// Returns a `'static` copy of `name`, leaking each distinct name once.
 pub(crate) fn intern(name: &str) -> &'static str {
     static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
-    let mut names = NAMES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut names = crate::sync::lock_std(NAMES.get_or_init(Default::default));
     if let Some(known) = names.get(name) {
         return known;
     }

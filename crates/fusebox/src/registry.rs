@@ -1,6 +1,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::sync::lock_std;
+
 use crate::{BreakerConfig, CircuitBreaker, Clock, ConfigError, Metrics};
 
 /// Breakers by name, made on first use from defaults and per-name settings.
@@ -74,7 +76,7 @@ impl Registry {
             defaults: self.inner.defaults.clone(),
             overrides: self.inner.overrides.clone(),
             clock: self.inner.clock.clone(),
-            breakers: Mutex::new(lock(&self.inner.breakers).clone()),
+            breakers: Mutex::new(lock_std(&self.inner.breakers).clone()),
         };
         change(&mut inner);
         Registry {
@@ -85,7 +87,7 @@ impl Registry {
     /// The breaker called `name`, made from the registry's settings the
     /// first time. Every call with the same name returns the same breaker.
     pub fn get_or_create(&self, name: &str) -> Result<CircuitBreaker, ConfigError> {
-        let mut breakers = lock(&self.inner.breakers);
+        let mut breakers = lock_std(&self.inner.breakers);
         if let Some(breaker) = breakers.get(name) {
             return Ok(breaker.clone());
         }
@@ -104,12 +106,12 @@ impl Registry {
 
     /// The breaker called `name`, if it was made.
     pub fn get(&self, name: &str) -> Option<CircuitBreaker> {
-        lock(&self.inner.breakers).get(name).cloned()
+        lock_std(&self.inner.breakers).get(name).cloned()
     }
 
     /// Every breaker made so far, by name.
     pub fn breakers(&self) -> Vec<CircuitBreaker> {
-        lock(&self.inner.breakers).values().cloned().collect()
+        lock_std(&self.inner.breakers).values().cloned().collect()
     }
 
     /// A metrics snapshot of every breaker made so far, by name.
@@ -121,18 +123,12 @@ impl Registry {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
             .field("defaults", &self.inner.defaults)
             .field("overrides", &self.inner.overrides.keys())
-            .field("breakers", &lock(&self.inner.breakers).keys())
+            .field("breakers", &lock_std(&self.inner.breakers).keys())
             .finish()
     }
 }

@@ -115,9 +115,7 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock_std(&self.entries)
     }
 }
 
@@ -132,10 +130,7 @@ impl Store for MemoryStore {
     }
 
     fn local_now(&self) -> u64 {
-        match &self.clock {
-            Some(clock) => crate::clock::to_nanos(clock.elapsed()),
-            None => wall_clock_nanos(),
-        }
+        store_now(self.clock.as_ref())
     }
 
     fn describe(&self) -> String {
@@ -146,6 +141,15 @@ impl Store for MemoryStore {
         let mut names: Vec<String> = self.lock().keys().cloned().collect();
         names.sort();
         Ok(names)
+    }
+}
+
+/// A store's time: `clock`'s nanoseconds since its origin when a test
+/// gives one, else nanoseconds since the Unix epoch by the wall clock.
+pub fn store_now(clock: Option<&crate::ManualClock>) -> u64 {
+    match clock {
+        Some(clock) => crate::clock::to_nanos(clock.elapsed()),
+        None => wall_clock_nanos(),
     }
 }
 
