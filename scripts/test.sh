@@ -20,17 +20,17 @@ step "format"
 cargo fmt --all -- --check
 
 step "clippy"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "tests"
-cargo test --workspace
+cargo test --workspace --all-features
 
 step "loom model checks"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
     cargo test -p fusebox --test loom --release
 
 step "doc build"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --quiet
 
 echo
 echo "all checks passed"

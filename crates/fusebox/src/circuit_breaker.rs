@@ -2,7 +2,7 @@ use std::future::Future;
 
 use crate::breaker::Shared;
 use crate::sync::Arc;
-use crate::{Builder, Error, Metrics, Outcome, Permit, Rejected, State};
+use crate::{Builder, Error, Metrics, Outcome, OwnedPermit, Permit, Rejected, State};
 
 /// A circuit breaker: a guard in front of calls to something that can fail.
 ///
@@ -42,6 +42,19 @@ impl CircuitBreaker {
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         let ticket = self.shared.acquire()?;
         Ok(Permit::new(&self.shared, ticket))
+    }
+
+    /// Like [`try_acquire`](Self::try_acquire), with a permit that holds its
+    /// own handle to the breaker, for futures and services that must own
+    /// what they use.
+    pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
+        let ticket = self.shared.acquire()?;
+        let started = self.shared.start_time();
+        Ok(OwnedPermit::new(self.clone(), ticket, started))
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     /// Runs `f` if the breaker admits it; every `Err` counts as a failure.

@@ -91,6 +91,8 @@ mod settings;
 mod state;
 pub mod store;
 mod sync;
+#[cfg(feature = "tower")]
+mod tower;
 mod transition;
 mod window;
 
@@ -106,9 +108,11 @@ pub use duration::parse_duration;
 pub use error::{ConfigError, Error, Rejected};
 pub use metrics::Metrics;
 pub use outcome::Outcome;
-pub use permit::Permit;
+pub use permit::{OwnedPermit, Permit};
 pub use policy::{Backoff, Window};
 pub use registry::Registry;
 pub use settings::{BackoffConfig, BreakerConfig, RatePolicy, SlowCalls};
 pub use state::State;
+#[cfg(feature = "tower")]
+pub use tower::{CircuitBreakerLayer, CircuitBreakerService, ResponseFuture};
 pub use transition::{Reason, Transition};

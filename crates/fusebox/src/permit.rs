@@ -97,3 +97,74 @@ impl std::fmt::Debug for Permit<'_> {
             .finish()
     }
 }
+
+/// A [`Permit`] that owns a handle to its breaker, for futures and services
+/// that must outlive the borrow; from [`CircuitBreaker::try_acquire_owned`].
+///
+/// Taking one clones the breaker's handle (one reference-count increment),
+/// which is why the borrowed [`Permit`] is the default.
+///
+/// [`CircuitBreaker::try_acquire_owned`]: crate::CircuitBreaker::try_acquire_owned
+#[must_use = "report the outcome with success() or failure(); a dropped permit counts as cancelled"]
+pub struct OwnedPermit {
+    breaker: crate::CircuitBreaker,
+    ticket: Ticket,
+    started: u64,
+    reported: bool,
+}
+
+impl OwnedPermit {
+    pub(crate) fn new(breaker: crate::CircuitBreaker, ticket: Ticket, started: u64) -> OwnedPermit {
+        OwnedPermit {
+            breaker,
+            ticket,
+            started,
+            reported: false,
+        }
+    }
+
+    /// The call succeeded.
+    pub fn success(self) {
+        self.finish(Report::Success);
+    }
+
+    /// The call failed.
+    pub fn failure(self) {
+        self.finish(Report::Failure);
+    }
+
+    /// Reports a classified outcome.
+    pub fn record(self, outcome: Outcome) {
+        self.finish(match outcome {
+            Outcome::Success => Report::Success,
+            Outcome::Failure => Report::Failure,
+            Outcome::Ignored => Report::Ignored,
+        });
+    }
+
+    fn finish(mut self, report: Report) {
+        self.reported = true;
+        self.breaker
+            .shared()
+            .report(self.ticket, report, self.started);
+    }
+}
+
+impl Drop for OwnedPermit {
+    fn drop(&mut self) {
+        if !self.reported {
+            self.breaker
+                .shared()
+                .report(self.ticket, Report::Cancelled, self.started);
+        }
+    }
+}
+
+impl std::fmt::Debug for OwnedPermit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnedPermit")
+            .field("circuit", &self.breaker.name())
+            .field("generation", &self.ticket.generation)
+            .finish()
+    }
+}
