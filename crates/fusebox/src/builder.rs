@@ -8,7 +8,7 @@ use crate::intern::intern;
 use crate::machine::{Machine, RateSettings, Settings};
 use crate::store::Store;
 use crate::transition::Listener;
-use crate::{Backoff, CircuitBreaker, ConfigError, Transition, Window};
+use crate::{Backoff, CircuitBreaker, ConfigError, Policy, Transition, Window};
 
 /// The most trial calls a half-open breaker may allow at once.
 pub const MAX_HALF_OPEN_CALLS: u32 = 10_000;
@@ -107,6 +107,20 @@ impl Builder {
     /// this policy on does the breaker read the clock around each call.
     pub fn slow_calls(mut self, duration: Duration, rate: f64) -> Self {
         self.slow_calls = Some((duration, rate));
+        self
+    }
+
+    /// Sets the failure policy (or policies) at once; see [`Policy`].
+    pub fn policy(mut self, policy: Policy) -> Self {
+        if let Some(n) = policy.consecutive {
+            self = self.failure_threshold(n);
+        }
+        if let Some((threshold, window, minimum_calls)) = policy.failure_rate {
+            self = self.failure_rate(threshold, window, minimum_calls);
+        }
+        if let Some((duration, rate)) = policy.slow_calls {
+            self = self.slow_calls(duration, rate);
+        }
         self
     }
 

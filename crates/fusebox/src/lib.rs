@@ -109,7 +109,7 @@ pub use error::{ConfigError, Error, Rejected};
 pub use metrics::Metrics;
 pub use outcome::Outcome;
 pub use permit::{OwnedPermit, Permit};
-pub use policy::{Backoff, Window};
+pub use policy::{Backoff, Policy, Window};
 pub use registry::Registry;
 pub use settings::{BackoffConfig, BreakerConfig, RatePolicy, SlowCalls};
 pub use state::State;

@@ -111,3 +111,77 @@ impl Backoff {
         }
     }
 }
+
+/// A failure policy as a value: one of the three of the spec, or several
+/// combined with [`or`](Policy::or) (whichever trips first opens the
+/// breaker). Give it to [`Builder::policy`](crate::Builder::policy).
+///
+/// ```
+/// use fusebox::{CircuitBreaker, Policy, Window};
+/// use std::time::Duration;
+///
+/// let breaker = CircuitBreaker::builder("api")
+///     .policy(
+///         Policy::consecutive(5)
+///             .or(Policy::failure_rate(0.5, Window::count(100), 20))
+///             .or(Policy::slow_calls(Duration::from_secs(2), 0.8)),
+///     )
+///     .build()?;
+/// # Ok::<(), fusebox::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Policy {
+    pub(crate) consecutive: Option<u32>,
+    pub(crate) failure_rate: Option<(f64, Window, u32)>,
+    pub(crate) slow_calls: Option<(Duration, f64)>,
+}
+
+impl Policy {
+    /// `n` failures in a row open the breaker; a success resets the streak.
+    pub const fn consecutive(n: u32) -> Policy {
+        Policy {
+            consecutive: Some(n),
+            failure_rate: None,
+            slow_calls: None,
+        }
+    }
+
+    /// Opens when `window` holds at least `minimum_calls` calls and the
+    /// share of failures among them is at least `threshold`.
+    pub const fn failure_rate(threshold: f64, window: Window, minimum_calls: u32) -> Policy {
+        Policy {
+            consecutive: None,
+            failure_rate: Some((threshold, window, minimum_calls)),
+            slow_calls: None,
+        }
+    }
+
+    /// Calls slower than `duration` are slow; opens when the share of slow
+    /// calls in the window is at least `rate`.
+    pub const fn slow_calls(duration: Duration, rate: f64) -> Policy {
+        Policy {
+            consecutive: None,
+            failure_rate: None,
+            slow_calls: Some((duration, rate)),
+        }
+    }
+
+    /// Both policies: whichever trips first opens the breaker. Where both
+    /// set the same policy, `other`'s settings win.
+    pub const fn or(self, other: Policy) -> Policy {
+        Policy {
+            consecutive: match other.consecutive {
+                Some(n) => Some(n),
+                None => self.consecutive,
+            },
+            failure_rate: match other.failure_rate {
+                Some(rate) => Some(rate),
+                None => self.failure_rate,
+            },
+            slow_calls: match other.slow_calls {
+                Some(slow) => Some(slow),
+                None => self.slow_calls,
+            },
+        }
+    }
+}

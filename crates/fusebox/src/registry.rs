@@ -12,9 +12,9 @@ use crate::{BreakerConfig, CircuitBreaker, Clock, ConfigError, Metrics};
 ///
 /// let mut defaults = BreakerConfig::default();
 /// defaults.failure_threshold = Some(3);
-/// let registry = Registry::new().with_defaults(defaults);
-/// let a = registry.get_or_create("api_calls")?;
-/// let b = registry.get_or_create("api_calls")?;
+/// let registry = Registry::new().with_defaults(defaults)?;
+/// let a = registry.get_or_create("api_calls");
+/// let b = registry.get_or_create("api_calls");
 /// a.trip();
 /// assert_eq!(b.state(), fusebox::State::Open); // one breaker
 /// # Ok::<(), fusebox::ConfigError>(())
@@ -40,9 +40,9 @@ impl Registry {
 
     /// A registry with the defaults and per-name settings of a configuration file.
     #[cfg(feature = "config")]
-    pub fn from_config(config: crate::Config) -> Registry {
+    pub fn from_config(config: crate::Config) -> Result<Registry, ConfigError> {
         Registry::new()
-            .with_defaults(config.defaults)
+            .with_defaults(config.defaults)?
             .with_overrides(config.breakers)
     }
 
@@ -51,18 +51,34 @@ impl Registry {
     pub fn from_file(
         path: impl AsRef<std::path::Path>,
     ) -> Result<Registry, crate::ConfigFileError> {
-        crate::Config::from_file(path).map(Registry::from_config)
+        let config = crate::Config::from_file(path)?;
+        Registry::from_config(config).map_err(|e| crate::ConfigFileError {
+            path: None,
+            line: None,
+            message: e.to_string(),
+        })
     }
 
-    /// Sets the settings every breaker starts from. Call before the first
-    /// `get_or_create`: breakers already made keep their settings.
-    pub fn with_defaults(self, defaults: BreakerConfig) -> Registry {
-        self.rebuild(|inner| inner.defaults = defaults)
+    /// Sets the settings every breaker starts from, refusing invalid ones.
+    /// Call before the first `get_or_create`: breakers already made keep
+    /// their settings.
+    pub fn with_defaults(self, defaults: BreakerConfig) -> Result<Registry, ConfigError> {
+        check(&defaults)?;
+        for own in self.inner.overrides.values() {
+            check(&own.or(&defaults))?;
+        }
+        Ok(self.rebuild(|inner| inner.defaults = defaults))
     }
 
-    /// Sets per-name settings, over the defaults.
-    pub fn with_overrides(self, overrides: BTreeMap<String, BreakerConfig>) -> Registry {
-        self.rebuild(|inner| inner.overrides = overrides)
+    /// Sets per-name settings, over the defaults, refusing invalid ones.
+    pub fn with_overrides(
+        self,
+        overrides: BTreeMap<String, BreakerConfig>,
+    ) -> Result<Registry, ConfigError> {
+        for own in overrides.values() {
+            check(&own.or(&self.inner.defaults))?;
+        }
+        Ok(self.rebuild(|inner| inner.overrides = overrides))
     }
 
     /// Uses this clock for every breaker made from now on.
@@ -86,22 +102,34 @@ impl Registry {
 
     /// The breaker called `name`, made from the registry's settings the
     /// first time. Every call with the same name returns the same breaker.
-    pub fn get_or_create(&self, name: &str) -> Result<CircuitBreaker, ConfigError> {
+    ///
+    /// Settings were checked when given to the registry, so this cannot
+    /// fail. A name no breaker may have (empty, or with control characters)
+    /// is used in its quoted form, `""` for the empty name.
+    pub fn get_or_create(&self, name: &str) -> CircuitBreaker {
         let mut breakers = lock_std(&self.inner.breakers);
         if let Some(breaker) = breakers.get(name) {
-            return Ok(breaker.clone());
+            return breaker.clone();
         }
         let settings = match self.inner.overrides.get(name) {
             Some(own) => own.or(&self.inner.defaults),
             None => self.inner.defaults.clone(),
         };
-        let mut builder = settings.apply(CircuitBreaker::builder(name));
+        let valid = !name.trim().is_empty() && !name.chars().any(char::is_control);
+        let shown = if valid {
+            name.to_owned()
+        } else {
+            format!("{name:?}")
+        };
+        let mut builder = settings.apply(CircuitBreaker::builder(shown));
         if let Some(clock) = &self.inner.clock {
             builder = builder.clock(clock.clone());
         }
-        let breaker = builder.build()?;
+        let breaker = builder
+            .build()
+            .expect("settings and name were checked before");
         breakers.insert(name.to_owned(), breaker.clone());
-        Ok(breaker)
+        breaker
     }
 
     /// The breaker called `name`, if it was made.
@@ -131,4 +159,8 @@ impl std::fmt::Debug for Registry {
             .field("breakers", &lock_std(&self.inner.breakers).keys())
             .finish()
     }
+}
+
+fn check(settings: &BreakerConfig) -> Result<(), ConfigError> {
+    settings.apply(CircuitBreaker::builder("registry")).check()
 }

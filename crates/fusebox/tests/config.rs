@@ -116,20 +116,17 @@ fn a_registry_from_a_file_applies_defaults_and_overrides() {
     let registry = Registry::from_file(file(&dir, "c.yaml", FULL_YAML))
         .unwrap()
         .with_clock(clock.clone());
-    let pypi = registry.get_or_create("pypi").unwrap();
+    let pypi = registry.get_or_create("pypi");
     for _ in 0..4 {
         let _ = pypi.call(|| Err::<(), _>(()));
     }
     assert_eq!(pypi.state(), State::Closed, "pypi trips at 5");
-    let other = registry.get_or_create("other").unwrap();
+    let other = registry.get_or_create("other");
     for _ in 0..3 {
         let _ = other.call(|| Err::<(), _>(()));
     }
     assert_eq!(other.state(), State::Open, "defaults trip at 3");
-    assert_eq!(
-        registry.get_or_create("timed").unwrap().state(),
-        State::Disabled
-    );
+    assert_eq!(registry.get_or_create("timed").state(), State::Disabled);
     let names: Vec<_> = registry.metrics().into_iter().map(|m| m.name).collect();
     assert_eq!(names, ["other", "pypi", "timed"]);
     assert!(registry.get("pypi").is_some() && registry.get("nope").is_none());
@@ -152,8 +149,8 @@ performance:
         config.defaults.recovery_timeout,
         Some(Duration::from_secs(45))
     );
-    let registry = Registry::from_config(config);
-    let breaker = registry.get_or_create("anything").unwrap();
+    let registry = Registry::from_config(config).unwrap();
+    let breaker = registry.get_or_create("anything");
     assert_eq!(breaker.state(), State::Disabled);
 }
 
@@ -276,4 +273,20 @@ fn unreadable_and_unknown_format_files_are_named() {
         &error(&dir, "c.json", "{}"),
         &["c.json", ".yaml, .yml or .toml"],
     );
+}
+
+#[test]
+fn a_registry_refuses_bad_settings_up_front_and_never_fails_later() {
+    let mut bad = fusebox::BreakerConfig::default();
+    bad.failure_threshold = Some(0);
+    let err = Registry::new().with_defaults(bad.clone()).unwrap_err();
+    assert_eq!(err.field, "failure_threshold");
+    let overrides = [("x".to_owned(), bad)].into_iter().collect();
+    assert!(Registry::new().with_overrides(overrides).is_err());
+
+    let registry = Registry::new();
+    let a = registry.get_or_create("api_calls");
+    a.trip();
+    assert_eq!(registry.get_or_create("api_calls").state(), State::Open);
+    assert_eq!(registry.get_or_create("").name(), "\"\"");
 }

@@ -342,3 +342,33 @@ fn bad_policy_values_name_the_field() {
         assert_eq!(builder.build().unwrap_err().field, field);
     }
 }
+
+#[test]
+fn a_policy_value_combines_the_same_way() {
+    use fusebox::Policy;
+    let clock = ManualClock::new();
+    let b = CircuitBreaker::builder("value")
+        .policy(Policy::consecutive(3).or(Policy::failure_rate(0.5, Window::count(10), 10)))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        fail(&b);
+        fail(&b);
+        ok(&b);
+    }
+    fail(&b);
+    assert_eq!(b.state(), State::Open, "7 of 10 failed, never 3 in a row");
+    let b = CircuitBreaker::builder("value2")
+        .policy(Policy::failure_rate(0.5, Window::count(4), 4))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        fail(&b);
+    }
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "no consecutive policy when a rate is chosen"
+    );
+}
