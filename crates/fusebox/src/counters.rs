@@ -23,7 +23,7 @@ pub(crate) enum Count {
     Cancelled = 5,
 }
 
-#[repr(align(64))]
+#[repr(align(128))]
 #[derive(Default)]
 struct Line([AtomicU64; KINDS]);
 
