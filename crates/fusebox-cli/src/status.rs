@@ -43,11 +43,14 @@ pub(crate) fn status(args: StatusArgs) -> Result<u8, Exit> {
 }
 
 fn to_json(m: &Metrics) -> serde_json::Value {
+    let retry = m.retry_after.map(|d| d.as_secs_f64());
     json!({
         "name": m.name,
         "state": m.state.as_str(),
         "failures": m.consecutive_failures,
-        "retry_after": m.retry_after.map(|d| d.as_secs_f64()),
+        "consecutive_failures": m.consecutive_failures,
+        "retry_after": retry,
+        "retry_in": retry,
         "generation": m.generation,
         "half_open_in_flight": m.half_open_in_flight,
         "time_in_state": m.time_in_state.as_secs_f64(),
