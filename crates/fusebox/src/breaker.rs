@@ -129,6 +129,9 @@ impl Shared {
                 probe: 0,
             });
         }
+        if word & (STATE_BITS | EXTERNAL_BIT) == State::Open.to_bits() {
+            return self.reject_open();
+        }
         self.acquire_other(word)
     }
 
@@ -149,7 +152,9 @@ impl Shared {
     }
 
     /// Rejects a call while open, unless the open duration has elapsed.
-    #[inline]
+    /// Small and out of line: the common rejection is a deadline load, a
+    /// coarse clock read and a compare.
+    #[inline(never)]
     fn reject_open(&self) -> Result<Ticket, Rejected> {
         let until = self.open_until.load(Ordering::Relaxed);
         // Far from the deadline the coarse clock settles it; near it, the
@@ -158,6 +163,11 @@ impl Shared {
         if coarse.saturating_add(COARSE_LAG) < until {
             return Err(self.reject(State::Open, Some(until - coarse)));
         }
+        self.reject_open_precisely(until)
+    }
+
+    #[cold]
+    fn reject_open_precisely(&self, until: Nanos) -> Result<Ticket, Rejected> {
         let now = self.clock.now();
         if now < until {
             return Err(self.reject(State::Open, Some(until - now)));
