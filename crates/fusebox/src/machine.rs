@@ -313,7 +313,7 @@ impl Machine {
                     self.window_verdict(false, call, now)
                 }
                 Report::Failure => {
-                    self.failure_streak += 1;
+                    self.failure_streak = self.failure_streak.saturating_add(1);
                     let streak = self.failure_streak;
                     match self.settings.failure_threshold {
                         Some(threshold) if streak >= threshold => {

@@ -220,8 +220,8 @@ impl TimeWindow {
             .saturating_sub(TIME_BUCKETS)
             .max(self.floor.load(Ordering::Acquire));
         let live = |word: u64| {
-            let age = (current as u32).wrapping_sub((word >> 32) as u32);
-            let live = u64::from(age) < TIME_BUCKETS && current - u64::from(age) >= oldest;
+            let age = u64::from((current as u32).wrapping_sub((word >> 32) as u32));
+            let live = age < TIME_BUCKETS && current.checked_sub(age).is_some_and(|s| s >= oldest);
             if live {
                 word & u64::from(u32::MAX)
             } else {
