@@ -3,7 +3,7 @@
 use super::{CallWindow, FAILED, FILLED, SLOW};
 use crate::sync::Ordering;
 
-/// /// A count window is `c<size>:<cursor>:<held>:<slots>` with one digit per
+/// A count window is `c<size>:<cursor>:<held>:<slots>` with one digit per
 /// slot; a time window is `t<width>:<floor>:` and three hex counters per
 /// bucket. Only a window of the same kind and size is restored; another
 /// process configured differently starts its own window empty.
