@@ -64,12 +64,26 @@ impl Drop for RedisServer {
 }
 
 fn which_redis() -> String {
-    for candidate in ["/usr/bin/redis-server", "/usr/local/bin/redis-server"] {
-        if std::path::Path::new(candidate).exists() {
-            return candidate.to_owned();
-        }
+    let find = || {
+        ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .find(|path| std::path::Path::new(path).exists())
+    };
+    if let Some(path) = find() {
+        return path.to_owned();
     }
-    "redis-server".to_owned()
+    // Not installed: install it, as scripts/test.sh would.
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "redis-server"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status();
+    });
+    find()
+        .expect("redis-server is not installed and apt-get could not install it; run ./scripts/test.sh as root")
+        .to_owned()
 }
 
 /// Runs this test binary again as a worker: only the test named `entry`
