@@ -38,7 +38,10 @@ const STATE_BITS: u64 = 0b111;
 const STREAK_BIT: u64 = 0b1000;
 /// Set for a breaker whose state is in a store: no fast path applies.
 const EXTERNAL_BIT: u64 = 0b1_0000;
-const GENERATION_SHIFT: u32 = 5;
+/// Set while half-open with every trial slot taken: rejections need no lock
+/// until the earliest trial call's `probe_timeout` runs out.
+const PROBES_FULL_BIT: u64 = 0b10_0000;
+const GENERATION_SHIFT: u32 = 6;
 
 fn encode(machine: &Machine) -> u64 {
     let streak = if machine.failure_streak() > 0 {
@@ -46,7 +49,12 @@ fn encode(machine: &Machine) -> u64 {
     } else {
         0
     };
-    machine.stored_state().to_bits() | streak | (machine.generation() << GENERATION_SHIFT)
+    let full = if machine.probes_full() {
+        PROBES_FULL_BIT
+    } else {
+        0
+    };
+    machine.stored_state().to_bits() | streak | full | (machine.generation() << GENERATION_SHIFT)
 }
 
 #[inline]
@@ -68,6 +76,8 @@ pub(crate) struct Locked {
 pub(crate) struct Shared {
     word: AtomicU64,
     open_until: AtomicU64,
+    /// The earliest deadline of a trial call in flight, when half-open.
+    probe_deadline: AtomicU64,
     locked: Mutex<Locked>,
     counters: Counters,
     pub(crate) name: &'static str,
@@ -101,6 +111,7 @@ impl Shared {
         Shared {
             word: AtomicU64::new(word),
             open_until: AtomicU64::new(machine.open_until()),
+            probe_deadline: AtomicU64::new(0),
             locked: Mutex::new(Locked {
                 machine,
                 baseline: Totals::default(),
@@ -147,6 +158,7 @@ impl Shared {
             }),
             State::Open => self.reject_open(),
             State::ForcedOpen => Err(self.reject(State::ForcedOpen, None)),
+            State::HalfOpen if word & PROBES_FULL_BIT != 0 => self.reject_half_open(),
             State::HalfOpen => self.acquire_slow(),
         }
     }
@@ -164,6 +176,17 @@ impl Shared {
             return Err(self.reject(State::Open, Some(until - coarse)));
         }
         self.reject_open_precisely(until)
+    }
+
+    /// Rejects a call while every trial slot is taken, unless the earliest
+    /// trial call may have been lost (its `probe_timeout` is near or past):
+    /// then the machine decides, under the lock.
+    fn reject_half_open(&self) -> Result<Ticket, Rejected> {
+        let lost_at = self.probe_deadline.load(Ordering::Relaxed);
+        if self.clock.coarse_now().saturating_add(COARSE_LAG) < lost_at {
+            return Err(self.reject(State::HalfOpen, None));
+        }
+        self.acquire_slow()
     }
 
     #[cold]
@@ -410,6 +433,8 @@ impl Shared {
         let change = f(&mut locked, now);
         self.open_until
             .store(locked.machine.open_until(), Ordering::Relaxed);
+        self.probe_deadline
+            .store(locked.machine.earliest_probe_deadline(), Ordering::Relaxed);
         self.word.store(encode(&locked.machine), Ordering::Release);
         drop(locked);
         change.map(|change| Transition {

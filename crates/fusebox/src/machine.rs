@@ -234,6 +234,17 @@ impl Machine {
         self.probes.len()
     }
 
+    /// Half-open with every trial slot taken.
+    pub(crate) fn probes_full(&self) -> bool {
+        self.state == State::HalfOpen
+            && self.probes.len() >= self.settings.half_open_max_calls as usize
+    }
+
+    /// When the first trial call in flight will be declared lost (0: none).
+    pub(crate) fn earliest_probe_deadline(&self) -> Nanos {
+        self.probes.iter().map(|p| p.deadline).min().unwrap_or(0)
+    }
+
     pub(crate) fn last_failure(&self) -> Option<Nanos> {
         self.last_failure
     }
