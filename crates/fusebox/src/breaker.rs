@@ -16,6 +16,11 @@
 //! * **Open, reject**: one load of `word`, one of the stored deadline, and a
 //!   read of the kernel's coarse clock to compare them (the precise clock
 //!   only within a few milliseconds of the deadline).
+//! * **Half-open, every trial slot taken, reject**: the same, against the
+//!   earliest moment a trial call could be declared lost.
+//!
+//! A breaker whose state lives in a store keeps `word` at `EXTERNAL_BIT`,
+//! which no fast case matches, and goes to the store every time.
 //!
 //! Everything else (failures, half-open probes, elapsed deadlines, manual
 //! control) takes the lock and runs the machine. Each of the fast cases is a
@@ -55,6 +60,15 @@ fn encode(machine: &Machine) -> u64 {
         0
     };
     machine.stored_state().to_bits() | streak | full | (machine.generation() << GENERATION_SHIFT)
+}
+
+/// The `word` of a breaker: its machine's mirror, or the store bit alone.
+fn mirror(machine: &Machine, external: bool) -> u64 {
+    if external {
+        EXTERNAL_BIT
+    } else {
+        encode(machine)
+    }
 }
 
 #[inline]
@@ -103,11 +117,7 @@ impl Shared {
     ) -> Shared {
         let settings = machine.settings().clone();
         let window = machine.window().cloned();
-        let word = if external.is_some() {
-            EXTERNAL_BIT
-        } else {
-            encode(&machine)
-        };
+        let word = mirror(&machine, external.is_some());
         Shared {
             word: AtomicU64::new(word),
             open_until: AtomicU64::new(machine.open_until()),
@@ -435,7 +445,8 @@ impl Shared {
             .store(locked.machine.open_until(), Ordering::Relaxed);
         self.probe_deadline
             .store(locked.machine.earliest_probe_deadline(), Ordering::Relaxed);
-        self.word.store(encode(&locked.machine), Ordering::Release);
+        let word = mirror(&locked.machine, self.external.is_some());
+        self.word.store(word, Ordering::Release);
         drop(locked);
         change.map(|change| Transition {
             name: self.name,
