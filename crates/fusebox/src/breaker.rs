@@ -239,8 +239,9 @@ impl Shared {
     }
 
     /// Records an outcome. The common case, a success while closed with no
-    /// failure streak and no window to record in, is one load and compare
-    /// plus the thread's own counter, inlined into the caller.
+    /// failure streak, is one load and compare plus the thread's own counter
+    /// (and, with a rate policy, the window's lock-free record), inlined into
+    /// the caller.
     #[inline(always)]
     pub(crate) fn report(&self, ticket: Ticket, report: Report, started: Nanos) {
         if matches!(report, Report::Success)
