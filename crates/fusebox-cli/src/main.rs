@@ -80,6 +80,12 @@ fn usage_error(error: clap::Error) -> ExitCode {
             let _ = error.print();
             ExitCode::SUCCESS
         }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprintln!(
+                "fusebox: missing command: run, status, trip, reset, disable or force-open (see fusebox --help)"
+            );
+            ExitCode::from(64)
+        }
         _ => {
             let text = error.to_string();
             let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());

@@ -357,6 +357,7 @@ fn bad_input_is_one_clear_line_and_the_right_exit_code() {
         "ftp",
     );
     assert_usage(&env.run(&["frobnicate"]), 64, "frobnicate");
+    assert_usage(&env.run(&[]), 64, "missing command");
     let config = env.dir.path().join("bad.yaml");
     std::fs::write(&config, "defaults:\n  failure_treshold: 1\n").unwrap();
     assert_usage(
