@@ -84,6 +84,8 @@ impl External {
             let mut out = None;
             let mut corrupt = None;
             let result = self.store.transact(name, &mut |stored, now| {
+                // Each run starts afresh: a store may run this more than once.
+                corrupt = None;
                 let mut machine = Machine::new(self.settings.clone(), now);
                 if let Some(text) = stored {
                     if let Err(e) = machine.decode(text) {
