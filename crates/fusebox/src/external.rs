@@ -15,7 +15,7 @@ use crate::sync::lock_std;
 
 use crate::clock::Nanos;
 use crate::machine::{Change, Machine, Settings};
-use crate::store::Store;
+use crate::store::{Store, StoreError, StoreErrorKind};
 
 /// How long a degraded breaker works alone before trying the store again.
 const RETRY_INTERVAL: Nanos = 1_000_000_000;
@@ -73,55 +73,8 @@ impl External {
     ) -> Option<(R, Option<Change>)> {
         let now_local = self.store.local_now();
         if !self.is_degraded() || now_local >= self.retry_at.load(Ordering::Relaxed) {
-            let (dirty, synced, mirror_copy) = {
-                let mirror = lock_std(&self.mirror);
-                (
-                    mirror.dirty,
-                    mirror.synced,
-                    mirror.dirty.then(|| mirror.machine.encode()),
-                )
-            };
-            let mut out = None;
-            let mut corrupt = None;
-            let result = self.store.transact(name, &mut |stored, now| {
-                // Each run starts afresh: a store may run this more than once.
-                corrupt = None;
-                let mut machine = Machine::new(self.settings.clone(), now);
-                if let Some(text) = stored {
-                    if let Err(e) = machine.decode(text) {
-                        corrupt = Some(e);
-                        machine = Machine::new(self.settings.clone(), now);
-                    }
-                }
-                if dirty && machine.generation() <= synced {
-                    if let Some(text) = &mirror_copy {
-                        let _ = machine.decode(text);
-                    }
-                }
-                let before = machine.encode();
-                let (result, change) = op(&mut machine, now);
-                let after = machine.encode();
-                let write = (stored != Some(after.as_str()) && (after != before || dirty))
-                    || corrupt.is_some();
-                out = Some((result, change, machine));
-                write.then_some(after)
-            });
-            if let Some(problem) = corrupt {
-                tracing::warn!(
-                    target: "fusebox",
-                    circuit = name,
-                    "circuit '{name}': the state in {} was not fusebox's ({problem}); it was reset",
-                    self.store.describe()
-                );
-            }
-            match result {
-                Ok(()) => {
-                    let (result, change, machine) = out.expect("transact ran the update");
-                    let mut mirror = lock_std(&self.mirror);
-                    mirror.synced = machine.generation();
-                    mirror.machine = machine;
-                    mirror.dirty = false;
-                    drop(mirror);
+            match self.in_store(name, &mut op) {
+                Ok(done) => {
                     if self.degraded.swap(false, Ordering::Relaxed) {
                         tracing::warn!(
                             target: "fusebox",
@@ -130,7 +83,7 @@ impl External {
                             self.store.describe()
                         );
                     }
-                    return Some((result, change));
+                    return Some(done);
                 }
                 Err(error) => {
                     if !self.degraded.swap(true, Ordering::Relaxed) {
@@ -153,5 +106,71 @@ impl External {
         let (result, change) = op(&mut mirror.machine, now_local);
         mirror.dirty |= change.is_some();
         Some((result, change))
+    }
+
+    /// One store transaction running `op`; on success the mirror becomes
+    /// the stored state.
+    fn in_store<R>(
+        &self,
+        name: &str,
+        op: &mut impl FnMut(&mut Machine, Nanos) -> (R, Option<Change>),
+    ) -> Result<(R, Option<Change>), StoreError> {
+        let (dirty, synced, mirror_copy) = {
+            let mirror = lock_std(&self.mirror);
+            (
+                mirror.dirty,
+                mirror.synced,
+                mirror.dirty.then(|| mirror.machine.encode()),
+            )
+        };
+        let mut out = None;
+        let mut corrupt = None;
+        self.store.transact(name, &mut |stored, now| {
+            // Each run starts afresh: a store may run this more than once.
+            corrupt = None;
+            let mut machine = Machine::new(self.settings.clone(), now);
+            if let Some(text) = stored {
+                if let Err(e) = machine.decode(text) {
+                    corrupt = Some(e);
+                    machine = Machine::new(self.settings.clone(), now);
+                }
+            }
+            // Changes made alone while degraded go back to the store, unless
+            // someone else changed it meanwhile.
+            if dirty && machine.generation() <= synced {
+                if let Some(text) = &mirror_copy {
+                    let _ = machine.decode(text);
+                }
+            }
+            let before = machine.encode();
+            let (result, change) = op(&mut machine, now);
+            let after = machine.encode();
+            let write =
+                (stored != Some(after.as_str()) && (after != before || dirty)) || corrupt.is_some();
+            out = Some((result, change, machine));
+            write.then_some(after)
+        })?;
+        if let Some(problem) = corrupt {
+            tracing::warn!(
+                target: "fusebox",
+                circuit = name,
+                "circuit '{name}': the state in {} was not fusebox's ({problem}); it was reset",
+                self.store.describe()
+            );
+        }
+        let Some((result, change, machine)) = out else {
+            return Err(StoreError::new(
+                StoreErrorKind::Unavailable,
+                format!(
+                    "{} finished a transaction without running it",
+                    self.store.describe()
+                ),
+            ));
+        };
+        let mut mirror = lock_std(&self.mirror);
+        mirror.synced = machine.generation();
+        mirror.machine = machine;
+        mirror.dirty = false;
+        Ok((result, change))
     }
 }
