@@ -9,19 +9,7 @@ use common::{fleet, RedisServer};
 use fusebox::{CircuitBreaker, ManualClock, State};
 use fusebox_stores::RedisStore;
 
-#[test]
-fn worker_fail_until_rejected() {
-    if common::is_worker() {
-        fleet::fail_until_rejected();
-    }
-}
-
-#[test]
-fn worker_take_a_probe() {
-    if common::is_worker() {
-        fleet::take_a_probe();
-    }
-}
+common::fleet_workers!();
 
 #[test]
 fn eight_processes_share_one_breaker() {

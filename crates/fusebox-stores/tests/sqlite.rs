@@ -13,19 +13,7 @@ fn url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("state.db").display())
 }
 
-#[test]
-fn worker_fail_until_rejected() {
-    if common::is_worker() {
-        fleet::fail_until_rejected();
-    }
-}
-
-#[test]
-fn worker_take_a_probe() {
-    if common::is_worker() {
-        fleet::take_a_probe();
-    }
-}
+common::fleet_workers!();
 
 /// Worker: holds an exclusive lock on the database until its stdin closes.
 #[test]

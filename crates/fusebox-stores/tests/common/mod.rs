@@ -4,6 +4,29 @@
 
 pub mod fleet;
 
+/// The worker entry points of the fleet scenarios, for a test binary that
+/// runs them (`spawn_worker` runs the binary again with one of these).
+#[allow(unused_macros)] // not every test binary runs the fleet
+macro_rules! fleet_workers {
+    () => {
+        #[test]
+        fn worker_fail_until_rejected() {
+            if common::is_worker() {
+                common::fleet::fail_until_rejected();
+            }
+        }
+
+        #[test]
+        fn worker_take_a_probe() {
+            if common::is_worker() {
+                common::fleet::take_a_probe();
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use fleet_workers;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
