@@ -51,9 +51,9 @@ impl Registry {
     pub fn from_file(
         path: impl AsRef<std::path::Path>,
     ) -> Result<Registry, crate::ConfigFileError> {
-        let config = crate::Config::from_file(path)?;
+        let config = crate::Config::from_file(path.as_ref())?;
         Registry::from_config(config).map_err(|e| crate::ConfigFileError {
-            path: None,
+            path: Some(path.as_ref().to_owned()),
             line: None,
             message: e.to_string(),
         })
