@@ -10,6 +10,10 @@
 use crate::sync::{AtomicU64, Ordering::Relaxed};
 
 const STRIPES: usize = 16;
+const _: () = assert!(
+    STRIPES.is_power_of_two(),
+    "slots are masked with STRIPES - 1"
+);
 const KINDS: usize = 6;
 
 /// What a counter counts.
@@ -29,7 +33,7 @@ struct Line([AtomicU64; KINDS]);
 
 /// Totals of one breaker, one cache line per thread slot.
 pub(crate) struct Counters {
-    lines: Box<[Line]>,
+    lines: Box<[Line; STRIPES]>,
     overflow: Line,
 }
 
@@ -54,7 +58,7 @@ impl Totals {
 impl Counters {
     pub(crate) fn new() -> Counters {
         Counters {
-            lines: (0..STRIPES).map(|_| Line::default()).collect(),
+            lines: Box::new(std::array::from_fn(|_| Line::default())),
             overflow: Line::default(),
         }
     }
@@ -63,7 +67,9 @@ impl Counters {
     pub(crate) fn add(&self, kind: Count) {
         match slot::current() {
             Some(index) => {
-                let cell = &self.lines[index].0[kind as usize];
+                // The mask is a no-op (slots are below STRIPES) that spares
+                // the bounds check.
+                let cell = &self.lines[index & (STRIPES - 1)].0[kind as usize];
                 cell.store(cell.load(Relaxed).wrapping_add(1), Relaxed);
             }
             None => {
@@ -119,10 +125,14 @@ mod slot {
     /// being torn down).
     #[inline]
     pub(super) fn current() -> Option<usize> {
-        match SLOT.with(Cell::get) {
-            UNCLAIMED => claim(),
-            NO_SLOT => None,
-            slot => Some(slot),
+        let slot = SLOT.with(Cell::get);
+        if slot < STRIPES {
+            return Some(slot);
+        }
+        if slot == UNCLAIMED {
+            claim()
+        } else {
+            None
         }
     }
 
