@@ -60,6 +60,21 @@
 //! passed to listeners registered with [`Builder::on_transition`]. Nothing
 //! is logged per call.
 //!
+//! # Policies, configuration, sharing
+//!
+//! * Failure policies: consecutive failures (the default), a failure rate or
+//!   a slow-call rate over a sliding [`Window`] of the last `n` calls or the
+//!   last `d` of time, combined with [`Policy::or`]; the open duration can
+//!   grow with [`Backoff::exponential`].
+//! * A [`Registry`] hands out breakers by name, with defaults and per-name
+//!   settings from a YAML or TOML file ([`Config`], feature `config`, on by
+//!   default).
+//! * [`retry::Retry`] retries with exponential backoff through a breaker and
+//!   stops as soon as it rejects.
+//! * [`Builder::store`] keeps the state in a [`store::Store`] shared by
+//!   processes and hosts (SQLite and Redis in the `fusebox-stores` crate).
+//! * Feature `tower`: `CircuitBreakerLayer` for any `tower::Service`.
+//!
 //! # Cost
 //!
 //! A closed breaker admits a call with one atomic load and records its
