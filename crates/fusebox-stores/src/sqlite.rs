@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fusebox::store::{store_now, Store, StoreError, StoreErrorKind, Update};
 use fusebox::ManualClock;
@@ -44,22 +44,19 @@ impl SqliteStore {
         connection
             .busy_timeout(SETUP_TIMEOUT)
             .map_err(|e| fail("configure", e))?;
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| fail("set WAL on", e))?;
-        connection
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| fail("configure", e))?;
-        connection
-            .execute_batch(
-                "CREATE TABLE IF NOT EXISTS fusebox_state (
-                     key TEXT PRIMARY KEY,
-                     state TEXT NOT NULL,
-                     machine TEXT NOT NULL,
-                     updated_at INTEGER NOT NULL
-                 )",
-            )
-            .map_err(|e| fail("create the table of", e))?;
+        // Switching a new file to WAL takes an exclusive lock, and SQLite
+        // does not always wait for one (it answers BUSY at once rather than
+        // risk a deadlock): when several processes create the file together,
+        // retry until SETUP_TIMEOUT.
+        let deadline = Instant::now() + SETUP_TIMEOUT;
+        let mut pause = Duration::from_millis(1);
+        while let Err(e) = set_up(&connection) {
+            if !is_busy(&e) || Instant::now() >= deadline {
+                return Err(fail("set up", e));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
         connection
             .busy_timeout(DEFAULT_TIMEOUT)
             .map_err(|e| fail("configure", e))?;
@@ -125,17 +122,37 @@ impl SqliteStore {
     }
 
     fn error(&self, e: rusqlite::Error) -> StoreError {
-        let busy = matches!(
-            e.sqlite_error_code(),
-            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
-        );
-        let kind = if busy {
+        let kind = if is_busy(&e) {
             StoreErrorKind::Timeout
         } else {
             StoreErrorKind::Unavailable
         };
         StoreError::new(kind, format!("sqlite store {}: {e}", self.path.display()))
     }
+}
+
+/// WAL journal, relaxed syncing (safe in WAL mode), and the table.
+fn set_up(connection: &Connection) -> rusqlite::Result<()> {
+    let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.execute_batch(
+        "CREATE TABLE IF NOT EXISTS fusebox_state (
+             key TEXT PRIMARY KEY,
+             state TEXT NOT NULL,
+             machine TEXT NOT NULL,
+             updated_at INTEGER NOT NULL
+         )",
+    )
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
 }
 
 impl SqliteStore {

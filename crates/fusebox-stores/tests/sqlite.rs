@@ -197,3 +197,49 @@ fn idle_breakers_expire() {
         .collect();
     assert_eq!(names, ["busy"], "the idle row was deleted");
 }
+
+/// Worker: opens the database (perhaps creating it) and reads a breaker.
+#[test]
+fn worker_open_and_read() {
+    if common::is_worker() {
+        let store = SqliteStore::open(common::var("DB_PATH"))
+            .and_then(|s| s.timeout(Duration::from_secs(5)))
+            .unwrap();
+        let b = CircuitBreaker::builder("fresh")
+            .store(store)
+            .build()
+            .unwrap();
+        let _ = b.call(|| Err::<(), _>(()));
+        common::report("degraded", b.metrics().degraded);
+    }
+}
+
+#[test]
+fn many_processes_creating_one_new_database_all_succeed() {
+    for round in 0..4 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("new{round}.db"));
+        let workers: Vec<_> = (0..12)
+            .map(|_| {
+                common::spawn_worker(
+                    "worker_open_and_read",
+                    &[("DB_PATH", path.display().to_string())],
+                )
+            })
+            .collect();
+        let mut finished = 0;
+        for worker in workers {
+            let out = worker.wait_with_output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "worker failed: {text}");
+            finished += 1;
+            assert_eq!(common::tagged(&text, "degraded"), ["false"], "{text}");
+        }
+        assert_eq!(finished, 12);
+        let b = CircuitBreaker::builder("fresh")
+            .store(SqliteStore::open(&path).unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(b.metrics().state, State::Open, "12 failures in total");
+    }
+}

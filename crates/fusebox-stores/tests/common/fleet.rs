@@ -12,12 +12,16 @@ pub const THRESHOLD: u32 = 5;
 pub const PROBES: u32 = 2;
 
 pub fn breaker(url: &str, name: &str, recovery: Duration) -> CircuitBreaker {
+    // These scenarios test sharing, not timeouts: a loaded CI machine must
+    // not push a worker into degraded mode.
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{joiner}timeout=5s");
     CircuitBreaker::builder(name)
         .failure_threshold(THRESHOLD)
         .half_open_max_calls(PROBES)
         .recovery_timeout(recovery)
         .probe_timeout(Duration::from_secs(600))
-        .shared_store(fusebox_stores::open(url).unwrap())
+        .shared_store(fusebox_stores::open(&url).unwrap())
         .build()
         .unwrap()
 }
