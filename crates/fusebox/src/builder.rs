@@ -226,7 +226,7 @@ impl Builder {
     }
 
     fn settings(&self) -> Result<Settings, ConfigError> {
-        if self.name.trim().is_empty() || self.name.chars().any(char::is_control) {
+        if !is_valid_name(&self.name) {
             return Err(ConfigError::new(
                 "name",
                 format!("{:?}", self.name),
@@ -372,6 +372,12 @@ fn share(field: &str, value: f64) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// Whether a breaker may be called `name`: non-empty text without control
+/// characters (names appear in logs, tables and store keys).
+pub(crate) fn is_valid_name(name: &str) -> bool {
+    !name.trim().is_empty() && !name.chars().any(char::is_control)
 }
 
 fn at_least_one(field: &str, value: u32) -> Result<(), ConfigError> {

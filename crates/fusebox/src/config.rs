@@ -175,7 +175,7 @@ impl Config {
         };
         check("defaults".to_owned(), self.defaults.clone())?;
         for name in self.breakers.keys() {
-            if name.trim().is_empty() || name.chars().any(char::is_control) {
+            if !crate::builder::is_valid_name(name) {
                 return Err(ConfigFileError {
                     path: None,
                     line: None,

@@ -102,6 +102,16 @@ pub(crate) enum Report {
     Cancelled,
 }
 
+impl From<crate::Outcome> for Report {
+    fn from(outcome: crate::Outcome) -> Report {
+        match outcome {
+            crate::Outcome::Success => Report::Success,
+            crate::Outcome::Failure => Report::Failure,
+            crate::Outcome::Ignored => Report::Ignored,
+        }
+    }
+}
+
 /// Identifies an admitted call: the generation it was admitted in and, for a
 /// half-open trial call, its probe id (0 for ordinary calls).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -56,11 +56,7 @@ impl<'a> Permit<'a> {
     /// Reports a classified outcome.
     #[inline]
     pub fn record(self, outcome: Outcome) {
-        self.finish(match outcome {
-            Outcome::Success => Report::Success,
-            Outcome::Failure => Report::Failure,
-            Outcome::Ignored => Report::Ignored,
-        });
+        self.finish(Report::from(outcome));
     }
 
     /// Whether this call is a half-open trial call.
@@ -135,11 +131,7 @@ impl OwnedPermit {
 
     /// Reports a classified outcome.
     pub fn record(self, outcome: Outcome) {
-        self.finish(match outcome {
-            Outcome::Success => Report::Success,
-            Outcome::Failure => Report::Failure,
-            Outcome::Ignored => Report::Ignored,
-        });
+        self.finish(Report::from(outcome));
     }
 
     fn finish(mut self, report: Report) {

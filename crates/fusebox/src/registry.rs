@@ -115,8 +115,7 @@ impl Registry {
             Some(own) => own.or(&self.inner.defaults),
             None => self.inner.defaults.clone(),
         };
-        let valid = !name.trim().is_empty() && !name.chars().any(char::is_control);
-        let shown = if valid {
+        let shown = if crate::builder::is_valid_name(name) {
             name.to_owned()
         } else {
             format!("{name:?}")
