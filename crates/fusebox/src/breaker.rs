@@ -13,9 +13,10 @@
 //!   the streak is zero, the machine would change nothing, so nothing shared
 //!   is written. The success is counted in the calling thread's own cache
 //!   line (see `counters`).
-//! * **Open, reject**: one load of `word`, one of the stored deadline, and a
-//!   read of the kernel's coarse clock to compare them (the precise clock
-//!   only within a few milliseconds of the deadline).
+//! * **Open, reject**: one load of `word`, one of the stored deadline, and
+//!   one of the cached coarse time (`Clock::recent`, refreshed by a
+//!   background thread) to compare them. The precise clock is read only
+//!   within a few milliseconds of the deadline, and it alone admits.
 //! * **Half-open, every trial slot taken, reject**: the same, against the
 //!   earliest moment a trial call could be declared lost.
 //!
@@ -29,6 +30,8 @@
 
 use std::time::Duration;
 
+pub(crate) use answer::Answer;
+
 use crate::clock::{Clock, Nanos, COARSE_LAG};
 use crate::counters::{Count, Counters, Totals};
 use crate::external::External;
@@ -38,6 +41,8 @@ use crate::transition::{announce, Listener};
 use crate::window::CallWindow;
 use crate::{Metrics, Rejected, State, Transition};
 use std::sync::Arc;
+
+mod answer;
 
 const STATE_BITS: u64 = 0b111;
 const STREAK_BIT: u64 = 0b1000;
@@ -141,11 +146,11 @@ impl Shared {
     /// Admission: the closed, untimed case is small enough to inline into
     /// every caller; everything else is one call away.
     #[inline(always)]
-    pub(crate) fn acquire(&self) -> Result<Ticket, Rejected> {
+    pub(crate) fn acquire(&self) -> Answer {
         let word = self.word.load(Ordering::Acquire);
         if word & (STATE_BITS | EXTERNAL_BIT) == State::Closed.to_bits() && self.slow_call.is_none()
         {
-            return Ok(Ticket {
+            return Answer::admit(Ticket {
                 generation: generation_of(word),
                 probe: 0,
             });
@@ -157,33 +162,33 @@ impl Shared {
     }
 
     #[inline(never)]
-    fn acquire_other(&self, word: u64) -> Result<Ticket, Rejected> {
+    fn acquire_other(&self, word: u64) -> Answer {
         if let Some(external) = &self.external {
             return self.acquire_external(external);
         }
         match state_of(word) {
-            State::Closed | State::Disabled => Ok(Ticket {
+            State::Closed | State::Disabled => Answer::admit(Ticket {
                 generation: generation_of(word),
                 probe: 0,
             }),
             State::Open => self.reject_open(),
-            State::ForcedOpen => Err(self.reject(State::ForcedOpen, None)),
+            State::ForcedOpen => self.reject(State::ForcedOpen, None),
             State::HalfOpen if word & PROBES_FULL_BIT != 0 => self.reject_half_open(),
             State::HalfOpen => self.acquire_slow(),
         }
     }
 
     /// Rejects a call while open, unless the open duration has elapsed.
-    /// Small and out of line: the common rejection is a deadline load, a
-    /// coarse clock read and a compare.
-    #[inline(never)]
-    fn reject_open(&self) -> Result<Ticket, Rejected> {
+    /// Small enough to inline: the common rejection is three loads, a
+    /// compare and the thread's own counter.
+    #[inline(always)]
+    fn reject_open(&self) -> Answer {
         let until = self.open_until.load(Ordering::Relaxed);
         // Far from the deadline the coarse clock settles it; near it, the
         // precise one does, so no call is admitted early or late.
-        let coarse = self.clock.coarse_now();
+        let coarse = self.clock.recent();
         if coarse.saturating_add(COARSE_LAG) < until {
-            return Err(self.reject(State::Open, Some(until - coarse)));
+            return self.reject(State::Open, Some(until - coarse));
         }
         self.reject_open_precisely(until)
     }
@@ -191,35 +196,46 @@ impl Shared {
     /// Rejects a call while every trial slot is taken, unless the earliest
     /// trial call may have been lost (its `probe_timeout` is near or past):
     /// then the machine decides, under the lock.
-    fn reject_half_open(&self) -> Result<Ticket, Rejected> {
+    fn reject_half_open(&self) -> Answer {
         let lost_at = self.probe_deadline.load(Ordering::Relaxed);
-        if self.clock.coarse_now().saturating_add(COARSE_LAG) < lost_at {
-            return Err(self.reject(State::HalfOpen, None));
+        if self.clock.recent().saturating_add(COARSE_LAG) < lost_at {
+            return self.reject(State::HalfOpen, None);
         }
         self.acquire_slow()
     }
 
     #[cold]
-    fn reject_open_precisely(&self, until: Nanos) -> Result<Ticket, Rejected> {
+    fn reject_open_precisely(&self, until: Nanos) -> Answer {
         let now = self.clock.now();
         if now < until {
-            return Err(self.reject(State::Open, Some(until - now)));
+            return self.reject(State::Open, Some(until - now));
         }
         self.acquire_slow()
     }
 
     #[cold]
-    fn acquire_slow(&self) -> Result<Ticket, Rejected> {
+    fn acquire_slow(&self) -> Answer {
         let admission = self.with_machine(|machine, now| machine.acquire(now));
+        self.answer(admission)
+    }
+
+    fn answer(&self, admission: Admission) -> Answer {
         match admission {
-            Admission::Admit(ticket) => Ok(ticket),
-            Admission::Reject { state, retry_after } => Err(self.reject(state, retry_after)),
+            Admission::Admit(ticket) => Answer::admit(ticket),
+            Admission::Reject { state, retry_after } => self.reject(state, retry_after),
         }
     }
 
+    /// Counts a rejection.
     #[inline]
-    fn reject(&self, state: State, retry_after: Option<Nanos>) -> Rejected {
+    fn reject(&self, state: State, retry_after: Option<Nanos>) -> Answer {
         self.counters.add(Count::Rejection);
+        Answer::refuse(state, retry_after)
+    }
+
+    /// The error for a refused call.
+    #[inline(always)]
+    pub(crate) fn rejected(&self, state: State, retry_after: Option<Nanos>) -> Rejected {
         Rejected {
             name: self.name,
             state,
@@ -335,6 +351,9 @@ impl Shared {
     /// may now open the breaker, which only the machine may decide.
     #[inline(always)]
     fn record_success(&self, window: &CallWindow, slow: bool) -> bool {
+        if !slow && window.absorbs_success() {
+            return false;
+        }
         let now = if window.needs_time() {
             self.clock.now()
         } else {
@@ -459,19 +478,16 @@ impl Shared {
         })
     }
 
-    fn acquire_external(&self, external: &External) -> Result<Ticket, Rejected> {
+    fn acquire_external(&self, external: &External) -> Answer {
         let ran = external.run(self.name, !external.fail_closed, |machine, now| {
             machine.acquire(now)
         });
         let Some((admission, change)) = ran else {
             // Degraded and failing closed: no call until the store is back.
-            return Err(self.reject(State::Open, None));
+            return self.reject(State::Open, None);
         };
         self.announce_external(external, change);
-        match admission {
-            Admission::Admit(ticket) => Ok(ticket),
-            Admission::Reject { state, retry_after } => Err(self.reject(state, retry_after)),
-        }
+        self.answer(admission)
     }
 
     fn announce_external(&self, external: &External, change: Option<Change>) {

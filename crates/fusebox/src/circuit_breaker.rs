@@ -38,17 +38,22 @@ impl CircuitBreaker {
 
     /// Asks to run one call: a [`Permit`] to report its outcome on, or the
     /// [`Rejected`] reason it may not run.
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
-        let ticket = self.shared.acquire()?;
-        Ok(Permit::new(&self.shared, ticket))
+        match self.shared.acquire().ticket() {
+            Ok(ticket) => Ok(Permit::new(&self.shared, ticket)),
+            Err((state, retry_after)) => Err(self.shared.rejected(state, retry_after)),
+        }
     }
 
     /// Like [`try_acquire`](Self::try_acquire), with a permit that holds its
     /// own handle to the breaker, for futures and services that must own
     /// what they use.
     pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
-        let ticket = self.shared.acquire()?;
+        let ticket = match self.shared.acquire().ticket() {
+            Ok(ticket) => ticket,
+            Err((state, retry_after)) => return Err(self.shared.rejected(state, retry_after)),
+        };
         let started = self.shared.start_time();
         Ok(OwnedPermit::new(self.clone(), ticket, started))
     }
@@ -61,14 +66,14 @@ impl CircuitBreaker {
     ///
     /// The call's own error comes back unchanged as [`Error::Inner`]. If `f`
     /// panics, the call counts as cancelled.
-    #[inline]
+    #[inline(always)]
     pub fn call<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, Error<E>> {
         self.call_with(Outcome::of, f)
     }
 
     /// Like [`call`](Self::call), with `classify` deciding whether the result
     /// is a success, a failure or ignored.
-    #[inline]
+    #[inline(always)]
     pub fn call_with<T, E>(
         &self,
         classify: impl FnOnce(&Result<T, E>) -> Outcome,

@@ -1,6 +1,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+mod recent;
 
 /// Nanoseconds since a clock's origin. Every deadline a breaker keeps is in
 /// this unit, so comparing against one is a single integer compare.
@@ -25,21 +27,39 @@ pub struct Clock {
 
 #[derive(Clone, Debug)]
 enum Source {
-    System {
-        origin: Instant,
-        coarse_origin: coarsetime::Instant,
-    },
+    System { origin: Instant },
     Manual(ManualClock),
+}
+
+/// The origin of every system clock in the process, so that one cached
+/// reading (see `recent`) serves them all.
+fn origin() -> (Instant, coarsetime::Instant) {
+    static ORIGIN: OnceLock<(Instant, coarsetime::Instant)> = OnceLock::new();
+    *ORIGIN.get_or_init(|| {
+        (
+            Instant::now(),
+            coarsetime::Instant::now_without_cache_update(),
+        )
+    })
+}
+
+/// The kernel's coarse clock in nanoseconds since the process origin.
+fn coarse_since_origin() -> Nanos {
+    let now = coarsetime::Instant::now_without_cache_update();
+    now.duration_since(origin().1).as_nanos()
 }
 
 impl Clock {
     /// The system's monotonic clock ([`Instant`]).
+    ///
+    /// The first system clock of a process starts a thread,
+    /// `fusebox-clock`, that sleeps until a breaker is open and then
+    /// publishes the time every millisecond, so that rejecting a call does
+    /// not have to read the clock.
     pub fn system() -> Clock {
+        recent::start();
         Clock {
-            source: Source::System {
-                origin: Instant::now(),
-                coarse_origin: coarsetime::Instant::now_without_cache_update(),
-            },
+            source: Source::System { origin: origin().0 },
         }
     }
 
@@ -53,16 +73,15 @@ impl Clock {
     }
 
     /// Like [`now`](Self::now) but from the kernel's coarse clock
-    /// (`CLOCK_MONOTONIC_COARSE` on Linux): a quarter of the cost of a
-    /// precise read, and behind it by up to [`COARSE_LAG`]. Good enough to
-    /// tell that a deadline is still far away; a manual clock is exact.
+    /// (`CLOCK_MONOTONIC_COARSE` on Linux), and read from memory that a
+    /// background thread refreshes every millisecond, so it costs a load.
+    /// Behind the precise clock by up to [`COARSE_LAG`], or by more if that
+    /// thread was held up (see `recent` for why that stays safe): only for
+    /// telling that a deadline is still far away. A manual clock is exact.
     #[inline]
-    pub(crate) fn coarse_now(&self) -> Nanos {
+    pub(crate) fn recent(&self) -> Nanos {
         match &self.source {
-            Source::System { coarse_origin, .. } => {
-                let now = coarsetime::Instant::now_without_cache_update();
-                now.duration_since(*coarse_origin).as_nanos()
-            }
+            Source::System { .. } => recent::recent(),
             Source::Manual(manual) => manual.offset(),
         }
     }

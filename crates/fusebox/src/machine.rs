@@ -112,6 +112,13 @@ impl From<crate::Outcome> for Report {
     }
 }
 
+/// The largest generation a machine reaches, so that a generation always
+/// fits the breaker's state word (which keeps 6 bits beside it) and never
+/// reaches the refusal bit of the breaker's packed answer. At one
+/// transition a nanosecond it lasts four years; a store record claiming
+/// more is corrupt.
+pub(crate) const MAX_GENERATION: u64 = (1 << 57) - 1;
+
 /// Identifies an admitted call: the generation it was admitted in and, for a
 /// half-open trial call, its probe id (0 for ordinary calls).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -429,7 +436,8 @@ impl Machine {
     fn enter(&mut self, to: State, reason: Reason, at: Nanos) -> Change {
         let from = self.state;
         self.state = to;
-        self.generation += 1;
+        // Wraps (after 2^57 transitions) rather than overflow the word.
+        self.generation = (self.generation + 1) & MAX_GENERATION;
         self.since = at;
         self.failure_streak = 0;
         self.probe_successes = 0;

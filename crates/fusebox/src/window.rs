@@ -6,7 +6,9 @@
 //!
 //! * [`CountWindow`]: a true ring of the last `n` calls. A call takes the next
 //!   slot from a wrapping cursor and swaps its outcome in; the failure and
-//!   slow totals move by the difference with the outcome it replaced.
+//!   slow totals move by the difference with the outcome it replaced. A
+//!   success arriving at a full window of successes changes nothing, so it
+//!   writes nothing (`absorbs_success`): a healthy service's calls only read.
 //! * [`TimeWindow`]: a fixed number of buckets each covering `d / buckets`.
 //!   Every counter carries the number of the time slice it counts in its
 //!   upper half, so a bucket left over from an old slice is recognised and
@@ -68,6 +70,22 @@ impl CallWindow {
                 (!quiet).then(|| w.tally())
             }
             CallWindow::Time(w) => Some(w.tally(now)),
+        }
+    }
+
+    /// Whether a plain success (not slow) would leave the window as it is:
+    /// a full count window of plain successes looks the same whatever slot
+    /// the call replaces, so not even the cursor has to move. A time window
+    /// always counts the call.
+    #[inline(always)]
+    pub(crate) fn absorbs_success(&self) -> bool {
+        match self {
+            CallWindow::Count(w) => {
+                w.held.load(Ordering::Relaxed) == w.size
+                    && w.failures.load(Ordering::Relaxed) == 0
+                    && w.slow.load(Ordering::Relaxed) == 0
+            }
+            CallWindow::Time(_) => false,
         }
     }
 

@@ -124,3 +124,28 @@ fn no_call_path_allocates() {
         b.reset();
     }
 }
+
+#[test]
+fn the_system_clock_allocates_nothing_on_the_way_to_open_and_rejecting() {
+    // The default clock: its first open rejection wakes the background
+    // clock thread, which must have been started (and allocated for) when
+    // the breaker was built, not here.
+    let b = CircuitBreaker::builder("alloc_system")
+        .failure_threshold(3)
+        .recovery_timeout(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    b.call(|| Ok::<_, ()>(())).unwrap(); // the thread's counter slot
+    let tripping = allocations(|| {
+        for _ in 0..3 {
+            let _ = b.call(|| Err::<(), _>(()));
+        }
+    });
+    assert_eq!(tripping, 0, "the calls that opened the breaker allocated");
+    let open = allocations(|| {
+        for _ in 0..10_000 {
+            assert!(b.call(|| Ok::<_, ()>(())).is_err());
+        }
+    });
+    assert_eq!(open, 0, "open rejections on the system clock allocated");
+}

@@ -5,7 +5,7 @@
 //! `fusebox/1 state=open gen=3 since=… until=… streak=0 ps=0 next=4 lf=… re=1 rng=… probes=`.
 //! Settings are not stored: each process brings its own.
 
-use super::{Machine, Probe};
+use super::{Machine, Probe, MAX_GENERATION};
 use crate::State;
 
 const TAG: &str = "fusebox/1";
@@ -85,7 +85,12 @@ impl Machine {
                     next.state =
                         State::from_name(value).ok_or_else(|| format!("unknown state {value:?}"))?
                 }
-                "gen" => next.generation = number()?,
+                "gen" => {
+                    next.generation = number()?;
+                    if next.generation > MAX_GENERATION {
+                        return Err(format!("field gen is out of range: {value}"));
+                    }
+                }
                 "since" => next.since = number()?,
                 "until" => next.open_until = number()?,
                 "streak" => next.failure_streak = small()?,

@@ -22,15 +22,23 @@ proptest! {
         clear_at in 0usize..80,
     ) {
         let window = CountWindow::new(size);
+        // Skips the successes it absorbs, as the breaker does.
+        let skipping = CallWindow::Count(CountWindow::new(size));
         let mut since_clear = Vec::new();
         for (i, &(failed, slow)) in calls.iter().enumerate() {
             if i == clear_at {
                 window.clear();
+                skipping.clear(0);
                 since_clear.clear();
             }
             window.record(failed, slow);
+            if failed || slow || !skipping.absorbs_success() {
+                skipping.record(0, failed, slow);
+            }
             since_clear.push((failed, slow));
-            prop_assert_eq!(window.tally(), naive_count(&since_clear, size as usize));
+            let expected = naive_count(&since_clear, size as usize);
+            prop_assert_eq!(window.tally(), expected);
+            prop_assert_eq!(skipping.tally(0), expected);
         }
     }
 

@@ -1,0 +1,102 @@
+//! Plain loops over fusebox's hot paths, without criterion: quick
+//! before/after comparisons, and a binary small enough to read under
+//! `perf annotate` or `valgrind --tool=callgrind`.
+//!
+//! `cargo run --release -p fusebox-benches --example hot_loops [iterations]`
+//!
+//! Each loop runs five times and reports its fastest run: on a noisy machine
+//! the minimum is the cost. "direct" loops call the breaker where the
+//! compiler can see it; "dyn" loops call it through `&dyn Fn`, as a harness
+//! holding many crates does.
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use fusebox::{CircuitBreaker, Window};
+
+/// The fastest of five runs of `iterations` calls, in ns per call.
+fn fastest(iterations: u64, mut run: impl FnMut()) -> f64 {
+    let best = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..iterations {
+                run();
+            }
+            start.elapsed()
+        })
+        .min()
+        .expect("five runs");
+    best.as_nanos() as f64 / iterations as f64
+}
+
+/// Polls, in place, a future that is ready at once.
+#[inline(always)]
+fn ready<F: Future>(future: F) -> F::Output {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(future).poll(&mut cx) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("every future here is ready at once"),
+    }
+}
+
+fn main() {
+    let iterations = std::env::args()
+        .nth(1)
+        .map_or(50_000_000, |n| n.parse().expect("iterations: a number"));
+    let long = Duration::from_secs(3600);
+    let closed = CircuitBreaker::builder("closed")
+        .recovery_timeout(long)
+        .build()
+        .expect("valid settings");
+    let windowed = CircuitBreaker::builder("windowed")
+        .failure_rate(0.5, Window::count(100), 100)
+        .recovery_timeout(long)
+        .build()
+        .expect("valid settings");
+    let open = CircuitBreaker::builder("open")
+        .recovery_timeout(long)
+        .build()
+        .expect("valid settings");
+    open.trip();
+
+    let call = |breaker: &CircuitBreaker| breaker.call(|| Ok::<_, ()>(black_box(1u64))).is_ok();
+    let scenarios: [(&str, &CircuitBreaker); 3] = [
+        ("closed success", &closed),
+        ("count window success", &windowed),
+        ("open reject", &open),
+    ];
+    for (name, breaker) in scenarios {
+        let ns = fastest(iterations, || {
+            black_box(call(breaker));
+        });
+        println!("{name:<28} direct {ns:>6.2} ns/call");
+    }
+    for (name, breaker) in scenarios {
+        let dynamic: &dyn Fn() -> bool = &|| call(breaker);
+        let ns = fastest(iterations, || {
+            black_box(dynamic());
+        });
+        println!("{name:<28} dyn    {ns:>6.2} ns/call");
+    }
+    let ns = fastest(iterations, || {
+        let _ = black_box(closed.call(|| Ok::<_, ()>(black_box(1u64))));
+    });
+    println!(
+        "{:<28} direct {ns:>6.2} ns/call",
+        "closed, whole Result kept"
+    );
+    let bare = fastest(iterations, || {
+        black_box(ready(async { Ok::<_, ()>(black_box(1u64)) }).is_ok());
+    });
+    println!("{:<28} direct {bare:>6.2} ns/call", "bare ready future");
+    let ns = fastest(iterations, || {
+        black_box(ready(closed.call_async(|| async { Ok::<_, ()>(black_box(1u64)) })).is_ok());
+    });
+    println!(
+        "{:<28} direct {ns:>6.2} ns/call",
+        "call_async, ready future"
+    );
+}
