@@ -15,6 +15,17 @@ for group, results in rows.items():
     peers = {n: t for n, t in results.items() if n not in ("fusebox", "bare_future")}
     best = min(peers.values()) if peers else None
     for name, t in sorted(results.items(), key=lambda kv: kv[1]):
-        ratio = f"{t / best:.2f}x" if best and group != "baseline" else ""
+        ratio = f"{t / best:.2f}x" if best and not group.startswith("baseline") else ""
         print(f"{group:<30} {name:<20} {t:>9.2f} {ratio:>13}")
     print()
+
+# Scaling: aggregate time per call on 2 threads over the time on 1, for
+# fusebox and for a loop that touches only its own thread's memory (the
+# machine's floor: 0.5 would be perfect).
+one, two = rows.get("closed_success_1t", {}), rows.get("closed_success_2t", {})
+floor = rows.get("baseline_scaling", {})
+if "fusebox" in one and "fusebox" in two:
+    line = f"2 threads / 1 thread, per call: fusebox {two['fusebox'] / one['fusebox']:.2f}"
+    if "local_work_1t" in floor and "local_work_2t" in floor:
+        line += f", local work {floor['local_work_2t'] / floor['local_work_1t']:.2f} (this machine's floor)"
+    print(line)

@@ -56,7 +56,11 @@ pub(crate) trait Contender: Sync {
 
 /// Times `c.run` for criterion's iteration count.
 fn single(group: &mut BenchmarkGroup<'_, WallTime>, c: &dyn Contender) {
-    group.bench_function(c.name(), |b| {
+    single_named(group, c, c.name());
+}
+
+fn single_named(group: &mut BenchmarkGroup<'_, WallTime>, c: &dyn Contender, name: &str) {
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let start = Instant::now();
             black_box(c.run(iters));
@@ -107,7 +111,16 @@ fn rate_contenders() -> Vec<Box<dyn Contender>> {
 
 /// Aggregate time per call with `threads` threads calling at once.
 fn threaded(group: &mut BenchmarkGroup<'_, WallTime>, c: &dyn Contender, threads: u64) {
-    group.bench_function(c.name(), |b| {
+    threaded_named(group, c, threads, c.name());
+}
+
+fn threaded_named(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    c: &dyn Contender,
+    threads: u64,
+    name: &str,
+) {
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let per_thread = iters.div_ceil(threads);
             let barrier = Barrier::new(threads as usize);
@@ -214,6 +227,33 @@ fn baselines(c: &mut Criterion) {
     });
     group.bench_function("instant_now", |b| b.iter(Instant::now));
     group.finish();
+
+    // How well this machine scales at all: a loop touching only its own
+    // thread's memory, on 1 and on 2 threads. Two vCPUs that share a core,
+    // or a busy host, keep 2 threads from halving the time per call; this is
+    // the floor to hold the breakers' 2-thread figures against.
+    let mut group = c.benchmark_group("baseline_scaling");
+    single_named(&mut group, &LocalWork, "local_work_1t");
+    threaded_named(&mut group, &LocalWork, 2, "local_work_2t");
+    group.finish();
+}
+
+/// A call that only touches the calling thread's own memory.
+struct LocalWork;
+
+impl Contender for LocalWork {
+    fn name(&self) -> &'static str {
+        "local_work"
+    }
+    #[inline]
+    fn call_ok(&self) -> bool {
+        thread_local! {
+            static CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+        }
+        CALLS.with(|calls| calls.set(black_box(calls.get() + 1)));
+        true
+    }
+    fn open(&self) {}
 }
 
 criterion_group! {
