@@ -2,7 +2,7 @@
 //! before/after comparisons, and a binary small enough to read under
 //! `perf annotate` or `valgrind --tool=callgrind`.
 //!
-//! `cargo run --release -p fusebox-benches --example hot_loops [iterations]`
+//! `cargo run --release -p fusebox-benches --example hot_loops [iterations] [filter]`
 //!
 //! Each loop runs five times and reports its fastest run: on a noisy machine
 //! the minimum is the cost. "direct" loops call the breaker where the
@@ -46,6 +46,8 @@ fn main() {
     let iterations = std::env::args()
         .nth(1)
         .map_or(50_000_000, |n| n.parse().expect("iterations: a number"));
+    let filter = std::env::args().nth(2).unwrap_or_default();
+    let wanted = |name: &str| name.contains(filter.as_str());
     let long = Duration::from_secs(3600);
     let closed = CircuitBreaker::builder("closed")
         .recovery_timeout(long)
@@ -68,18 +70,21 @@ fn main() {
         ("count window success", &windowed),
         ("open reject", &open),
     ];
-    for (name, breaker) in scenarios {
+    for (name, breaker) in scenarios.into_iter().filter(|s| wanted(s.0)) {
         let ns = fastest(iterations, || {
             black_box(call(breaker));
         });
         println!("{name:<28} direct {ns:>6.2} ns/call");
     }
-    for (name, breaker) in scenarios {
+    for (name, breaker) in scenarios.into_iter().filter(|s| wanted(s.0)) {
         let dynamic: &dyn Fn() -> bool = &|| call(breaker);
         let ns = fastest(iterations, || {
             black_box(dynamic());
         });
         println!("{name:<28} dyn    {ns:>6.2} ns/call");
+    }
+    if !filter.is_empty() {
+        return;
     }
     let ns = fastest(iterations, || {
         let _ = black_box(closed.call(|| Ok::<_, ()>(black_box(1u64))));

@@ -51,7 +51,11 @@ const EXTERNAL_BIT: u64 = 0b1_0000;
 /// Set while half-open with every trial slot taken: rejections need no lock
 /// until the earliest trial call's `probe_timeout` runs out.
 const PROBES_FULL_BIT: u64 = 0b10_0000;
-const GENERATION_SHIFT: u32 = 6;
+/// Set for a breaker that times its calls (a slow-call policy): no closed
+/// fast path applies, since each call must read the clock.
+const TIMED_BIT: u64 = 0b100_0000;
+const GENERATION_SHIFT: u32 = 7;
+const _: () = assert!(crate::machine::MAX_GENERATION.leading_zeros() >= GENERATION_SHIFT);
 
 fn encode(machine: &Machine) -> u64 {
     let streak = if machine.failure_streak() > 0 {
@@ -64,7 +68,20 @@ fn encode(machine: &Machine) -> u64 {
     } else {
         0
     };
-    machine.stored_state().to_bits() | streak | full | (machine.generation() << GENERATION_SHIFT)
+    let timed = if slow_call_limit(machine).is_some() {
+        TIMED_BIT
+    } else {
+        0
+    };
+    machine.stored_state().to_bits()
+        | streak
+        | full
+        | timed
+        | (machine.generation() << GENERATION_SHIFT)
+}
+
+fn slow_call_limit(machine: &Machine) -> Option<Nanos> {
+    machine.settings().rates.as_ref().and_then(|r| r.slow_call)
 }
 
 /// The `word` of a breaker: its machine's mirror, or the store bit alone.
@@ -148,8 +165,7 @@ impl Shared {
     #[inline(always)]
     pub(crate) fn acquire(&self) -> Answer {
         let word = self.word.load(Ordering::Acquire);
-        if word & (STATE_BITS | EXTERNAL_BIT) == State::Closed.to_bits() && self.slow_call.is_none()
-        {
+        if word & (STATE_BITS | EXTERNAL_BIT | TIMED_BIT) == State::Closed.to_bits() {
             return Answer::admit(Ticket {
                 generation: generation_of(word),
                 probe: 0,
@@ -260,9 +276,10 @@ impl Shared {
     /// the caller.
     #[inline(always)]
     pub(crate) fn report(&self, ticket: Ticket, report: Report, started: Nanos) {
+        // The word is exactly "closed, this generation, no streak" only for
+        // an untimed breaker, and only for a ticket admitted while closed:
+        // a trial call's generation ended when the breaker closed.
         if matches!(report, Report::Success)
-            && self.slow_call.is_none()
-            && ticket.probe == 0
             && self.word.load(Ordering::Acquire)
                 == ticket.generation << GENERATION_SHIFT | State::Closed.to_bits()
         {
