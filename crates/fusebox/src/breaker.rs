@@ -140,6 +140,10 @@ impl Shared {
         let settings = machine.settings().clone();
         let window = machine.window().cloned();
         let word = mirror(&machine, external.is_some());
+        if external.is_none() {
+            // Only in-memory breakers reject on the cached time.
+            clock.prepare_recent();
+        }
         Shared {
             word: AtomicU64::new(word),
             open_until: AtomicU64::new(machine.open_until()),

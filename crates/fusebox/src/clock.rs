@@ -52,12 +52,11 @@ fn coarse_since_origin() -> Nanos {
 impl Clock {
     /// The system's monotonic clock ([`Instant`]).
     ///
-    /// The first system clock of a process starts a thread,
+    /// The first in-memory breaker on a system clock starts a thread,
     /// `fusebox-clock`, that sleeps until a breaker is open and then
     /// publishes the time every millisecond, so that rejecting a call does
     /// not have to read the clock.
     pub fn system() -> Clock {
-        recent::start();
         Clock {
             source: Source::System { origin: origin().0 },
         }
@@ -83,6 +82,14 @@ impl Clock {
         match &self.source {
             Source::System { .. } => recent::recent(),
             Source::Manual(manual) => manual.offset(),
+        }
+    }
+
+    /// Makes [`recent`](Self::recent) ready, so that no call pays for it:
+    /// for the system clock, starts its (parked) background thread.
+    pub(crate) fn prepare_recent(&self) {
+        if let Source::System { .. } = self.source {
+            recent::start();
         }
     }
 

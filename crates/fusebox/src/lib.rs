@@ -80,7 +80,11 @@
 //! A closed breaker admits a call with one atomic load and records its
 //! success without writing memory shared with other threads: no lock, no
 //! allocation, no clock read, no reference count. An open breaker refuses a
-//! call by comparing the clock with a stored deadline.
+//! call by comparing a stored deadline with a cached coarse time, which one
+//! background thread (`fusebox-clock`, started parked with the first
+//! in-memory breaker, running only while breakers reject) publishes every
+//! millisecond; the precise clock decides when a trial call may go, so the
+//! cached time can never let one through early.
 
 #![forbid(unsafe_code)]
 

@@ -17,9 +17,10 @@
 //!   publish (lost: a forked child has only the thread that forked) is
 //!   replaced. A frozen cached time misleads at most a few reads per thread.
 //!
-//! The ticker is started, parked, by the first system clock (so no call
-//! ever pays for starting a thread, or allocates for it), runs while
-//! rejections read it and parks again after a second without a reader.
+//! The ticker is started, parked, when the first in-memory breaker on the
+//! system clock is built (so no call ever pays for starting a thread, or
+//! allocates for it), runs while rejections read it and parks again after a
+//! second without a reader.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
