@@ -83,6 +83,24 @@ fn main() {
         });
         println!("{name:<28} dyn    {ns:>6.2} ns/call");
     }
+    if wanted("half-open reject") {
+        // Half-open with its one trial slot taken: everyone else is refused
+        // without the lock until the trial call's probe_timeout nears.
+        let clock = fusebox::ManualClock::new();
+        let half_open = CircuitBreaker::builder("half_open")
+            .recovery_timeout(Duration::from_secs(1))
+            .clock(clock.clone())
+            .build()
+            .expect("valid settings");
+        half_open.trip();
+        clock.advance(Duration::from_secs(1));
+        let trial = half_open.try_acquire().expect("the trial call");
+        let ns = fastest(iterations, || {
+            black_box(half_open.try_acquire().is_ok());
+        });
+        println!("{:<28} direct {ns:>6.2} ns/call", "half-open reject");
+        trial.success();
+    }
     if !filter.is_empty() {
         return;
     }
