@@ -41,10 +41,11 @@ pub(crate) trait Contender: Sync {
     fn call_ok(&self) -> bool;
     /// Opens the breaker for a long time.
     fn open(&self);
-    /// `iterations` calls, in a loop compiled for each contender: the
-    /// harness holds contenders as trait objects, but no call pays for a
-    /// dynamic dispatch (which would add the same ~1.5 ns to every crate
-    /// and flatten the ratios). Returns how many calls succeeded.
+    /// `iterations` calls, in a loop compiled for each contender (every
+    /// `call_ok` is `#[inline(always)]`): the harness holds contenders as
+    /// trait objects, but no call pays for a dynamic dispatch or a function
+    /// call (which would add the same ~1.5 ns to every crate and flatten the
+    /// ratios). Returns how many calls succeeded.
     fn run(&self, iterations: u64) -> u64 {
         let mut succeeded = 0;
         for _ in 0..iterations {
@@ -82,7 +83,7 @@ impl Contender for Fusebox {
     fn name(&self) -> &'static str {
         self.1
     }
-    #[inline]
+    #[inline(always)]
     fn call_ok(&self) -> bool {
         self.0.call(|| Ok::<_, ()>(black_box(1u64))).is_ok()
     }
@@ -245,7 +246,7 @@ impl Contender for LocalWork {
     fn name(&self) -> &'static str {
         "local_work"
     }
-    #[inline]
+    #[inline(always)]
     fn call_ok(&self) -> bool {
         thread_local! {
             static CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };

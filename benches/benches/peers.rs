@@ -51,6 +51,7 @@ impl<P: failsafe::FailurePolicy + Send + Sync> Contender for Failsafe<P> {
     fn name(&self) -> &'static str {
         "failsafe"
     }
+    #[inline(always)]
     fn call_ok(&self) -> bool {
         use failsafe::CircuitBreaker;
         self.0.call(|| Ok::<_, ()>(black_box(1u64))).is_ok()
@@ -74,6 +75,7 @@ impl Contender for Recloser {
     fn name(&self) -> &'static str {
         "recloser"
     }
+    #[inline(always)]
     fn call_ok(&self) -> bool {
         self.0.call(|| Ok::<_, ()>(black_box(1u64))).is_ok()
     }
@@ -99,6 +101,7 @@ impl Contender for CircuitbreakerRs {
     fn name(&self) -> &'static str {
         "circuitbreaker-rs"
     }
+    #[inline(always)]
     fn call_ok(&self) -> bool {
         self.0.call(|| Ok::<_, Boom>(black_box(1u64))).is_ok()
     }
@@ -131,6 +134,7 @@ impl Contender for Seatbelt {
     fn name(&self) -> &'static str {
         self.1
     }
+    #[inline(always)]
     fn call_ok(&self) -> bool {
         (self.0)(black_box(1)).is_ok()
     }
@@ -183,6 +187,7 @@ impl Contender for TowerResilience {
     fn name(&self) -> &'static str {
         "tower-resilience"
     }
+    #[inline(always)]
     fn call_ok(&self) -> bool {
         (self.0)(black_box(1)).is_ok()
     }

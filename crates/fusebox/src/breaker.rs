@@ -199,8 +199,8 @@ impl Shared {
     }
 
     /// Rejects a call while open, unless the open duration has elapsed.
-    /// Small enough to inline: the common rejection is three loads, a
-    /// compare and the thread's own counter.
+    /// Inlined: the common rejection is three loads, a compare and the
+    /// thread's own counter, less than a call would cost.
     #[inline(always)]
     fn reject_open(&self) -> Answer {
         let until = self.open_until.load(Ordering::Relaxed);
@@ -289,19 +289,10 @@ impl Shared {
         {
             self.counters.add(Count::Success);
             match &self.window {
-                None => return,
-                Some(window) => {
-                    if !self.record_success(window, false) {
-                        return;
-                    }
-                    // A rate may have crossed its threshold: the machine decides.
-                    let call = Call {
-                        report,
-                        slow: false,
-                        windowed: true,
-                    };
-                    return self.report_slow(ticket, call);
+                Some(window) if !window.absorbs_success() => {
+                    return self.report_windowed_success(window, ticket)
                 }
+                _ => return,
             }
         }
         self.report_other(ticket, report, started);
@@ -368,9 +359,23 @@ impl Shared {
         self.report_slow(ticket, call);
     }
 
+    /// Records a closed-state success that changes the window, out of line
+    /// so the inlined fast path stays small.
+    #[inline(never)]
+    fn report_windowed_success(&self, window: &CallWindow, ticket: Ticket) {
+        if self.record_success(window, false) {
+            // A rate may have crossed its threshold: the machine decides.
+            let call = Call {
+                report: Report::Success,
+                slow: false,
+                windowed: true,
+            };
+            self.report_slow(ticket, call);
+        }
+    }
+
     /// Records a closed-state success in the window; true if a rate policy
     /// may now open the breaker, which only the machine may decide.
-    #[inline(always)]
     fn record_success(&self, window: &CallWindow, slow: bool) -> bool {
         if !slow && window.absorbs_success() {
             return false;
