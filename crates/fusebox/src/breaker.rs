@@ -164,21 +164,27 @@ impl Shared {
         }
     }
 
-    /// Admission: the closed, untimed case is small enough to inline into
-    /// every caller; everything else is one call away.
+    /// Admission: a ticket and the call's start time (0 if calls are not
+    /// timed), or the refusing state and when to retry. The closed, untimed
+    /// case is small enough to inline into every caller, and once inlined
+    /// it tests nothing more: the caller's match on the result folds away.
     #[inline(always)]
-    pub(crate) fn acquire(&self) -> Answer {
+    pub(crate) fn acquire(&self) -> Result<(Ticket, Nanos), (State, Option<Nanos>)> {
         let word = self.word.load(Ordering::Acquire);
         if word & (STATE_BITS | EXTERNAL_BIT | TIMED_BIT) == State::Closed.to_bits() {
-            return Answer::admit(Ticket {
+            let ticket = Ticket {
                 generation: generation_of(word),
                 probe: 0,
-            });
+            };
+            return Ok((ticket, 0));
         }
-        if word & (STATE_BITS | EXTERNAL_BIT) == State::Open.to_bits() {
-            return self.reject_open();
-        }
-        self.acquire_other(word)
+        let answer = if word & (STATE_BITS | EXTERNAL_BIT) == State::Open.to_bits() {
+            self.reject_open()
+        } else {
+            self.acquire_other(word)
+        };
+        let ticket = answer.ticket()?;
+        Ok((ticket, self.start_time()))
     }
 
     #[inline(never)]
@@ -266,7 +272,7 @@ impl Shared {
     /// When a call admitted now starts, if calls are timed (slow-call
     /// policy on); 0 otherwise, so no clock is read.
     #[inline]
-    pub(crate) fn start_time(&self) -> Nanos {
+    fn start_time(&self) -> Nanos {
         if self.slow_call.is_some() {
             self.clock.now()
         } else {

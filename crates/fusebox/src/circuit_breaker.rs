@@ -40,8 +40,8 @@ impl CircuitBreaker {
     /// [`Rejected`] reason it may not run.
     #[inline(always)]
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
-        match self.shared.acquire().ticket() {
-            Ok(ticket) => Ok(Permit::new(&self.shared, ticket)),
+        match self.shared.acquire() {
+            Ok((ticket, started)) => Ok(Permit::new(&self.shared, ticket, started)),
             Err((state, retry_after)) => Err(self.shared.rejected(state, retry_after)),
         }
     }
@@ -50,11 +50,10 @@ impl CircuitBreaker {
     /// own handle to the breaker, for futures and services that must own
     /// what they use.
     pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
-        let ticket = match self.shared.acquire().ticket() {
-            Ok(ticket) => ticket,
+        let (ticket, started) = match self.shared.acquire() {
+            Ok(admitted) => admitted,
             Err((state, retry_after)) => return Err(self.shared.rejected(state, retry_after)),
         };
-        let started = self.shared.start_time();
         Ok(OwnedPermit::new(self.clone(), ticket, started))
     }
 

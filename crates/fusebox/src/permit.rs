@@ -1,6 +1,7 @@
 use std::mem::ManuallyDrop;
 
 use crate::breaker::Shared;
+use crate::clock::Nanos;
 use crate::machine::{Report, Ticket};
 use crate::Outcome;
 
@@ -21,16 +22,16 @@ pub struct Permit<'a> {
     shared: &'a Shared,
     ticket: Ticket,
     /// When the call started, if the breaker times calls.
-    started: u64,
+    started: Nanos,
 }
 
 impl<'a> Permit<'a> {
     #[inline]
-    pub(crate) fn new(shared: &'a Shared, ticket: Ticket) -> Permit<'a> {
+    pub(crate) fn new(shared: &'a Shared, ticket: Ticket, started: Nanos) -> Permit<'a> {
         Permit {
             shared,
             ticket,
-            started: shared.start_time(),
+            started,
         }
     }
 
