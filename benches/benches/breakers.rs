@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 
+mod half_open;
 mod peers;
 
 /// Polls a future until it is ready. Every future here is ready at once
@@ -179,7 +180,19 @@ fn rate_window(c: &mut Criterion) {
 }
 
 fn half_open(c: &mut Criterion) {
-    // Two threads contend for one trial slot that is taken and given back.
+    // Every trial slot taken by a call that does not finish: two threads
+    // calling are all refused.
+    let mut group = c.benchmark_group("half_open_refused_2t");
+    for (contender, held) in half_open::all() {
+        assert!(!contender.call_ok(), "{} admitted a call", contender.name());
+        threaded(&mut group, contender.as_ref(), 2);
+        drop(held);
+    }
+    group.finish();
+
+    // Two threads contend for one trial slot that is taken and given back
+    // (fusebox only: the peers close, or fill a ring and decide, after a
+    // trial call, so they cannot stay half-open).
     let clock = fusebox::ManualClock::new();
     let breaker = fusebox::CircuitBreaker::builder("bench")
         .recovery_timeout(Duration::from_secs(1))
@@ -192,9 +205,6 @@ fn half_open(c: &mut Criterion) {
     let contender = Fusebox(breaker, "fusebox");
     let mut group = c.benchmark_group("half_open_contention_2t");
     threaded(&mut group, &contender, 2);
-    for peer in peers::half_open() {
-        threaded(&mut group, peer.as_ref(), 2);
-    }
     group.finish();
 }
 

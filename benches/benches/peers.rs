@@ -236,7 +236,7 @@ fn tower_resilience(runtime: &'static tokio::runtime::Runtime, window: bool) -> 
     }))
 }
 
-fn runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_current_thread()
@@ -264,9 +264,4 @@ pub(crate) fn rate_window() -> Vec<Box<dyn Contender>> {
         Box::new(tower_resilience(runtime(), true)),
         Box::new(circuitbreaker_rs()),
     ]
-}
-
-/// Peers put in their half-open state with one trial slot.
-pub(crate) fn half_open() -> Vec<Box<dyn Contender>> {
-    Vec::new()
 }

@@ -178,8 +178,11 @@ impl Shared {
             };
             return Ok((ticket, 0));
         }
+        const REFUSING: u64 = STATE_BITS | EXTERNAL_BIT | PROBES_FULL_BIT;
         let answer = if word & (STATE_BITS | EXTERNAL_BIT) == State::Open.to_bits() {
             self.reject_open()
+        } else if word & REFUSING == State::HalfOpen.to_bits() | PROBES_FULL_BIT {
+            self.reject_half_open()
         } else {
             self.acquire_other(word)
         };
@@ -199,7 +202,7 @@ impl Shared {
             }),
             State::Open => self.reject_open(),
             State::ForcedOpen => self.reject(State::ForcedOpen, None),
-            State::HalfOpen if word & PROBES_FULL_BIT != 0 => self.reject_half_open(),
+            // With every trial slot taken, `acquire` refused already.
             State::HalfOpen => self.acquire_slow(),
         }
     }
@@ -221,7 +224,8 @@ impl Shared {
 
     /// Rejects a call while every trial slot is taken, unless the earliest
     /// trial call may have been lost (its `probe_timeout` is near or past):
-    /// then the machine decides, under the lock.
+    /// then the machine decides, under the lock. Inlined, as `reject_open`.
+    #[inline(always)]
     fn reject_half_open(&self) -> Answer {
         let lost_at = self.probe_deadline.load(Ordering::Relaxed);
         if self.clock.recent().saturating_add(COARSE_LAG) < lost_at {
