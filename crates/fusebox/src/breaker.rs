@@ -21,7 +21,11 @@
 //!   earliest moment a trial call could be declared lost.
 //!
 //! A breaker whose state lives in a store keeps `word` at `EXTERNAL_BIT`,
-//! which no fast case matches, and goes to the store every time.
+//! which no fast case matches, and goes to the store every time; one that
+//! times its calls (a slow-call policy) has `TIMED_BIT` set, which keeps it
+//! off the closed fast path, so that path reads no settings.
+//!
+//! Admission is in `admit.rs`, recording outcomes in `report.rs`.
 //!
 //! Everything else (failures, half-open probes, elapsed deadlines, manual
 //! control) takes the lock and runs the machine. Each of the fast cases is a
@@ -32,17 +36,19 @@ use std::time::Duration;
 
 pub(crate) use answer::Answer;
 
-use crate::clock::{Clock, Nanos, COARSE_LAG};
-use crate::counters::{Count, Counters, Totals};
+use crate::clock::{Clock, Nanos};
+use crate::counters::{Counters, Totals};
 use crate::external::External;
-use crate::machine::{Admission, Call, Change, Machine, RateSettings, Report, Ticket};
+use crate::machine::{Change, Machine, RateSettings};
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
 use crate::transition::{announce, Listener};
 use crate::window::CallWindow;
-use crate::{Metrics, Rejected, State, Transition};
+use crate::{Metrics, State, Transition};
 use std::sync::Arc;
 
+mod admit;
 mod answer;
+mod report;
 
 const STATE_BITS: u64 = 0b111;
 const STREAK_BIT: u64 = 0b1000;
@@ -164,252 +170,6 @@ impl Shared {
         }
     }
 
-    /// Admission: a ticket and the call's start time (0 if calls are not
-    /// timed), or the refusing state and when to retry. The closed, untimed
-    /// case is small enough to inline into every caller, and once inlined
-    /// it tests nothing more: the caller's match on the result folds away.
-    #[inline(always)]
-    pub(crate) fn acquire(&self) -> Result<(Ticket, Nanos), (State, Option<Nanos>)> {
-        let word = self.word.load(Ordering::Acquire);
-        if word & (STATE_BITS | EXTERNAL_BIT | TIMED_BIT) == State::Closed.to_bits() {
-            let ticket = Ticket {
-                generation: generation_of(word),
-                probe: 0,
-            };
-            return Ok((ticket, 0));
-        }
-        const REFUSING: u64 = STATE_BITS | EXTERNAL_BIT | PROBES_FULL_BIT;
-        let answer = if word & (STATE_BITS | EXTERNAL_BIT) == State::Open.to_bits() {
-            self.reject_open()
-        } else if word & REFUSING == State::HalfOpen.to_bits() | PROBES_FULL_BIT {
-            self.reject_half_open()
-        } else {
-            self.acquire_other(word)
-        };
-        let ticket = answer.ticket()?;
-        Ok((ticket, self.start_time()))
-    }
-
-    #[inline(never)]
-    fn acquire_other(&self, word: u64) -> Answer {
-        if let Some(external) = &self.external {
-            return self.acquire_external(external);
-        }
-        match state_of(word) {
-            State::Closed | State::Disabled => Answer::admit(Ticket {
-                generation: generation_of(word),
-                probe: 0,
-            }),
-            State::Open => self.reject_open(),
-            State::ForcedOpen => self.reject(State::ForcedOpen, None),
-            // With every trial slot taken, `acquire` refused already.
-            State::HalfOpen => self.acquire_slow(),
-        }
-    }
-
-    /// Rejects a call while open, unless the open duration has elapsed.
-    /// Inlined: the common rejection is three loads, a compare and the
-    /// thread's own counter, less than a call would cost.
-    #[inline(always)]
-    fn reject_open(&self) -> Answer {
-        let until = self.open_until.load(Ordering::Relaxed);
-        // Far from the deadline the coarse clock settles it; near it, the
-        // precise one does, so no call is admitted early or late.
-        let coarse = self.clock.recent();
-        if coarse.saturating_add(COARSE_LAG) < until {
-            return self.reject(State::Open, Some(until - coarse));
-        }
-        self.reject_open_precisely(until)
-    }
-
-    /// Rejects a call while every trial slot is taken, unless the earliest
-    /// trial call may have been lost (its `probe_timeout` is near or past):
-    /// then the machine decides, under the lock. Inlined, as `reject_open`.
-    #[inline(always)]
-    fn reject_half_open(&self) -> Answer {
-        let lost_at = self.probe_deadline.load(Ordering::Relaxed);
-        if self.clock.recent().saturating_add(COARSE_LAG) < lost_at {
-            return self.reject(State::HalfOpen, None);
-        }
-        self.acquire_slow()
-    }
-
-    #[cold]
-    fn reject_open_precisely(&self, until: Nanos) -> Answer {
-        let now = self.clock.now();
-        if now < until {
-            return self.reject(State::Open, Some(until - now));
-        }
-        self.acquire_slow()
-    }
-
-    #[cold]
-    fn acquire_slow(&self) -> Answer {
-        let admission = self.with_machine(|machine, now| machine.acquire(now));
-        self.answer(admission)
-    }
-
-    fn answer(&self, admission: Admission) -> Answer {
-        match admission {
-            Admission::Admit(ticket) => Answer::admit(ticket),
-            Admission::Reject { state, retry_after } => self.reject(state, retry_after),
-        }
-    }
-
-    /// Counts a rejection.
-    #[inline]
-    fn reject(&self, state: State, retry_after: Option<Nanos>) -> Answer {
-        self.counters.add(Count::Rejection);
-        Answer::refuse(state, retry_after)
-    }
-
-    /// The error for a refused call.
-    #[inline(always)]
-    pub(crate) fn rejected(&self, state: State, retry_after: Option<Nanos>) -> Rejected {
-        Rejected {
-            name: self.name,
-            state,
-            retry_after: retry_after.map(Duration::from_nanos),
-        }
-    }
-
-    /// When a call admitted now starts, if calls are timed (slow-call
-    /// policy on); 0 otherwise, so no clock is read.
-    #[inline]
-    fn start_time(&self) -> Nanos {
-        if self.slow_call.is_some() {
-            self.clock.now()
-        } else {
-            0
-        }
-    }
-
-    /// Records an outcome. The common case, a success while closed with no
-    /// failure streak, is one load and compare plus the thread's own counter
-    /// (and, with a rate policy, the window's lock-free record), inlined into
-    /// the caller.
-    #[inline(always)]
-    pub(crate) fn report(&self, ticket: Ticket, report: Report, started: Nanos) {
-        // The word is exactly "closed, this generation, no streak" only for
-        // an untimed breaker, and only for a ticket admitted while closed:
-        // a trial call's generation ended when the breaker closed.
-        if matches!(report, Report::Success)
-            && self.word.load(Ordering::Acquire)
-                == ticket.generation << GENERATION_SHIFT | State::Closed.to_bits()
-        {
-            self.counters.add(Count::Success);
-            match &self.window {
-                Some(window) if !window.absorbs_success() => {
-                    return self.report_windowed_success(window, ticket)
-                }
-                _ => return,
-            }
-        }
-        self.report_other(ticket, report, started);
-    }
-
-    /// Records an outcome, without the lock when the machine would not change.
-    #[inline(never)]
-    fn report_other(&self, ticket: Ticket, report: Report, started: Nanos) {
-        let slow = match (self.slow_call, report) {
-            (Some(limit), Report::Success | Report::Failure) => {
-                self.clock.now().saturating_sub(started) > limit
-            }
-            _ => false,
-        };
-        if slow {
-            self.counters.add(Count::Slow);
-        }
-        self.counters.add(match report {
-            Report::Success => Count::Success,
-            Report::Failure => Count::Failure,
-            Report::Ignored => Count::Ignored,
-            Report::Cancelled => Count::Cancelled,
-        });
-        let mut call = Call {
-            report,
-            slow,
-            windowed: false,
-        };
-        if let Some(external) = &self.external {
-            let ran = external.run(self.name, true, |machine, now| {
-                ((), machine.record(ticket, call, now))
-            });
-            if let Some(((), change)) = ran {
-                self.announce_external(external, change);
-            }
-            return;
-        }
-        if ticket.probe == 0 {
-            let word = self.word.load(Ordering::Acquire);
-            if generation_of(word) != ticket.generation {
-                return; // stale: the machine would ignore it
-            }
-            match (state_of(word), report) {
-                (State::Closed, Report::Success) => {
-                    if let Some(window) = &self.window {
-                        if self.record_success(window, slow) {
-                            call.windowed = true;
-                            return self.report_slow(ticket, call);
-                        }
-                    }
-                    if word & STREAK_BIT == 0 {
-                        return; // nothing to reset
-                    }
-                    call.windowed = self.window.is_some();
-                }
-                (State::Closed | State::Disabled, Report::Ignored) => return,
-                (State::Closed | State::Disabled, Report::Cancelled) if !self.cancel_is_failure => {
-                    return
-                }
-                (State::Disabled, Report::Success) => return,
-                _ => {}
-            }
-        }
-        self.report_slow(ticket, call);
-    }
-
-    /// Records a closed-state success that changes the window, out of line
-    /// so the inlined fast path stays small.
-    #[inline(never)]
-    fn report_windowed_success(&self, window: &CallWindow, ticket: Ticket) {
-        if self.record_success(window, false) {
-            // A rate may have crossed its threshold: the machine decides.
-            let call = Call {
-                report: Report::Success,
-                slow: false,
-                windowed: true,
-            };
-            self.report_slow(ticket, call);
-        }
-    }
-
-    /// Records a closed-state success in the window; true if a rate policy
-    /// may now open the breaker, which only the machine may decide.
-    fn record_success(&self, window: &CallWindow, slow: bool) -> bool {
-        if !slow && window.absorbs_success() {
-            return false;
-        }
-        let now = if window.needs_time() {
-            self.clock.now()
-        } else {
-            0
-        };
-        window.record(now, false, slow);
-        window.troubled(now).is_some_and(|tally| {
-            (tally.failures > 0 || tally.slow > 0)
-                && self
-                    .rates
-                    .as_ref()
-                    .is_some_and(|rates| rates.verdict(tally).is_some())
-        })
-    }
-
-    #[cold]
-    fn report_slow(&self, ticket: Ticket, call: Call) {
-        self.with_machine(|machine, now| ((), machine.record(ticket, call, now)));
-    }
-
     /// The state at this moment, with an elapsed open duration read as
     /// half-open.
     pub(crate) fn state(&self) -> State {
@@ -512,18 +272,6 @@ impl Shared {
             generation: change.generation,
             at: self.clock.instant(change.at),
         })
-    }
-
-    fn acquire_external(&self, external: &External) -> Answer {
-        let ran = external.run(self.name, !external.fail_closed, |machine, now| {
-            machine.acquire(now)
-        });
-        let Some((admission, change)) = ran else {
-            // Degraded and failing closed: no call until the store is back.
-            return self.reject(State::Open, None);
-        };
-        self.announce_external(external, change);
-        self.answer(admission)
     }
 
     fn announce_external(&self, external: &External, change: Option<Change>) {
