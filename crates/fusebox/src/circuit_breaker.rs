@@ -1,6 +1,7 @@
 use std::future::Future;
 
 use crate::breaker::Shared;
+use crate::call_async::CallAsync;
 use crate::sync::Arc;
 use crate::{Builder, Error, Metrics, Outcome, OwnedPermit, Permit, Rejected, State};
 
@@ -85,43 +86,37 @@ impl CircuitBreaker {
     }
 
     /// Runs the future made by `f` if the breaker admits it; every `Err`
-    /// counts as a failure. Works on any executor.
+    /// counts as a failure. Works on any executor. Like an `async fn`, it
+    /// does nothing until first polled: admission is decided then.
     ///
     /// Dropping the returned future before it finishes is neutral: a
     /// half-open trial slot is freed and nothing is counted.
-    pub async fn call_async<T, E, F, Fut>(&self, f: F) -> Result<T, Error<E>>
+    #[inline(always)]
+    pub fn call_async<T, E, F, Fut>(
+        &self,
+        f: F,
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'_, T, E, F, Fut>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let permit = self.try_acquire()?;
-        let result = f().await;
-        match result {
-            Ok(value) => {
-                permit.success();
-                Ok(value)
-            }
-            Err(e) => {
-                permit.failure();
-                Err(Error::Inner(e))
-            }
-        }
+        CallAsync::new(self, Outcome::of::<T, E>, f)
     }
 
-    /// Like [`call_async`](Self::call_async), with a classifier.
-    pub async fn call_async_with<T, E, F, Fut>(
+    /// Like [`call_async`](Self::call_async), with `classify` deciding
+    /// whether the result is a success, a failure or ignored.
+    #[inline(always)]
+    pub fn call_async_with<T, E, C, F, Fut>(
         &self,
-        classify: impl FnOnce(&Result<T, E>) -> Outcome,
+        classify: C,
         f: F,
-    ) -> Result<T, Error<E>>
+    ) -> impl Future<Output = Result<T, Error<E>>> + use<'_, T, E, C, F, Fut>
     where
+        C: FnOnce(&Result<T, E>) -> Outcome,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let permit = self.try_acquire()?;
-        let result = f().await;
-        permit.record(classify(&result));
-        result.map_err(Error::Inner)
+        CallAsync::new(self, classify, f)
     }
 
     /// A snapshot of state and counts.

@@ -90,6 +90,7 @@
 
 mod breaker;
 mod builder;
+mod call_async;
 mod circuit_breaker;
 mod clock;
 #[cfg(feature = "config")]
