@@ -113,23 +113,23 @@ fn rate_contenders() -> Vec<Box<dyn Contender>> {
 
 /// Aggregate time per call with `threads` threads calling at once.
 fn threaded(group: &mut BenchmarkGroup<'_, WallTime>, c: &dyn Contender, threads: u64) {
-    threaded_named(group, c, threads, c.name());
+    let each: Vec<&dyn Contender> = (0..threads).map(|_| c).collect();
+    threaded_named(group, &each, c.name());
 }
 
-fn threaded_named(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    c: &dyn Contender,
-    threads: u64,
-    name: &str,
-) {
+/// Aggregate time per call with one thread per contender in `each`, all
+/// calling at once (the same contender in every slot: one shared breaker).
+fn threaded_named(group: &mut BenchmarkGroup<'_, WallTime>, each: &[&dyn Contender], name: &str) {
     group.bench_function(name, |b| {
         b.iter_custom(|iters| {
-            let per_thread = iters.div_ceil(threads);
-            let barrier = Barrier::new(threads as usize);
+            let per_thread = iters.div_ceil(each.len() as u64);
+            let barrier = Barrier::new(each.len());
             std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads)
-                    .map(|_| {
-                        s.spawn(|| {
+                let handles: Vec<_> = each
+                    .iter()
+                    .map(|c| {
+                        let barrier = &barrier;
+                        s.spawn(move || {
                             barrier.wait();
                             let start = Instant::now();
                             black_box(c.run(per_thread));
@@ -245,7 +245,14 @@ fn baselines(c: &mut Criterion) {
     // the floor to hold the breakers' 2-thread figures against.
     let mut group = c.benchmark_group("baseline_scaling");
     single_named(&mut group, &LocalWork, "local_work_1t");
-    threaded_named(&mut group, &LocalWork, 2, "local_work_2t");
+    threaded_named(&mut group, &[&LocalWork, &LocalWork], "local_work_2t");
+    // fusebox with nothing shared at all: each thread its own breaker. If
+    // two threads on one breaker do as well, sharing it costs nothing.
+    let own = [
+        Fusebox(fusebox_consecutive(), "own"),
+        Fusebox(fusebox_consecutive(), "own"),
+    ];
+    threaded_named(&mut group, &[&own[0], &own[1]], "fusebox_own_breakers_2t");
     group.finish();
 }
 
