@@ -33,7 +33,9 @@ struct Line([AtomicU64; KINDS]);
 
 /// Totals of one breaker, one cache line per thread slot.
 pub(crate) struct Counters {
-    lines: Box<[Line; STRIPES]>,
+    /// Inline rather than boxed: the breaker is behind an `Arc` already,
+    /// and a call then finds its line without loading a pointer first.
+    lines: [Line; STRIPES],
     overflow: Line,
 }
 
@@ -58,7 +60,7 @@ impl Totals {
 impl Counters {
     pub(crate) fn new() -> Counters {
         Counters {
-            lines: Box::new(std::array::from_fn(|_| Line::default())),
+            lines: std::array::from_fn(|_| Line::default()),
             overflow: Line::default(),
         }
     }
