@@ -6,14 +6,13 @@
 
 use std::any::Any;
 use std::future::Future;
-use std::hint::black_box;
 use std::sync::mpsc;
 use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::Duration;
 
-use crate::peers::Boom;
-use crate::Contender;
+use crate::peers::{Boom, CircuitbreakerRs, TowerResilience};
+use crate::{Contender, Fusebox};
 
 /// How long the peers stay open before their half-open state; the set-up
 /// waits it out once.
@@ -32,21 +31,6 @@ pub(crate) fn all() -> Vec<HalfOpen> {
 
 // ---- fusebox ---------------------------------------------------------------
 
-struct Fusebox(fusebox::CircuitBreaker);
-
-impl Contender for Fusebox {
-    fn name(&self) -> &'static str {
-        "fusebox"
-    }
-    #[inline(always)]
-    fn call_ok(&self) -> bool {
-        self.0.call(|| Ok::<_, ()>(black_box(1u64))).is_ok()
-    }
-    fn open(&self) {
-        self.0.trip();
-    }
-}
-
 fn fusebox() -> HalfOpen {
     let clock = fusebox::ManualClock::new();
     let breaker = fusebox::CircuitBreaker::builder("half_open")
@@ -61,27 +45,10 @@ fn fusebox() -> HalfOpen {
         trials.push(permit);
     }
     assert_eq!(trials.len(), 1, "fusebox: one trial slot by default");
-    (Box::new(Fusebox(breaker)), Box::new(trials))
+    (Box::new(Fusebox(breaker, "fusebox")), Box::new(trials))
 }
 
 // ---- circuitbreaker-rs -----------------------------------------------------
-
-struct CircuitbreakerRs(circuitbreaker_rs::CircuitBreaker<circuitbreaker_rs::DefaultPolicy, Boom>);
-
-impl Contender for CircuitbreakerRs {
-    fn name(&self) -> &'static str {
-        "circuitbreaker-rs"
-    }
-    #[inline(always)]
-    fn call_ok(&self) -> bool {
-        self.0.call(|| Ok::<_, Boom>(black_box(1u64))).is_ok()
-    }
-    fn open(&self) {
-        for _ in 0..1000 {
-            let _ = self.0.call(|| Err::<(), _>(Boom));
-        }
-    }
-}
 
 fn circuitbreaker_rs() -> HalfOpen {
     let breaker =
@@ -155,23 +122,6 @@ impl Drop for BlockedCalls {
 /// The input the inner service never answers.
 const HANG: u64 = u64::MAX - 1;
 
-struct TowerResilience(Box<dyn Fn(u64) -> bool + Send + Sync>);
-
-impl Contender for TowerResilience {
-    fn name(&self) -> &'static str {
-        "tower-resilience"
-    }
-    #[inline(always)]
-    fn call_ok(&self) -> bool {
-        (self.0)(black_box(1))
-    }
-    fn open(&self) {
-        for _ in 0..1000 {
-            let _ = (self.0)(u64::MAX);
-        }
-    }
-}
-
 fn tower_resilience() -> HalfOpen {
     use tower::{Layer, Service};
     use tower_resilience_circuitbreaker::{CircuitBreakerError, CircuitBreakerLayer};
@@ -214,10 +164,14 @@ fn tower_resilience() -> HalfOpen {
         let start = start.clone();
         move |x| {
             let Some(mut call) = start(x) else {
-                return false;
+                return Err(true);
             };
             let mut cx = Context::from_waker(Waker::noop());
-            matches!(call.as_mut().poll(&mut cx), Poll::Ready(Ok(_)))
+            match call.as_mut().poll(&mut cx) {
+                Poll::Ready(Ok(v)) => Ok(v),
+                Poll::Ready(Err(CircuitBreakerError::OpenCircuit)) => Err(true),
+                _ => Err(false),
+            }
         }
     }));
     contender.open();

@@ -95,7 +95,9 @@ fn recloser() -> Recloser {
 
 // ---- circuitbreaker-rs ----------------------------------------------------
 
-struct CircuitbreakerRs(circuitbreaker_rs::CircuitBreaker<circuitbreaker_rs::DefaultPolicy, Boom>);
+pub(crate) struct CircuitbreakerRs(
+    pub(crate) circuitbreaker_rs::CircuitBreaker<circuitbreaker_rs::DefaultPolicy, Boom>,
+);
 
 impl Contender for CircuitbreakerRs {
     fn name(&self) -> &'static str {
@@ -181,7 +183,8 @@ fn seatbelt(runtime: &'static tokio::runtime::Runtime) -> Seatbelt {
 
 // ---- tower-resilience-circuitbreaker (tower layer) --------------------------
 
-struct TowerResilience(Box<dyn Fn(u64) -> Result<u64, bool> + Send + Sync>);
+/// One call with input `x`: `Err(true)` when the breaker refused it.
+pub(crate) struct TowerResilience(pub(crate) Box<dyn Fn(u64) -> Result<u64, bool> + Send + Sync>);
 
 impl Contender for TowerResilience {
     fn name(&self) -> &'static str {
