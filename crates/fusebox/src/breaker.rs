@@ -144,6 +144,7 @@ impl Shared {
         external: Option<External>,
     ) -> Shared {
         let settings = machine.settings().clone();
+        let slow_call = slow_call_limit(&machine);
         let window = machine.window().cloned();
         let word = mirror(&machine, external.is_some());
         if external.is_none() {
@@ -163,7 +164,7 @@ impl Shared {
             clock,
             listeners: listeners.into_boxed_slice(),
             cancel_is_failure: settings.cancel_is_failure,
-            slow_call: settings.rates.as_ref().and_then(|r| r.slow_call),
+            slow_call,
             rates: settings.rates,
             window,
             external,

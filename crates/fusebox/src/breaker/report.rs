@@ -99,7 +99,7 @@ impl Shared {
     /// so the inlined fast path stays small.
     #[inline(never)]
     fn report_windowed_success(&self, window: &CallWindow, ticket: Ticket) {
-        if self.record_success(window, false) {
+        if self.record_in_window(window, false) {
             // A rate may have crossed its threshold: the machine decides.
             let call = Call {
                 report: Report::Success,
@@ -116,6 +116,12 @@ impl Shared {
         if !slow && window.absorbs_success() {
             return false;
         }
+        self.record_in_window(window, slow)
+    }
+
+    /// [`record_success`](Self::record_success) once the window is known to
+    /// change.
+    fn record_in_window(&self, window: &CallWindow, slow: bool) -> bool {
         let now = if window.needs_time() {
             self.clock.now()
         } else {
