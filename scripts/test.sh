@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace. Sets up what it needs on a
-# fresh machine (redis-server, the Python venv) itself.
+# fresh machine itself: redis-server, installed with apt-get when missing
+# (there is no Python package yet, so no venv or maturin step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
