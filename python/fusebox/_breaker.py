@@ -1,0 +1,107 @@
+"""``fusebox.CircuitBreaker``: the extension's breaker plus what is written
+in Python: the decorator and the ``with`` / ``async with`` blocks.
+
+Every decision is the Rust core's; this module only routes calls to it."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any, Callable, Optional, Tuple, Type, TypeVar, cast
+
+from . import _fusebox
+
+__all__ = ["CircuitBreaker"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Permits of the `with` / `async with` blocks running in this context (a
+# thread, or an asyncio task), innermost last, with the breaker they are of.
+_blocks: ContextVar[Tuple[Tuple[int, _fusebox.Permit], ...]] = ContextVar(
+    "fusebox_blocks", default=()
+)
+
+
+class CircuitBreaker(_fusebox.CircuitBreaker):
+    """A circuit breaker in front of calls to something that can fail.
+
+    ``CircuitBreaker(name, failure_threshold=5, recovery_timeout=30.0,
+    success_threshold=1, half_open_max_calls=1, exclude=(), store=None,
+    fallback=None, *, probe_timeout=60.0, fail_closed=False)``
+
+    * ``failure_threshold`` failures in a row open it; the call that trips it
+      raises its own error, later calls raise ``CircuitOpenError`` at once.
+    * After ``recovery_timeout`` seconds it is half-open (``state`` reads
+      ``HALF_OPEN`` with no call made): ``half_open_max_calls`` trial calls
+      may run at once; ``success_threshold`` successes in a row close it, a
+      failure opens it again.
+    * ``exclude``: exception classes that count as neither success nor
+      failure; they are re-raised unchanged.
+    * ``store``: keep the state in ``"sqlite:///abs/path.db"``,
+      ``"sqlite://relative.db"`` or ``"redis://host:6379/0?prefix=…"``,
+      shared by every process using the same name.
+    * ``fallback``: while calls are refused, ``fallback(*args, **kwargs)``
+      answers instead of ``CircuitOpenError`` (awaited if async).
+    * ``probe_timeout``: a trial call silent this long frees its slot.
+    * ``fail_closed``: refuse calls while the store cannot be reached,
+      instead of running on local state.
+
+    Use it as ``cb.call(fn, *args)``, ``await cb.execute(async_fn, *args)``,
+    ``@cb``, ``with cb:``, ``async with cb:``, or with
+    ``allow_request()`` / ``record_success()`` / ``record_failure()``.
+    """
+
+    def __call__(self, func: F) -> F:
+        """Decorates ``func`` (sync or ``async def``) so each call goes
+        through the breaker."""
+        if not callable(func):
+            raise TypeError(f"func must be callable, not {type(func).__name__}")
+        if inspect.iscoroutinefunction(func):
+            execute = self.execute
+
+            @functools.wraps(func)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                return await execute(func, *args, **kwargs)
+
+            return cast(F, run_async)
+        call = self.call
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            return call(func, *args, **kwargs)
+
+        return cast(F, run)
+
+    def __enter__(self) -> "CircuitBreaker":
+        _blocks.set(_blocks.get() + ((id(self), self.acquire()),))
+        return self
+
+    def __exit__(
+        self,
+        kind: Optional[Type[BaseException]],
+        error: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        _take_block(self).settle(error)
+
+    async def __aenter__(self) -> "CircuitBreaker":
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        kind: Optional[Type[BaseException]],
+        error: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self.__exit__(kind, error, traceback)
+
+
+def _take_block(breaker: CircuitBreaker) -> _fusebox.Permit:
+    blocks = _blocks.get()
+    for index in range(len(blocks) - 1, -1, -1):
+        if blocks[index][0] == id(breaker):
+            _blocks.set(blocks[:index] + blocks[index + 1 :])
+            return blocks[index][1]
+    raise RuntimeError(f"{breaker!r}: no `with` block of this breaker is open here")
