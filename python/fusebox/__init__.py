@@ -29,6 +29,7 @@ CircuitBreakerOpenException = CircuitOpenError
 """The same class as ``CircuitOpenError``, under the name of seed code."""
 
 Permit = _fusebox.Permit
+ManualClock = _fusebox.ManualClock
 
 __all__ = [
     "CircuitBreaker",
@@ -39,6 +40,7 @@ __all__ = [
     "CircuitBreakerOpenException",
     "Transition",
     "Permit",
+    "ManualClock",
     "circuit_breaker",
     "get_breaker",
     "load_config",

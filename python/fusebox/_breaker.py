@@ -29,7 +29,7 @@ class CircuitBreaker(_fusebox.CircuitBreaker):
 
     ``CircuitBreaker(name, failure_threshold=5, recovery_timeout=30.0,
     success_threshold=1, half_open_max_calls=1, exclude=(), store=None,
-    fallback=None, *, probe_timeout=60.0, fail_closed=False)``
+    fallback=None, *, probe_timeout=60.0, fail_closed=False, clock=None)``
 
     * ``failure_threshold`` failures in a row open it; the call that trips it
       raises its own error, later calls raise ``CircuitOpenError`` at once.
@@ -47,6 +47,8 @@ class CircuitBreaker(_fusebox.CircuitBreaker):
     * ``probe_timeout``: a trial call silent this long frees its slot.
     * ``fail_closed``: refuse calls while the store cannot be reached,
       instead of running on local state.
+    * ``clock``: a ``ManualClock``, for tests that move time by hand.
+    * ``reset_timeout``: another name of ``recovery_timeout``.
 
     Use it as ``cb.call(fn, *args)``, ``await cb.execute(async_fn, *args)``,
     ``@cb``, ``with cb:``, ``async with cb:``, or with

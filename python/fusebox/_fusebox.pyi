@@ -40,6 +40,14 @@ class LoadedConfig:
 
 def load_config(path: Union[str, "os.PathLike[str]"]) -> LoadedConfig: ...
 
+class ManualClock:
+    """Time moved by hand, for tests: ``CircuitBreaker(..., clock=clock)``."""
+
+    def __init__(self) -> None: ...
+    def advance(self, seconds: float) -> None: ...
+    @property
+    def elapsed(self) -> float: ...
+
 class CircuitBreaker:
     def __init__(
         self,
@@ -56,6 +64,7 @@ class CircuitBreaker:
         fail_closed: Optional[bool] = False,
         reset_timeout: Optional[float] = None,
         config: Optional[LoadedConfig] = None,
+        clock: Optional[ManualClock] = None,
     ) -> None: ...
     @property
     def name(self) -> str: ...

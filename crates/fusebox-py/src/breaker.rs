@@ -15,6 +15,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
+use crate::clock::ManualClock;
 use crate::config::LoadedConfig;
 use crate::execution::Execution;
 use crate::permit::Permit;
@@ -120,7 +121,7 @@ impl CircuitBreaker {
     #[pyo3(signature = (
         name=None, failure_threshold=None, recovery_timeout=None, success_threshold=None,
         half_open_max_calls=None, exclude=None, store=None, fallback=None, *,
-        probe_timeout=None, fail_closed=None, reset_timeout=None, config=None,
+        probe_timeout=None, fail_closed=None, reset_timeout=None, config=None, clock=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -137,6 +138,7 @@ impl CircuitBreaker {
         fail_closed: Option<&Bound<'_, PyAny>>,
         reset_timeout: Option<&Bound<'_, PyAny>>,
         config: Option<PyRef<'_, LoadedConfig>>,
+        clock: Option<PyRef<'_, ManualClock>>,
     ) -> PyResult<CircuitBreaker> {
         python::load(py)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -220,6 +222,9 @@ impl CircuitBreaker {
         }
         if let Some(yes) = fail_closed {
             builder = builder.fail_closed(yes);
+        }
+        if let Some(clock) = clock {
+            builder = builder.clock(clock.inner.clone());
         }
         // Check the settings before a store is opened (and maybe dialled).
         builder.check().map_err(errors::config)?;

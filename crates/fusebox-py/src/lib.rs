@@ -13,6 +13,7 @@
 //!   function), written in Rust so an async call costs no Python frame.
 //! * [`permit`]: permits held by a `with` block or by the calling thread
 //!   between `allow_request()` and `record_*()`.
+//! * [`clock`]: `ManualClock`, for tests that move time by hand.
 //! * [`errors`]: the one place Rust errors become Python exceptions.
 //! * [`python`]: the Python objects the module hands out (states, the
 //!   exception class, the transition announcer), imported once.
@@ -22,6 +23,7 @@
 mod args;
 mod breaker;
 mod call;
+mod clock;
 mod config;
 mod errors;
 mod execution;
@@ -38,6 +40,7 @@ fn _fusebox(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<execution::Execution>()?;
     module.add_class::<permit::Permit>()?;
     module.add_class::<config::LoadedConfig>()?;
+    module.add_class::<clock::ManualClock>()?;
     module.add_function(wrap_pyfunction!(config::load_config, module)?)?;
     log_bridge::install();
     Ok(())
