@@ -118,6 +118,9 @@ pub(crate) struct Locked {
 pub(crate) struct Shared {
     word: AtomicU64,
     open_until: AtomicU64,
+    /// When the breaker last opened: a rejection's `retry_after` is never
+    /// longer than the open duration, however far the cached time lags.
+    opened_at: AtomicU64,
     /// The earliest deadline of a trial call in flight, when half-open.
     probe_deadline: AtomicU64,
     locked: Mutex<Locked>,
@@ -127,6 +130,7 @@ pub(crate) struct Shared {
     listeners: Box<[Listener]>,
     /// Copies of the machine's settings, read on the fast paths.
     cancel_is_failure: bool,
+    probe_timeout: Nanos,
     rates: Option<RateSettings>,
     slow_call: Option<Nanos>,
     /// The machine's window, recorded into by lock-free successes.
@@ -154,6 +158,7 @@ impl Shared {
         Shared {
             word: AtomicU64::new(word),
             open_until: AtomicU64::new(machine.open_until()),
+            opened_at: AtomicU64::new(machine.since()),
             probe_deadline: AtomicU64::new(0),
             locked: Mutex::new(Locked {
                 machine,
@@ -164,6 +169,7 @@ impl Shared {
             clock,
             listeners: listeners.into_boxed_slice(),
             cancel_is_failure: settings.cancel_is_failure,
+            probe_timeout: settings.probe_timeout,
             slow_call,
             rates: settings.rates,
             window,
@@ -260,6 +266,8 @@ impl Shared {
         let change = f(&mut locked, now);
         self.open_until
             .store(locked.machine.open_until(), Ordering::Relaxed);
+        self.opened_at
+            .store(locked.machine.since(), Ordering::Relaxed);
         self.probe_deadline
             .store(locked.machine.earliest_probe_deadline(), Ordering::Relaxed);
         let word = mirror(&locked.machine, self.external.is_some());
