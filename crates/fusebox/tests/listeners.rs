@@ -87,7 +87,11 @@ fn racing_manual_transitions_reach_listeners_in_generation_order() {
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 20_000, "every transition announced once");
     let expected: Vec<u64> = (1..=20_000).collect();
-    assert!(*seen == expected, "out of order: {:?}", first_disorder(&seen));
+    assert!(
+        *seen == expected,
+        "out of order: {:?}",
+        first_disorder(&seen)
+    );
 }
 
 fn first_disorder(seen: &[u64]) -> Option<(usize, u64, u64)> {

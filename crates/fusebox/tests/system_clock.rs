@@ -85,7 +85,9 @@ fn a_half_open_refusal_names_a_wait_within_the_trial_lease() {
     for _ in 0..1_000 {
         let rejected = b.try_acquire().expect_err("the only trial slot is taken");
         assert_eq!(rejected.state, State::HalfOpen);
-        let wait = rejected.retry_after.expect("a slot frees when the lease ends");
+        let wait = rejected
+            .retry_after
+            .expect("a slot frees when the lease ends");
         assert!(wait <= lease, "retry in {wait:?}");
     }
     drop(trial);
