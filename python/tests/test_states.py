@@ -107,6 +107,12 @@ def test_half_open_admits_at_most_half_open_max_calls(name: str, clock: fusebox.
     with pytest.raises(CircuitOpenError) as refused:
         cb.call(lambda: None)
     assert refused.value.state is CircuitState.HALF_OPEN
+    # Until the earliest trial's lease (probe_timeout, 60 s) ends.
+    assert refused.value.retry_after == pytest.approx(60.0, abs=0.05)
+    clock.advance(10.0)
+    with pytest.raises(CircuitOpenError) as refused:
+        cb.call(lambda: None)
+    assert refused.value.retry_after == pytest.approx(50.0, abs=0.05)
     first.cancel()  # a cancelled trial frees its slot and counts nothing
     third = cb.acquire()
     second.success()
@@ -118,14 +124,14 @@ def test_failure_count_keeps_the_tripping_failures_until_closed(name: str, clock
     cb = CircuitBreaker(name, failure_threshold=3, recovery_timeout=1.0, clock=clock)
     trip(cb, 2)
     assert cb.failure_count == 2
-    cb.call(lambda: None)  # a success ends the streak while closed
-    assert cb.failure_count == 0
+    cb.call(lambda: None)  # ends the streak, not the count since closed
+    assert cb.failure_count == 2
     trip(cb, 3)
     assert cb.state is CircuitState.OPEN
-    assert cb.failure_count == 3
+    assert cb.failure_count == 5
     clock.advance(1.0)
     assert cb.state is CircuitState.HALF_OPEN
-    assert cb.failure_count == 3
+    assert cb.failure_count == 5
     cb.call(lambda: None)
     assert cb.state is CircuitState.CLOSED
     assert cb.failure_count == 0

@@ -480,7 +480,7 @@ fn listener(name: Py<PyString>, callbacks: Py<PyList>) -> impl Fn(&Transition) +
 
 /// Failures since the breaker last closed.
 fn failures_since_closed(metrics: &Metrics) -> u64 {
-    u64::from(metrics.consecutive_failures)
+    metrics.failures_since_closed
 }
 
 /// An instant of the breaker's monotonic clock as a `time.time()` timestamp.
