@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace. Sets up what it needs on a
 # fresh machine itself: redis-server, installed with apt-get when missing
-# (there is no Python package yet, so no venv or maturin step).
+# and the Python package's virtualenvs, built by scripts/test_python.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +32,9 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 
 step "doc build"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --quiet
+
+step "python package"
+scripts/test_python.sh
 
 echo
 echo "all checks passed"

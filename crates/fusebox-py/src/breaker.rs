@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fusebox::{Metrics, OwnedPermit, Outcome, Rejected, Transition};
+use fusebox::{Metrics, Outcome, OwnedPermit, Rejected, Transition};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -187,19 +187,13 @@ impl CircuitBreaker {
             None => None,
         };
 
-        let loaded = config
-            .map(|c| c.settings_of(&name))
-            .unwrap_or_default();
+        let loaded = config.map(|c| c.settings_of(&name)).unwrap_or_default();
         let settings = Settings {
-            failure_threshold: failure_threshold
-                .or(loaded.failure_threshold)
-                .unwrap_or(5),
+            failure_threshold: failure_threshold.or(loaded.failure_threshold).unwrap_or(5),
             recovery_timeout: recovery_timeout
                 .or(loaded.recovery_timeout)
                 .unwrap_or(Duration::from_secs(30)),
-            success_threshold: success_threshold
-                .or(loaded.success_threshold)
-                .unwrap_or(1),
+            success_threshold: success_threshold.or(loaded.success_threshold).unwrap_or(1),
             half_open_max_calls: half_open_max_calls
                 .or(loaded.half_open_max_calls)
                 .unwrap_or(1),
@@ -236,10 +230,7 @@ impl CircuitBreaker {
         }
         let callbacks = PyList::empty(py).unbind();
         let py_name = PyString::new(py, &name).unbind();
-        builder = builder.on_transition(listener(
-            py_name.clone_ref(py),
-            callbacks.clone_ref(py),
-        ));
+        builder = builder.on_transition(listener(py_name.clone_ref(py), callbacks.clone_ref(py)));
         let core = builder.build().map_err(errors::config)?;
         Ok(CircuitBreaker {
             core,
@@ -335,15 +326,18 @@ impl CircuitBreaker {
     }
 
     /// Runs `func(*args, **kwargs)` through the breaker (see `fusebox.CircuitBreaker.call`).
-    #[pyo3(signature = (func, /, *args, **kwargs))]
+    ///
+    /// Takes the caller's whole argument tuple (`func` first) so that a call
+    /// with no arguments for `func` builds no second tuple.
+    #[pyo3(signature = (*args, **kwargs), text_signature = "(func, /, *args, **kwargs)")]
     fn call<'py>(
         slf: &Bound<'py, Self>,
-        func: &Bound<'py, PyAny>,
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let (func, args) = call::split(args)?;
         let fallback = slf.get().fallback.as_ref().map(|f| f.bind(slf.py()));
-        call::call(slf, fallback, func, args, kwargs)
+        call::call(slf, fallback, &func, &args, kwargs)
     }
 
     /// Like `call`, with `fallback` answering refused calls.
@@ -355,24 +349,24 @@ impl CircuitBreaker {
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let fallback = fallback.filter(|f| !f.is_none()).or_else(|| {
-            slf.get().fallback.as_ref().map(|f| f.bind(slf.py()))
-        });
+        let fallback = fallback
+            .filter(|f| !f.is_none())
+            .or_else(|| slf.get().fallback.as_ref().map(|f| f.bind(slf.py())));
         call::call(slf, fallback, func, args, kwargs)
     }
 
     /// An awaitable that runs `func(*args, **kwargs)` through the breaker
     /// when awaited (see `fusebox.CircuitBreaker.execute`).
-    #[pyo3(signature = (func, /, *args, **kwargs))]
+    #[pyo3(signature = (*args, **kwargs), text_signature = "(func, /, *args, **kwargs)")]
     fn execute(
         slf: &Bound<'_, Self>,
-        func: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Execution> {
-        args::callable("func", func)?;
+        let (func, args) = call::split(args)?;
+        args::callable("func", &func)?;
         let fallback = slf.get().fallback.as_ref().map(|f| f.clone_ref(slf.py()));
-        Ok(Execution::pending(slf, fallback, func, args, kwargs))
+        Ok(Execution::pending(slf, fallback, &func, &args, kwargs))
     }
 
     /// Like `execute`, with `fallback` answering refused calls.

@@ -50,6 +50,18 @@ pub(crate) fn call<'py>(
     }
 }
 
+/// `(func, *args)` as `func` and the tuple of its arguments: the empty
+/// tuple, which is shared, when there are none.
+#[inline]
+pub(crate) fn split<'py>(
+    args: &Bound<'py, PyTuple>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+    let func = args.get_item(0).map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err("call() missing its first argument: func")
+    })?;
+    Ok((func, args.get_slice(1, args.len())))
+}
+
 /// The answer to a refused call: the fallback's, or `CircuitOpenError`.
 fn refuse<'py>(
     breaker: &Bound<'py, CircuitBreaker>,

@@ -17,12 +17,13 @@
 //! The class has `send`, `throw`, `close` and `__await__`, so
 //! `asyncio.iscoroutine` accepts it and `asyncio.run(cb.execute(f))` works.
 
-use fusebox::{OwnedPermit, Outcome};
+use fusebox::{Outcome, OwnedPermit};
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyIterator, PyTuple};
 
 use crate::breaker::CircuitBreaker;
+use crate::python;
 
 /// An awaited call through a breaker.
 #[pyclass(module = "fusebox._fusebox")]
@@ -42,7 +43,7 @@ enum Stage {
     /// Driving the awaitable `func` (or the fallback) returned; the permit
     /// is `None` for a fallback, which is not a call through the breaker.
     Awaiting {
-        inner: Py<PyIterator>,
+        inner: Py<PyAny>,
         permit: Option<OwnedPermit>,
     },
     Finished,
@@ -84,7 +85,7 @@ impl Execution {
         Ok(Execution {
             breaker: breaker.clone().unbind(),
             stage: Stage::Awaiting {
-                inner: await_iterator(&awaitable)?.unbind(),
+                inner: driven(awaitable)?.unbind(),
                 permit: Some(permit),
             },
         })
@@ -132,7 +133,8 @@ impl Execution {
         value: Bound<'_, PyAny>,
         permit: Option<OwnedPermit>,
     ) -> PyResult<()> {
-        let awaitable = value.hasattr(pyo3::intern!(py, "__await__"))?;
+        let awaitable =
+            python::is_coroutine(&value) || value.hasattr(pyo3::intern!(py, "__await__"))?;
         if !awaitable {
             if let Some(permit) = permit {
                 self.breaker
@@ -143,7 +145,7 @@ impl Execution {
             return Err(PyStopIteration::new_err((value.unbind(),)));
         }
         self.stage = Stage::Awaiting {
-            inner: await_iterator(&value)?.unbind(),
+            inner: driven(value)?.unbind(),
             permit,
         };
         Ok(())
@@ -153,7 +155,7 @@ impl Execution {
     fn step<'py>(
         &mut self,
         py: Python<'py>,
-        how: impl FnOnce(&Bound<'py, PyIterator>) -> Step<'py>,
+        how: impl FnOnce(&Bound<'py, PyAny>) -> Step<'py>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         if matches!(self.stage, Stage::Pending { .. }) {
             self.start(py)?;
@@ -189,10 +191,24 @@ impl Execution {
     }
 }
 
-/// `awaitable.__await__()`, checked to be an iterator.
-fn await_iterator<'py>(awaitable: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyIterator>> {
+/// What to call `send`, `throw` and `close` on to drive `awaitable`: a native
+/// coroutine itself (saving the wrapper `__await__` would make), else the
+/// iterator its `__await__()` returns.
+fn driven(awaitable: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
+    if python::is_coroutine(&awaitable) {
+        return Ok(awaitable);
+    }
     let iterator = awaitable.call_method0(pyo3::intern!(awaitable.py(), "__await__"))?;
-    Ok(iterator.cast_into::<PyIterator>()?)
+    Ok(iterator.cast_into::<PyIterator>()?.into_any())
+}
+
+/// `inner.send(value)`, without a bound method for a native coroutine.
+fn send<'py>(inner: &Bound<'py, PyAny>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if python::is_coroutine(inner) {
+        python::coroutine_send(inner, value)
+    } else {
+        inner.call_method1(pyo3::intern!(inner.py(), "send"), (value,))
+    }
 }
 
 /// Sorts a result of the inner awaitable's `send` or `throw` method.
@@ -218,10 +234,8 @@ impl Execution {
         // Not `PyIter_Next`: it swallows the `StopIteration` that carries
         // the awaited call's return value.
         self.step(py, |inner| {
-            sort(
-                py,
-                inner.call_method1(pyo3::intern!(py, "send"), (py.None(),)),
-            )
+            let none = py.None().into_bound(py);
+            sort(py, send(inner, &none))
         })
     }
 
@@ -242,9 +256,7 @@ impl Execution {
                 "can't send non-None value to a just-started circuit breaker call",
             ));
         }
-        self.step(py, |inner| {
-            sort(py, inner.call_method1(pyo3::intern!(py, "send"), (value,)))
-        })
+        self.step(py, |inner| sort(py, send(inner, value)))
     }
 
     /// Raises an exception inside the awaited call, as `coroutine.throw` does.

@@ -12,7 +12,7 @@
 
 use std::cell::RefCell;
 
-use fusebox::{OwnedPermit, Outcome};
+use fusebox::{Outcome, OwnedPermit};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 

@@ -12,6 +12,8 @@ struct Handles {
     open_error: Py<PyType>,
     announce: Py<PyAny>,
     coroutine: Py<PyType>,
+    /// `types.CoroutineType.send`, called unbound: no bound method per step.
+    coroutine_send: Py<PyAny>,
 }
 
 static HANDLES: PyOnceLock<Handles> = PyOnceLock::new();
@@ -23,6 +25,10 @@ fn handles(py: Python<'_>) -> PyResult<&Handles> {
         let member = |state: State| -> PyResult<Py<PyAny>> {
             Ok(enum_class.call1((state.as_str(),))?.unbind())
         };
+        let coroutine = py
+            .import("types")?
+            .getattr("CoroutineType")?
+            .cast_into::<PyType>()?;
         Ok(Handles {
             states: [
                 member(State::ALL[0])?,
@@ -31,13 +37,13 @@ fn handles(py: Python<'_>) -> PyResult<&Handles> {
                 member(State::ALL[3])?,
                 member(State::ALL[4])?,
             ],
-            open_error: types.getattr("CircuitOpenError")?.cast_into::<PyType>()?.unbind(),
-            announce: types.getattr("announce")?.unbind(),
-            coroutine: py
-                .import("types")?
-                .getattr("CoroutineType")?
+            open_error: types
+                .getattr("CircuitOpenError")?
                 .cast_into::<PyType>()?
                 .unbind(),
+            announce: types.getattr("announce")?.unbind(),
+            coroutine_send: coroutine.getattr("send")?.unbind(),
+            coroutine: coroutine.unbind(),
         })
     })
 }
@@ -79,4 +85,17 @@ pub(crate) fn is_coroutine(value: &Bound<'_, PyAny>) -> bool {
         Ok(handles) => value.get_type().is(handles.coroutine.bind(value.py())),
         Err(_) => false,
     }
+}
+
+/// `coroutine.send(value)` for a native coroutine.
+#[inline]
+pub(crate) fn coroutine_send<'py>(
+    coroutine: &Bound<'py, PyAny>,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = coroutine.py();
+    handles(py)?
+        .coroutine_send
+        .bind(py)
+        .call1((coroutine, value))
 }
