@@ -58,23 +58,7 @@ class CircuitBreaker(_fusebox.CircuitBreaker):
     def __call__(self, func: F) -> F:
         """Decorates ``func`` (sync or ``async def``) so each call goes
         through the breaker."""
-        if not callable(func):
-            raise TypeError(f"func must be callable, not {type(func).__name__}")
-        if inspect.iscoroutinefunction(func):
-            execute = self.execute
-
-            @functools.wraps(func)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                return await execute(func, *args, **kwargs)
-
-            return cast(F, run_async)
-        call = self.call
-
-        @functools.wraps(func)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            return call(func, *args, **kwargs)
-
-        return cast(F, run)
+        return guard(self, func, None)
 
     def __enter__(self) -> "CircuitBreaker":
         _blocks.set(_blocks.get() + ((id(self), self.acquire()),))
@@ -98,6 +82,41 @@ class CircuitBreaker(_fusebox.CircuitBreaker):
         traceback: Optional[TracebackType],
     ) -> None:
         self.__exit__(kind, error, traceback)
+
+
+# Python 3.12+ can mark any callable as a coroutine function for inspect.
+_mark_coroutine_function: Optional[Callable[[Any], Any]] = getattr(
+    inspect, "markcoroutinefunction", None
+)
+
+
+def guard(breaker: _fusebox.CircuitBreaker, func: F, fallback: Optional[Callable[..., Any]]) -> F:
+    """``func`` with its calls going through ``breaker``, answered by
+    ``fallback`` (or the breaker's own) while refused.
+
+    The result is a ``Guarded`` written in Rust, with the function's name,
+    docstring and ``__wrapped__``. An ``async def`` before Python 3.12 gets
+    an ``async def`` wrapper instead, since only a real coroutine function
+    passes ``inspect.iscoroutinefunction`` there (frameworks check it)."""
+    if not callable(func):
+        raise TypeError(f"func must be callable, not {type(func).__name__}")
+    if fallback is not None and not callable(fallback):
+        raise TypeError(f"fallback must be callable, not {type(fallback).__name__}")
+    is_async = inspect.iscoroutinefunction(func)
+    if is_async and _mark_coroutine_function is None:
+        execute_or = breaker.execute_or
+
+        @functools.wraps(func)
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            return await execute_or(fallback, func, *args, **kwargs)
+
+        run_async.breaker = breaker  # type: ignore[attr-defined]
+        return cast(F, run_async)
+    guarded = _fusebox.Guarded(breaker, func, fallback, is_async)
+    functools.update_wrapper(guarded, func)
+    if is_async and _mark_coroutine_function is not None:
+        _mark_coroutine_function(guarded)
+    return cast(F, guarded)
 
 
 def _take_block(breaker: CircuitBreaker) -> _fusebox.Permit:

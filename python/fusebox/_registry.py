@@ -11,15 +11,13 @@ Settings loaded later apply to breakers made after loading."""
 from __future__ import annotations
 
 import errno
-import functools
-import inspect
 import math
 import os
 import threading
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, Union, cast
 
 from . import _fusebox
-from ._breaker import CircuitBreaker
+from ._breaker import CircuitBreaker, guard
 
 __all__ = ["get_breaker", "circuit_breaker", "load_config"]
 
@@ -131,22 +129,6 @@ def circuit_breaker(
         if not callable(func):
             raise TypeError(f"func must be callable, not {type(func).__name__}")
         breaker = _registered(name if name is not None else func.__qualname__, asked)
-        if inspect.iscoroutinefunction(func):
-            execute_or = breaker.execute_or
-
-            @functools.wraps(func)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                return await execute_or(fallback, func, *args, **kwargs)
-
-            run_async.breaker = breaker  # type: ignore[attr-defined]
-            return cast(F, run_async)
-        call_or = breaker.call_or
-
-        @functools.wraps(func)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            return call_or(fallback, func, *args, **kwargs)
-
-        run.breaker = breaker  # type: ignore[attr-defined]
-        return cast(F, run)
+        return guard(breaker, func, fallback)
 
     return decorate

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import List
 
 import pytest
@@ -122,6 +123,7 @@ async def test_the_decorator_wraps_async_functions(name: str) -> None:
 
     assert fetch.__name__ == "fetch"
     assert asyncio.iscoroutinefunction(fetch)
+    assert inspect.iscoroutinefunction(fetch)
     assert await fetch(2) == 2
     with pytest.raises(Down):
         await fetch(-1)

@@ -274,3 +274,36 @@ def test_error_aliases_are_one_class() -> None:
 def test_everything_in_all_is_importable() -> None:
     for exported in fusebox.__all__:
         assert getattr(fusebox, exported) is not None
+
+
+class Client:
+    breaker = CircuitBreaker("client-methods", failure_threshold=1)
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    @breaker
+    def get(self, path: str) -> str:
+        """Gets a path."""
+        return self.base + path
+
+
+def test_decorated_methods_are_bound_and_keep_their_metadata() -> None:
+    client = Client("https://x")
+    assert client.get("/a") == "https://x/a"
+    assert Client.get.__name__ == "get" and Client.get.__doc__ == "Gets a path."
+    assert Client.get.__wrapped__(client, "/b") == "https://x/b"  # type: ignore[attr-defined]
+    assert Client.get.breaker is Client.breaker  # type: ignore[attr-defined]
+    assert Client.breaker.metrics()["successes"] == 1
+
+
+@CircuitBreaker("pickled")
+def module_level(x: int) -> int:
+    return x + 1
+
+
+def test_decorated_functions_pickle_by_name() -> None:
+    import pickle
+
+    assert pickle.loads(pickle.dumps(module_level)) is module_level
+    assert module_level(1) == 2

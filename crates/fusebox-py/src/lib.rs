@@ -11,6 +11,7 @@
 //! * [`call`]: the sync call path, one method that acquires, calls, records.
 //! * [`execution`]: the awaitable of `execute` (and of `call` on an `async`
 //!   function), written in Rust so an async call costs no Python frame.
+//! * [`guarded`]: the callable `@cb` returns, written in Rust for the same reason.
 //! * [`permit`]: permits held by a `with` block or by the calling thread
 //!   between `allow_request()` and `record_*()`.
 //! * [`clock`]: `ManualClock`, for tests that move time by hand.
@@ -27,6 +28,7 @@ mod clock;
 mod config;
 mod errors;
 mod execution;
+mod guarded;
 mod log_bridge;
 mod permit;
 mod python;
@@ -39,6 +41,7 @@ fn _fusebox(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<breaker::CircuitBreaker>()?;
     module.add_class::<execution::Execution>()?;
     module.add_class::<permit::Permit>()?;
+    module.add_class::<guarded::Guarded>()?;
     module.add_class::<config::LoadedConfig>()?;
     module.add_class::<clock::ManualClock>()?;
     module.add_function(wrap_pyfunction!(config::load_config, module)?)?;
