@@ -296,12 +296,47 @@ def table(title: str, floor_name: str, floor: float, rows: List[Row]) -> None:
         print(f"| {name:<28} | {ns:8.0f} | {over:14.0f} | {over / ours:9.1f} |")
 
 
+LOOPS: Dict[str, Callable[[], Any]] = {
+    "bare-call": sync_bare,
+    "fusebox-call": sync_fusebox,
+    "fusebox-decorator": sync_fusebox_decorated,
+    "circuitbreaker": sync_circuitbreaker,
+    "purgatory": sync_purgatory,
+    "pybreaker": sync_pybreaker,
+    "bare-raise": open_bare,
+    "fusebox-open": open_fusebox,
+    "circuitbreaker-open": open_circuitbreaker,
+    "pybreaker-open": open_pybreaker,
+    "bare-await": async_bare,
+    "fusebox-execute": async_fusebox,
+    "fusebox-async-decorator": async_fusebox_decorated,
+    "circuitbreaker-async": async_circuitbreaker,
+    "aiobreaker-async": async_aiobreaker,
+    "purgatory-async": async_purgatory,
+}
+
+
+def run_once(name: str, calls: int) -> None:
+    """Runs one contender's loop once, untimed: for counting instructions
+    (scripts/py_instructions.sh runs this under valgrind)."""
+    made = LOOPS[name]()
+    if made is None:
+        raise SystemExit(f"{name} is not installed")
+    result = made(calls)
+    if asyncio.iscoroutine(result):
+        asyncio.run(result)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--once", choices=sorted(LOOPS), help="run one loop once, untimed")
     options = parser.parse_args()
     n, r = options.calls, options.repeats
+    if options.once:
+        run_once(options.once, n)
+        return
     print(f"CPython {sys.version.split()[0]}, {n} calls per run, best of {r} runs")
 
     def sync(make: Callable[[], Optional[Callable[[int], None]]]) -> Optional[float]:

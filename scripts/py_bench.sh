@@ -8,7 +8,7 @@
 # PYTHON picks the interpreter (default: python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv="${BENCH_VENV:-target/python-bench}"
+venv="${BENCH_VENV:-$(pwd)/target/python-bench}"
 [ -x "$venv/bin/python" ] || "${PYTHON:-python3}" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip maturin \
     pybreaker circuitbreaker aiobreaker purgatory

@@ -7,18 +7,20 @@
 //! (`python/fusebox`) adds what must be Python: the `CircuitState` enum, the
 //! exception class, decorators, context managers and `retry`.
 //!
-//! * [`breaker`]: `CircuitBreaker`, its settings, state and manual control.
-//! * [`call`]: the sync call path, one method that acquires, calls, records.
-//! * [`execution`]: the awaitable of `execute` (and of `call` on an `async`
+//! * `breaker`: `CircuitBreaker`, its settings, state and manual control.
+//! * `call`: the sync call path, one method that acquires, calls, records.
+//! * `execution`: the awaitable of `execute` (and of `call` on an `async`
 //!   function), written in Rust so an async call costs no Python frame.
-//! * [`guarded`]: the callable `@cb` returns, written in Rust for the same reason.
-//! * [`permit`]: permits held by a `with` block or by the calling thread
+//! * `guarded`: the callable `@cb` returns, written in Rust for the same reason.
+//! * `permit`: permits held by a `with` block or by the calling thread
 //!   between `allow_request()` and `record_*()`.
-//! * [`clock`]: `ManualClock`, for tests that move time by hand.
-//! * [`errors`]: the one place Rust errors become Python exceptions.
-//! * [`python`]: the Python objects the module hands out (states, the
+//! * `clock`: `ManualClock`, for tests that move time by hand.
+//! * `config`: `load_config`, a file read by the core's `fusebox::Config`.
+//! * `args`: checks of Python arguments, with errors naming the argument.
+//! * `errors`: the one place Rust errors become Python exceptions.
+//! * `python`: the Python objects the module hands out (states, the
 //!   exception class, the transition announcer), imported once.
-//! * [`log_bridge`]: the core's warnings (a store that cannot be reached) as
+//! * `log_bridge`: the core's warnings (a store that cannot be reached) as
 //!   records of the `fusebox` logger.
 
 mod args;
