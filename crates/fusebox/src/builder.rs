@@ -97,7 +97,8 @@ impl Builder {
     }
 
     /// The window the rate policies share, and the fewest calls it must hold
-    /// before a rate can open the breaker. [`failure_rate`](Self::failure_rate)
+    /// before a rate can open the breaker (at least 1, and at most the size
+    /// of a count window, which never holds more). [`failure_rate`](Self::failure_rate)
     /// sets it too; use this to size the window of a slow-call policy alone.
     pub fn sliding_window(mut self, window: Window, minimum_calls: u32) -> Self {
         self.window = Some((window, minimum_calls));
@@ -135,7 +136,8 @@ impl Builder {
         self
     }
 
-    /// Stays open this long before letting trial calls through (non-zero).
+    /// Stays open this long before letting trial calls through (non-zero,
+    /// at most [`MAX_DURATION`](Self::MAX_DURATION)).
     pub fn recovery_timeout(mut self, timeout: Duration) -> Self {
         self.recovery_timeout = timeout;
         self
@@ -155,7 +157,8 @@ impl Builder {
     }
 
     /// Frees the slot of a trial call that reports nothing within this time,
-    /// so a hung call cannot keep the breaker half-open forever (non-zero).
+    /// so a hung call cannot keep the breaker half-open forever (non-zero,
+    /// at most [`MAX_DURATION`](Self::MAX_DURATION)).
     /// A late outcome of such a call is ignored.
     pub fn probe_timeout(mut self, timeout: Duration) -> Self {
         self.probe_timeout = timeout;
