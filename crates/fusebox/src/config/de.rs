@@ -34,6 +34,13 @@ impl Visitor<'_> for DurationVisitor {
         match duration::parse(v) {
             Ok(d) if d.is_zero() => Err(zero(format_args!("{v:?}"))),
             Ok(d) => Ok(d),
+            // `"30"` in quotes is text, where a unit is never guessed.
+            Err(Refusal::Malformed) if v.trim().parse::<f64>().is_ok() => {
+                Err(E::custom(format!(
+                    "invalid duration {v:?}: give a unit, like {t}s or {t}ms, or write the number without quotes for seconds",
+                    t = v.trim()
+                )))
+            }
             Err(why) => Err(refused(format_args!("{v:?}"), why)),
         }
     }
