@@ -56,7 +56,7 @@ pub(crate) struct BreakerArgs {
     pub(crate) failure_threshold: Option<u32>,
 
     /// How long the breaker stays open, e.g. 30s, 5m [default: 30s]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub(crate) recovery_timeout: Option<String>,
 
     /// Trial successes in a row that close it again [default: 1]
@@ -81,9 +81,21 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "CODES", value_delimiter = ',')]
     pub(crate) failure_exit_codes: Option<Vec<i32>>,
 
-    /// Kill COMMAND if it runs longer than this (a failure; exit 124).
-    #[arg(long, value_name = "DURATION")]
+    /// Stop COMMAND if it runs longer than this: TERM to its process group,
+    /// then KILL after --kill-after (a failure; exit 124).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub(crate) timeout: Option<String>,
+
+    /// How long COMMAND has to stop after TERM before it gets KILL
+    /// [default: 5s]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub(crate) kill_after: Option<String>,
+
+    /// How long a half-open trial run keeps its slot if fusebox itself is
+    /// killed before it can report [default: --timeout + --kill-after + 2s
+    /// with --timeout, else 60s]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub(crate) probe_timeout: Option<String>,
 
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]

@@ -13,7 +13,7 @@ use crate::Exit;
 
 /// How long the CLI waits for a store: longer than the library's default,
 /// since a cron job would rather wait a second than run on local state.
-const STORE_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const STORE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A duration flag: `30s`, `250ms`, `5m`, or a bare number of seconds.
 pub(crate) fn duration(flag: &str, text: &str) -> Result<Duration, Exit> {

@@ -8,6 +8,7 @@
 
 mod args;
 mod breaker;
+mod child;
 mod log;
 mod run;
 mod status;

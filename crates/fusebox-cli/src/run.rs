@@ -1,41 +1,59 @@
 //! `fusebox run NAME -- COMMAND…`
 
 use std::io::ErrorKind;
-use std::process::{Child, Command, ExitStatus};
-use std::time::{Duration, Instant};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
-use fusebox::{Rejected, State};
+use fusebox::{Permit, Rejected, State};
+use nix::sys::signal::Signal;
 
 use crate::args::RunArgs;
-use crate::breaker::{build, check, duration, open_store};
+use crate::breaker::{build, check, duration, open_store, STORE_TIMEOUT};
+use crate::child::{Ending, Job, Limits, Signals};
 use crate::Exit;
 
-/// How COMMAND ended.
-enum Ended {
-    Exited(i32),
-    Signaled(i32),
-    TimedOut,
+/// How long COMMAND has after TERM before KILL, unless `--kill-after` says.
+const KILL_AFTER: Duration = Duration::from_secs(5);
+
+/// What a finished run means for the breaker.
+enum Verdict {
+    Success,
+    Failure,
+    /// Says nothing about the dependency: the user stopped the run, or the
+    /// reader of COMMAND's output went away (SIGPIPE).
+    Neutral,
 }
 
 pub(crate) fn run(args: RunArgs) -> Result<u8, Exit> {
-    let timeout = args
-        .timeout
-        .as_deref()
-        .map(|text| duration("timeout", text))
-        .transpose()?;
-    let settings = check(&args.name, &args.breaker)?;
+    let limits = limits(&args)?;
+    let lease = lease(&args, limits)?;
+    let mut settings = check(&args.name, &args.breaker)?;
+    if let Some(lease) = lease {
+        settings.probe_timeout = Some(lease);
+    }
+    // From here on a signal to fusebox is passed on, not fatal: the trial
+    // slot is released before exiting.
+    let signals = Signals::catch()
+        .map_err(|e| Exit::Other(71, format!("cannot set up signal handling: {e}")))?;
     let store = open_store(&args.breaker)?;
     let breaker = build(&args.name, &settings, store)?;
 
     let permit = breaker
         .try_acquire()
         .map_err(|rejected| Exit::Rejected(refusal(&rejected)))?;
+    if let Some(signal) = signals.stop_requested() {
+        permit.ignore();
+        return Err(stopped(signal, "before COMMAND started"));
+    }
     let program = &args.command[0];
-    let child = match Command::new(program).args(&args.command[1..]).spawn() {
-        Ok(child) => child,
+    let mut command = Command::new(program);
+    command.args(&args.command[1..]);
+    let job = match Job::start(&mut command, &signals) {
+        Ok(job) => job,
         Err(e) => {
             // Not a failure of the dependency: the run never started.
-            drop(permit);
+            permit.ignore();
             let code = if e.kind() == ErrorKind::NotFound {
                 127
             } else {
@@ -44,32 +62,119 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Exit> {
             return Err(Exit::Other(code, format!("cannot run {program:?}: {e}")));
         }
     };
-    let ended =
-        wait(child, timeout).map_err(|e| Exit::Other(1, format!("lost {program:?}: {e}")))?;
-    let failed = match ended {
-        Ended::Exited(0) => false,
-        Ended::Exited(code) => args
-            .failure_exit_codes
-            .as_ref()
-            .is_none_or(|codes| codes.contains(&code)),
-        Ended::Signaled(_) | Ended::TimedOut => true,
+    let ending = match job.wait(&signals, limits) {
+        Ok(ending) => ending,
+        Err(e) => {
+            permit.ignore();
+            return Err(Exit::Other(1, format!("lost {program:?}: {e}")));
+        }
     };
-    if failed {
-        permit.failure();
-    } else {
-        permit.success();
+    match ending {
+        Ending::Stopped { signal } => {
+            permit.ignore();
+            Err(stopped(signal, "while COMMAND ran"))
+        }
+        Ending::TimedOut => {
+            permit.failure();
+            Err(Exit::Other(
+                124,
+                format!(
+                    "{program:?} ran longer than {} and was stopped",
+                    args.timeout.as_deref().unwrap_or_default()
+                ),
+            ))
+        }
+        Ending::Ended { status, passed_on } => {
+            settle(permit, verdict(status, passed_on, &args));
+            Ok(exit_code(status))
+        }
     }
-    match ended {
-        Ended::Exited(code) => Ok(u8::try_from(code).unwrap_or(1)),
-        Ended::Signaled(signal) => Ok(u8::try_from(128 + signal).unwrap_or(255)),
-        Ended::TimedOut => Err(Exit::Other(
-            124,
-            format!(
-                "{program:?} ran longer than {} and was killed",
-                args.timeout.unwrap_or_default()
-            ),
-        )),
+}
+
+/// `--timeout` and `--kill-after`.
+fn limits(args: &RunArgs) -> Result<Limits, Exit> {
+    let timeout = args
+        .timeout
+        .as_deref()
+        .map(|text| duration("timeout", text))
+        .transpose()?;
+    let kill_after = args
+        .kill_after
+        .as_deref()
+        .map(|text| duration("kill-after", text))
+        .transpose()?
+        .unwrap_or(KILL_AFTER);
+    Ok(Limits {
+        timeout,
+        kill_after,
+    })
+}
+
+/// How long a trial run's slot outlives a fusebox that was killed before it
+/// could report: `--probe-timeout`, else as long as the run can take.
+fn lease(args: &RunArgs, limits: Limits) -> Result<Option<Duration>, Exit> {
+    if let Some(text) = &args.probe_timeout {
+        return duration("probe-timeout", text).map(Some);
     }
+    Ok(limits.timeout.map(|timeout| {
+        timeout
+            .saturating_add(limits.kill_after)
+            .saturating_add(STORE_TIMEOUT)
+    }))
+}
+
+fn verdict(status: ExitStatus, passed_on: Option<Signal>, args: &RunArgs) -> Verdict {
+    if let Some(signal) = status.signal() {
+        let neutral = signal == Signal::SIGPIPE as i32 || Some(signal) == passed_on.map(|s| s as i32);
+        return if neutral {
+            Verdict::Neutral
+        } else {
+            Verdict::Failure
+        };
+    }
+    match status.code() {
+        Some(0) => Verdict::Success,
+        Some(code) => {
+            let counts = args
+                .failure_exit_codes
+                .as_ref()
+                .is_none_or(|codes| codes.contains(&code));
+            if counts {
+                Verdict::Failure
+            } else {
+                Verdict::Success
+            }
+        }
+        None => Verdict::Failure,
+    }
+}
+
+fn settle(permit: Permit<'_>, verdict: Verdict) {
+    match verdict {
+        Verdict::Success => permit.success(),
+        Verdict::Failure => permit.failure(),
+        Verdict::Neutral => permit.ignore(),
+    }
+}
+
+/// COMMAND's status as fusebox's own: its code, or 128+N for signal N.
+fn exit_code(status: ExitStatus) -> u8 {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(255),
+        (None, None) => 1,
+    }
+}
+
+/// fusebox was told to stop by `signal`: exit 128+N, as if killed by it.
+fn stopped(signal: Signal, when: &str) -> Exit {
+    Exit::Other(
+        u8::try_from(128 + signal as i32).unwrap_or(255),
+        format!(
+            "stopped by {} {when}; the run counts as neither success nor failure",
+            signal.as_str()
+        ),
+    )
 }
 
 /// What the user reads when the breaker refuses to run COMMAND.
@@ -90,40 +195,4 @@ fn refusal(rejected: &Rejected) -> String {
         }
         _ => format!("circuit '{name}' is open and its store cannot be reached; retry later"),
     }
-}
-
-fn wait(mut child: Child, timeout: Option<Duration>) -> std::io::Result<Ended> {
-    let Some(timeout) = timeout else {
-        return child.wait().map(ended);
-    };
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(ended(status));
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(Ended::TimedOut);
-        }
-        // Polling keeps this portable; short pauses keep it responsive.
-        std::thread::sleep(pause.min(deadline - now));
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
-}
-
-fn ended(status: ExitStatus) -> Ended {
-    if let Some(code) = status.code() {
-        return Ended::Exited(code);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            return Ended::Signaled(signal);
-        }
-    }
-    Ended::Exited(1)
 }
