@@ -232,14 +232,22 @@ impl Job {
     /// children, so their end can only be polled for.
     fn finish_group(&self, kill_at: Option<Instant>) {
         const PAUSE: Duration = Duration::from_millis(10);
-        let kill_at = kill_at.unwrap_or_else(Instant::now);
+        /// How long KILLed processes may take to be gone and reaped.
+        const REAPED_WITHIN: Duration = Duration::from_secs(1);
+        let mut until = kill_at.unwrap_or_else(Instant::now);
+        let mut killed = false;
         while self.group_alive() {
             let now = Instant::now();
-            if now >= kill_at {
+            if now >= until {
+                if killed {
+                    return;
+                }
                 self.send(Signal::SIGKILL);
-                return;
+                killed = true;
+                until = now + REAPED_WITHIN;
+                continue;
             }
-            std::thread::sleep(PAUSE.min(kill_at - now));
+            std::thread::sleep(PAUSE.min(until - now));
         }
     }
 

@@ -125,7 +125,8 @@ fn lease(args: &RunArgs, limits: Limits) -> Result<Option<Duration>, Exit> {
 
 fn verdict(status: ExitStatus, passed_on: Option<Signal>, args: &RunArgs) -> Verdict {
     if let Some(signal) = status.signal() {
-        let neutral = signal == Signal::SIGPIPE as i32 || Some(signal) == passed_on.map(|s| s as i32);
+        let neutral =
+            signal == Signal::SIGPIPE as i32 || Some(signal) == passed_on.map(|s| s as i32);
         return if neutral {
             Verdict::Neutral
         } else {
