@@ -79,7 +79,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Exit> {
             Err(Exit::Other(
                 124,
                 format!(
-                    "{program:?} ran longer than {} and was stopped",
+                    "{program:?} ran longer than {} and was killed",
                     args.timeout.as_deref().unwrap_or_default()
                 ),
             ))
