@@ -130,7 +130,7 @@ impl External {
             corrupt = None;
             let mut machine = Machine::new(self.settings.clone(), now);
             if let Some(text) = stored {
-                if let Err(e) = machine.decode(text) {
+                if let Err(e) = machine.decode(text, now) {
                     corrupt = Some(e);
                     machine = Machine::new(self.settings.clone(), now);
                 }
@@ -139,7 +139,7 @@ impl External {
             // someone else changed it meanwhile.
             if dirty && machine.generation() <= synced {
                 if let Some(text) = &mirror_copy {
-                    let _ = machine.decode(text);
+                    let _ = machine.decode(text, now);
                 }
             }
             let before = machine.encode();

@@ -86,7 +86,8 @@
 //! millisecond; the precise clock decides when a trial call may go, so the
 //! cached time can never let one through early.
 
-#![forbid(unsafe_code)]
+// One exception, in `clock/recent/fork.rs`: registering a fork handler.
+#![deny(unsafe_code)]
 
 mod breaker;
 mod builder;
