@@ -1,19 +1,13 @@
 //! The breaker a command line describes: its store and its settings.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use fusebox::store::Store;
 use fusebox::{BreakerConfig, CircuitBreaker, Config, State};
-use fusebox_stores::{SqliteStore, StoreUrl};
 
 use crate::args::{BreakerArgs, ManualArgs};
-use crate::Exit;
-
-/// How long the CLI waits for a store: longer than the library's default,
-/// since a cron job would rather wait a second than run on local state.
-pub(crate) const STORE_TIMEOUT: Duration = Duration::from_secs(2);
+use crate::{store, Exit};
 
 /// A duration flag: `30s`, `250ms`, `5m`, or a bare number of seconds.
 pub(crate) fn duration(flag: &str, text: &str) -> Result<Duration, Exit> {
@@ -30,55 +24,10 @@ pub(crate) fn duration(flag: &str, text: &str) -> Result<Duration, Exit> {
     }
 }
 
-/// The default SQLite file: $FUSEBOX_STATE, else
-/// $XDG_STATE_HOME/fusebox/state.db, else ~/.local/state/fusebox/state.db.
-fn default_state_path() -> Result<PathBuf, Exit> {
-    let non_empty = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty());
-    if let Some(path) = non_empty("FUSEBOX_STATE") {
-        return Ok(PathBuf::from(path));
-    }
-    if let Some(dir) = non_empty("XDG_STATE_HOME") {
-        return Ok(PathBuf::from(dir).join("fusebox").join("state.db"));
-    }
-    match non_empty("HOME") {
-        Some(home) => Ok(PathBuf::from(home).join(".local/state/fusebox/state.db")),
-        None => Err(Exit::Store(
-            "no place for state: set FUSEBOX_STATE, XDG_STATE_HOME or HOME, or pass --store".into(),
-        )),
-    }
-}
-
-fn open_sqlite(path: PathBuf) -> Result<Arc<dyn Store>, Exit> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Exit::Store(format!(
-                "cannot create state directory {}: {e}",
-                dir.display()
-            ))
-        })?;
-    }
-    let store = SqliteStore::open(&path)
-        .and_then(|s| s.timeout(STORE_TIMEOUT))
-        .map_err(|e| Exit::Store(e.to_string()))?;
-    Ok(Arc::new(store))
-}
-
-/// The store named by `--store`, $FUSEBOX_STORE, or the default file.
+/// The store named by `--store`, $FUSEBOX_STORE, or the default file,
+/// opened to run breakers on.
 pub(crate) fn open_store(args: &BreakerArgs) -> Result<Arc<dyn Store>, Exit> {
-    let from_env = std::env::var("FUSEBOX_STORE")
-        .ok()
-        .filter(|v| !v.is_empty());
-    let Some(url) = args.store.clone().or(from_env) else {
-        return open_sqlite(default_state_path()?);
-    };
-    match StoreUrl::parse(&url).map_err(|e| Exit::Usage(e.to_string()))? {
-        StoreUrl::Sqlite {
-            path,
-            prefix: None,
-            timeout: None,
-        } => open_sqlite(path),
-        _ => fusebox_stores::open(&url).map_err(|e| Exit::Store(e.to_string())),
-    }
+    store::open_for_writing(&store::locate(args)?)
 }
 
 /// Settings from `--config` for `name`, then the flags over them.
@@ -123,11 +72,18 @@ fn flag_error(e: &fusebox::ConfigError) -> String {
 }
 
 /// The breaker `name` on `store`.
+///
+/// `enabled` is left out: a file's `enabled: false` holds while the file
+/// says so (`run` then runs COMMAND without the breaker), whereas a breaker
+/// built disabled would write a manual Disabled state to the store that
+/// outlives the file. Only the manual commands write manual states.
 pub(crate) fn build(
     name: &str,
     settings: &BreakerConfig,
     store: Arc<dyn Store>,
 ) -> Result<CircuitBreaker, Exit> {
+    let mut settings = settings.clone();
+    settings.enabled = None;
     settings
         .apply(CircuitBreaker::builder(name))
         .shared_store(store)

@@ -18,7 +18,8 @@ pub(crate) fn init(verbose: bool) {
         .try_init();
 }
 
-struct MessageOnly;
+/// Formats an event as `fusebox: MESSAGE`.
+pub(crate) struct MessageOnly;
 
 impl<S, N> FormatEvent<S, N> for MessageOnly
 where

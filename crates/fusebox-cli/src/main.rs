@@ -9,9 +9,11 @@
 mod args;
 mod breaker;
 mod child;
+mod human;
 mod log;
 mod run;
 mod status;
+mod store;
 
 use std::process::ExitCode;
 

@@ -9,8 +9,9 @@ use fusebox::{Permit, Rejected, State};
 use nix::sys::signal::Signal;
 
 use crate::args::RunArgs;
-use crate::breaker::{build, check, duration, open_store, STORE_TIMEOUT};
+use crate::breaker::{build, check, duration, open_store};
 use crate::child::{Ending, Job, Limits, Signals};
+use crate::store::{self, STORE_TIMEOUT};
 use crate::Exit;
 
 /// How long COMMAND has after TERM before KILL, unless `--kill-after` says.
@@ -36,7 +37,11 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Exit> {
     // slot is released before exiting.
     let signals = Signals::catch()
         .map_err(|e| Exit::Other(71, format!("cannot set up signal handling: {e}")))?;
+    if settings.enabled == Some(false) {
+        return run_unguarded(&args, &signals, limits);
+    }
     let store = open_store(&args.breaker)?;
+    store::ensure_listed(&*store, &args.name);
     let breaker = build(&args.name, &settings, store)?;
 
     let permit = breaker
@@ -54,12 +59,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Exit> {
         Err(e) => {
             // Not a failure of the dependency: the run never started.
             permit.ignore();
-            let code = if e.kind() == ErrorKind::NotFound {
-                127
-            } else {
-                126
-            };
-            return Err(Exit::Other(code, format!("cannot run {program:?}: {e}")));
+            return Err(not_started(program, &e));
         }
     };
     let ending = match job.wait(&signals, limits) {
@@ -76,19 +76,52 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Exit> {
         }
         Ending::TimedOut => {
             permit.failure();
-            Err(Exit::Other(
-                124,
-                format!(
-                    "{program:?} ran longer than {} and was killed",
-                    args.timeout.as_deref().unwrap_or_default()
-                ),
-            ))
+            Err(timed_out(program, &args))
         }
         Ending::Ended { status, passed_on } => {
             settle(permit, verdict(status, passed_on, &args));
             Ok(exit_code(status))
         }
     }
+}
+
+/// `enabled: false` in `--config`: COMMAND runs as if there were no
+/// breaker, and nothing is read from or written to the store.
+fn run_unguarded(args: &RunArgs, signals: &Signals, limits: Limits) -> Result<u8, Exit> {
+    if let Some(signal) = signals.stop_requested() {
+        return Err(stopped(signal, "before COMMAND started"));
+    }
+    let program = &args.command[0];
+    let job = Job::start(Command::new(program).args(&args.command[1..]), signals)
+        .map_err(|e| not_started(program, &e))?;
+    match job
+        .wait(signals, limits)
+        .map_err(|e| Exit::Other(1, format!("lost {program:?}: {e}")))?
+    {
+        Ending::Stopped { signal } => Err(stopped(signal, "while COMMAND ran")),
+        Ending::TimedOut => Err(timed_out(program, args)),
+        Ending::Ended { status, .. } => Ok(exit_code(status)),
+    }
+}
+
+/// COMMAND could not be started: 127 when it does not exist, else 126.
+fn not_started(program: &str, e: &std::io::Error) -> Exit {
+    let code = if e.kind() == ErrorKind::NotFound {
+        127
+    } else {
+        126
+    };
+    Exit::Other(code, format!("cannot run {program:?}: {e}"))
+}
+
+fn timed_out(program: &str, args: &RunArgs) -> Exit {
+    Exit::Other(
+        124,
+        format!(
+            "{program:?} ran longer than {} and was killed",
+            args.timeout.as_deref().unwrap_or_default()
+        ),
+    )
 }
 
 /// `--timeout` and `--kill-after`.
