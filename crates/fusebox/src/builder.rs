@@ -4,7 +4,6 @@ use std::time::Duration;
 use crate::breaker::Shared;
 use crate::clock::{to_nanos, Clock};
 use crate::external::External;
-use crate::intern::intern;
 use crate::machine::{Machine, RateSettings, Settings};
 use crate::store::Store;
 use crate::transition::Listener;
@@ -211,7 +210,7 @@ impl Builder {
             .map(|store| External::new(store, self.fail_closed, settings.clone()));
         let machine = Machine::new(settings, self.clock.now());
         let shared = Shared::new(
-            intern(&self.name),
+            crate::Name::new(&self.name),
             machine,
             self.clock,
             self.listeners,

@@ -4,7 +4,7 @@ use crate::breaker::Shared;
 use crate::clock::Nanos;
 use crate::counters::{Count, Totals};
 use crate::machine::Machine;
-use crate::State;
+use crate::{Name, State};
 
 /// A snapshot of one breaker, from [`CircuitBreaker::metrics`].
 ///
@@ -16,7 +16,7 @@ use crate::State;
 #[non_exhaustive]
 pub struct Metrics {
     /// The breaker's name.
-    pub name: &'static str,
+    pub name: Name,
     /// The state at the time of the snapshot.
     pub state: State,
     /// The current generation; every transition starts a new one.
@@ -75,7 +75,7 @@ impl Metrics {
             None => (failures, successes + failures),
         };
         Metrics {
-            name: shared.name,
+            name: shared.name.clone(),
             state: machine.state_at(now),
             generation: machine.generation(),
             successes,
