@@ -9,19 +9,74 @@ use fusebox::{BreakerConfig, CircuitBreaker, Config, State};
 use crate::args::{BreakerArgs, ManualArgs};
 use crate::{store, Exit};
 
-/// A duration flag: `30s`, `250ms`, `5m`, or a bare number of seconds.
+/// The longest duration any flag takes: longer ones are typing mistakes,
+/// and past it deadlines would overflow.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
+
+/// A duration flag: `30s`, `250ms`, `5m`, `1m30s`, or a bare number of
+/// seconds (`30`, `0.5`), as in configuration files. Every flag shares this
+/// parser and its wording: longer than zero, at most [`MAX_DURATION`].
 pub(crate) fn duration(flag: &str, text: &str) -> Result<Duration, Exit> {
-    let parsed = match text.trim().parse::<f64>() {
-        Ok(secs) => fusebox::duration_from_secs(flag, secs).map_err(|e| e.to_string()),
-        Err(_) => fusebox::parse_duration(text),
-    };
-    match parsed {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err(Exit::Usage(format!(
-            "--{flag} {text:?}: must be longer than zero"
-        ))),
-        Err(why) => Err(Exit::Usage(format!("--{flag}: {why}"))),
+    let bad = |why: &str| Exit::Usage(format!("--{flag} {text:?}: {why}"));
+    let trimmed = text.trim();
+    if trimmed.starts_with('-') {
+        return Err(bad("must not be negative"));
     }
+    let too_long = || bad("is longer than the maximum, 365d");
+    let parsed = match trimmed.parse::<f64>() {
+        Ok(secs) if secs.is_finite() => {
+            Duration::try_from_secs_f64(secs).map_err(|_| too_long())?
+        }
+        _ => fusebox::parse_duration(trimmed).map_err(|_| {
+            // The parser refuses numbers too large for any duration in the
+            // same words as garbage: tell them apart here.
+            let digits: String = trimmed
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            match digits.parse::<f64>() {
+                Ok(n) if n >= 1e9 && trimmed.len() > digits.len() => too_long(),
+                _ => bad("is not a duration: write a number and a unit (30s, 250ms, 5m, 1h) or a number of seconds"),
+            }
+        })?,
+    };
+    if parsed.is_zero() {
+        return Err(bad("must be longer than zero"));
+    }
+    if parsed > MAX_DURATION {
+        return Err(too_long());
+    }
+    Ok(parsed)
+}
+
+/// The longest breaker name, in bytes.
+const MAX_NAME: usize = 256;
+
+/// A breaker name from the command line: besides the library's rules (not
+/// blank, no control characters), at most 256 bytes and no invisible
+/// characters, so two names that read the same are the same breaker.
+pub(crate) fn check_name(name: &str) -> Result<(), Exit> {
+    let shown = || crate::human::name(name, 40);
+    if name.len() > MAX_NAME {
+        return Err(Exit::Usage(format!(
+            "invalid breaker name '{}': {} bytes long, the most is {MAX_NAME}",
+            shown(),
+            name.len()
+        )));
+    }
+    if name.trim().is_empty() {
+        return Err(Exit::Usage(format!(
+            "invalid breaker name {name:?}: it is blank"
+        )));
+    }
+    if let Some(c) = name.chars().find(|c| crate::human::is_invisible(*c)) {
+        return Err(Exit::Usage(format!(
+            "invalid breaker name '{}': it holds the invisible or control character {}",
+            shown(),
+            c.escape_unicode()
+        )));
+    }
+    Ok(())
 }
 
 /// The store named by `--store`, $FUSEBOX_STORE, or the default file,
@@ -55,6 +110,7 @@ fn settings(name: &str, args: &BreakerArgs) -> Result<BreakerConfig, Exit> {
 
 /// Checks the settings before anything touches the store.
 pub(crate) fn check(name: &str, args: &BreakerArgs) -> Result<BreakerConfig, Exit> {
+    check_name(name)?;
     let settings = settings(name, args)?;
     settings
         .apply(CircuitBreaker::builder(name))
@@ -95,6 +151,8 @@ pub(crate) fn build(
 pub(crate) fn manual(args: ManualArgs, to: State) -> Result<u8, Exit> {
     let settings = check(&args.name, &args.breaker)?;
     let store = open_store(&args.breaker)?;
+    store::reach(&*store, &args.name, false)
+        .map_err(|why| Exit::Store(format!("{why}; circuit '{}' is unchanged", args.name)))?;
     let breaker = build(&args.name, &settings, store)?;
     match to {
         State::Open => breaker.trip(),

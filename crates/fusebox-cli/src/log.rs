@@ -34,7 +34,7 @@ where
     ) -> fmt::Result {
         let mut message = Message(String::new());
         event.record(&mut message);
-        writeln!(writer, "fusebox: {}", message.0)
+        writeln!(writer, "fusebox: {}", crate::clean::message(&message.0))
     }
 }
 

@@ -27,6 +27,11 @@ enum Verdict {
 }
 
 pub(crate) fn run(args: RunArgs) -> Result<u8, Exit> {
+    let failure_codes = args
+        .failure_exit_codes
+        .as_deref()
+        .map(exit_codes)
+        .transpose()?;
     let limits = limits(&args)?;
     let lease = lease(&args, limits)?;
     let mut settings = check(&args.name, &args.breaker)?;
@@ -41,7 +46,19 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Exit> {
         return run_unguarded(&args, &signals, limits);
     }
     let store = open_store(&args.breaker)?;
-    store::ensure_listed(&*store, &args.name);
+    if let Err(why) = store::reach(&*store, &args.name, true) {
+        // In a fresh process "local state" is a closed breaker that has seen
+        // nothing: it can never trip, so say plainly what happens instead.
+        if args.fail_closed {
+            return Err(Exit::Store(format!(
+                "{why}; not running COMMAND (--fail-closed)"
+            )));
+        }
+        crate::warn(&format!(
+            "{why}; running COMMAND without the breaker (--fail-closed refuses instead)"
+        ));
+        return run_unguarded(&args, &signals, limits);
+    }
     let breaker = build(&args.name, &settings, store)?;
 
     let permit = breaker
@@ -79,7 +96,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Exit> {
             Err(timed_out(program, &args))
         }
         Ending::Ended { status, passed_on } => {
-            settle(permit, verdict(status, passed_on, &args));
+            settle(permit, verdict(status, passed_on, failure_codes.as_deref()));
             Ok(exit_code(status))
         }
     }
@@ -156,7 +173,30 @@ fn lease(args: &RunArgs, limits: Limits) -> Result<Option<Duration>, Exit> {
     }))
 }
 
-fn verdict(status: ExitStatus, passed_on: Option<Signal>, args: &RunArgs) -> Verdict {
+/// `--failure-exit-codes 1,2`: codes from 1 to 255 (0 is success, and no
+/// process exits with more), spaces allowed around commas.
+fn exit_codes(text: &str) -> Result<Vec<i32>, Exit> {
+    text.split(',')
+        .map(|part| {
+            let part = part.trim();
+            match part.parse::<i64>() {
+                Ok(code @ 1..=255) => Ok(code as i32),
+                Ok(0) => Err(Exit::Usage(format!(
+                    "--failure-exit-codes {text:?}: 0 means success, it cannot count as a failure"
+                ))),
+                _ => Err(Exit::Usage(format!(
+                    "--failure-exit-codes {text:?}: {part:?} is not an exit code (1 to 255)"
+                ))),
+            }
+        })
+        .collect()
+}
+
+fn verdict(
+    status: ExitStatus,
+    passed_on: Option<Signal>,
+    failure_codes: Option<&[i32]>,
+) -> Verdict {
     if let Some(signal) = status.signal() {
         let neutral =
             signal == Signal::SIGPIPE as i32 || Some(signal) == passed_on.map(|s| s as i32);
@@ -169,10 +209,7 @@ fn verdict(status: ExitStatus, passed_on: Option<Signal>, args: &RunArgs) -> Ver
     match status.code() {
         Some(0) => Verdict::Success,
         Some(code) => {
-            let counts = args
-                .failure_exit_codes
-                .as_ref()
-                .is_none_or(|codes| codes.contains(&code));
+            let counts = failure_codes.is_none_or(|codes| codes.contains(&code));
             if counts {
                 Verdict::Failure
             } else {
@@ -216,8 +253,8 @@ fn refusal(rejected: &Rejected) -> String {
     let name = &rejected.name;
     match (rejected.state, rejected.retry_after) {
         (State::Open, Some(after)) => {
-            let secs = after.as_secs_f64().ceil().max(1.0);
-            format!("circuit '{name}' is open; retry in {secs}s")
+            let after = crate::human::duration(after.max(Duration::from_secs(1)));
+            format!("circuit '{name}' is open; retry in {after}")
         }
         (State::ForcedOpen, _) => {
             format!(

@@ -31,6 +31,9 @@ struct Row {
 }
 
 pub(crate) fn status(args: StatusArgs) -> Result<u8, Exit> {
+    if let Some(name) = &args.name {
+        crate::breaker::check_name(name)?;
+    }
     let location = store::locate(&args.breaker)?;
     let records = store::read(&location, args.name.as_deref())?;
     if let Some(name) = &args.name {
@@ -84,7 +87,7 @@ pub(crate) fn status(args: StatusArgs) -> Result<u8, Exit> {
 fn place(location: &Location) -> String {
     match location {
         Location::Sqlite { path, .. } => format!("state file {}", path.display()),
-        Location::Redis { url } => format!("redis store {}", store::redact(url)),
+        Location::Redis { url } => format!("redis store {url}"),
         Location::Memory => "the memory: store".to_owned(),
     }
 }

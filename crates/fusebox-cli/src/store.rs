@@ -71,7 +71,7 @@ pub(crate) fn locate(args: &BreakerArgs) -> Result<Location, Exit> {
             })
         }
     };
-    let bad = |why: String| Exit::Usage(format!("{source}: {}", redact_in(&why, &url)));
+    let bad = |why: String| Exit::Usage(format!("{source}: {why}"));
     let parsed = StoreUrl::parse(&url).map_err(|e| bad(e.message))?;
     let zero_timeout = |timeout: &Option<Duration>| timeout.is_some_and(|t| t.is_zero());
     match parsed {
@@ -170,11 +170,11 @@ fn open_redis(url: &str) -> Result<Arc<dyn Store>, Exit> {
         let joiner = if url.contains('?') { '&' } else { '?' };
         format!("{url}{joiner}timeout={}ms", STORE_TIMEOUT.as_millis())
     };
-    fusebox_stores::open(&with_timeout).map_err(|e| Exit::Usage(redact_in(&e.message, url)))
+    fusebox_stores::open(&with_timeout).map_err(|e| Exit::Usage(e.message))
 }
 
 fn warn_memory() {
-    eprintln!("fusebox: warning: the memory: store keeps nothing once this command ends");
+    crate::warn("the memory: store keeps nothing once this command ends");
 }
 
 /// Makes sure `path` is a state file fusebox may write: creates it (0600,
@@ -294,15 +294,16 @@ fn fresh_record(now: u64) -> String {
     format!("fusebox/1 state=closed gen=0 since={now} until=0 streak=0 ps=0 next=1 lf=- re=0 rng=1 probes=")
 }
 
-/// Writes a fresh closed state for `name` when the store holds none, so
-/// `status` lists every breaker that ran, including one that only ever
-/// succeeded (a success changes nothing, so the breaker itself never writes
-/// it). Errors are left to the breaker, which reports an unreachable store
-/// itself.
-pub(crate) fn ensure_listed(store: &dyn Store, name: &str) {
-    let _ = store.transact(name, &mut |stored, now| {
-        stored.is_none().then(|| fresh_record(now))
-    });
+/// Checks that the store answers, in one transaction that also writes a
+/// fresh closed state for `name` when the store holds none (with `list`),
+/// so `status` lists every breaker that ran, including one that only ever
+/// succeeded (a success changes nothing, so the breaker never writes it).
+pub(crate) fn reach(store: &dyn Store, name: &str, list: bool) -> Result<(), String> {
+    store
+        .transact(name, &mut |stored, now| {
+            (list && stored.is_none()).then(|| fresh_record(now))
+        })
+        .map_err(|e| unreachable(store, &e))
 }
 
 /// Reads the stored breakers (only `only`, when given) without writing
@@ -494,45 +495,4 @@ pub(crate) fn unreachable(store: &dyn Store, e: &StoreError) -> String {
         store.describe(),
         last_part(&e.message)
     )
-}
-
-/// `message` with `url` in it shown with its password hidden.
-pub(crate) fn redact_in(message: &str, url: &str) -> String {
-    message.replace(url, &redact(url))
-}
-
-/// `redis://user:secret@host` as `redis://user:***@host`.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_hidden() {
-        assert_eq!(
-            redact("redis://:s3cretpw@host:6379/0"),
-            "redis://:***@host:6379/0"
-        );
-        assert_eq!(
-            redact("redis://me:pw@host:6379/0?prefix=a"),
-            "redis://me:***@host:6379/0?prefix=a"
-        );
-        assert_eq!(redact("redis://host:6379/0"), "redis://host:6379/0");
-        assert_eq!(
-            redact_in("bad store URL \"redis://:pw@h/x\": no", "redis://:pw@h/x"),
-            "bad store URL \"redis://:***@h/x\": no"
-        );
-    }
 }
