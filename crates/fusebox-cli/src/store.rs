@@ -235,7 +235,7 @@ fn check_ours(path: &Path) -> Result<(), String> {
         return Ok(()); // new, or left empty: fusebox sets it up
     }
     if !has_sqlite_header(path) {
-        return Err(not_a_state_file(path, "it is not an SQLite database"));
+        return Err(not_sqlite(path));
     }
     let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| state_file_error(path, &e.to_string()))?;
@@ -259,6 +259,14 @@ fn has_sqlite_header(path: &Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut header))
         .is_ok()
         && &header == b"SQLite format 3\0"
+}
+
+/// A file that is not SQLite at all: someone else's, or fusebox's damaged.
+fn not_sqlite(path: &Path) -> String {
+    format!(
+        "{} is not an SQLite database: if it is fusebox's state file it is damaged, and deleting it resets every breaker kept in it; else name another file with FUSEBOX_STATE or --store",
+        path.display()
+    )
 }
 
 fn not_a_state_file(path: &Path, why: &str) -> String {
@@ -348,10 +356,7 @@ fn read_sqlite(path: &Path, prefix: &str) -> Result<Vec<Record>, Exit> {
         return Ok(Vec::new());
     }
     if !has_sqlite_header(path) {
-        return Err(Exit::Store(not_a_state_file(
-            path,
-            "it is not an SQLite database",
-        )));
+        return Err(Exit::Store(not_sqlite(path)));
     }
     let fail = |e: rusqlite::Error| Exit::Store(state_file_error(path, &e.to_string()));
     let connection =
