@@ -115,14 +115,3 @@ fn a_damaged_state_file_is_named_with_what_to_do() {
         );
     }
 }
-
-#[test]
-fn status_reads_a_read_only_state_file() {
-    let env = Env::new();
-    assert!(env.run(&["trip", "x"]).status.success());
-    let state = env.path("state.db");
-    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o400)).unwrap();
-    let out = env.run(&["status"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("open"));
-}
