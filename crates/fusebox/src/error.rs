@@ -94,14 +94,11 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
     }
 }
 
-impl<E: StdError + 'static> StdError for Error<E> {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match self {
-            Error::Open(rejected) => Some(rejected),
-            Error::Inner(e) => Some(e),
-        }
-    }
-}
+/// For any error that displays, boxed ones included, so that `?` converts
+/// an `Error<E>` into `Box<dyn std::error::Error + Send + Sync>` (tower's
+/// `BoxError`). `Display` already shows the inner error or the rejection,
+/// so there is no `source()`: a report would print the message twice.
+impl<E: fmt::Debug + fmt::Display> StdError for Error<E> {}
 
 /// An invalid setting, named with the value that was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -134,7 +134,7 @@ pub use permit::{OwnedPermit, Permit};
 pub use policy::{Backoff, Policy, Window};
 pub use registry::Registry;
 pub use settings::{BackoffConfig, BreakerConfig, RatePolicy, SlowCalls};
-pub use state::State;
+pub use state::{ParseStateError, State};
 #[cfg(feature = "tower")]
 pub use tower::{CircuitBreakerLayer, CircuitBreakerService, ResponseFuture};
 pub use transition::{Reason, Transition};

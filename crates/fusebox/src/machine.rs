@@ -161,6 +161,10 @@ pub(crate) struct Machine {
     generation: u64,
     since: Nanos,
     open_until: Nanos,
+    /// The open duration chosen when the breaker last opened, kept in the
+    /// store record so that a process with other settings (a `status`
+    /// reader) still bounds the deadline by the duration its writer chose.
+    open_for: Nanos,
     failure_streak: u32,
     /// Failures since the breaker last closed: kept while open and
     /// half-open, so a caller can see the count that tripped it.
@@ -200,6 +204,7 @@ impl Machine {
             generation: 0,
             since: now,
             open_until: 0,
+            open_for: 0,
             failure_streak: 0,
             failures_since_closed: 0,
             probe_successes: 0,
@@ -467,6 +472,7 @@ impl Machine {
                     self.reopens = 0;
                 }
                 let duration = self.open_duration();
+                self.open_for = duration;
                 self.open_until = at.saturating_add(duration);
             }
             State::Closed => {

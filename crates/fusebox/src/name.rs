@@ -14,32 +14,31 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 /// The longest name kept inline, copied without touching shared memory.
-const INLINE: usize = 22;
+/// Unused bytes are 0: a name with a NUL byte in it (no breaker's name has
+/// one: control characters are refused) is kept shared.
+const INLINE: usize = 23;
 
 /// A breaker's name: a cheap, immutable string.
 ///
 /// It dereferences to `str` and compares with `&str`, so
 /// `rejected.name == "s3_upload"` and `format!("{}", rejected.name)` work.
-/// Cloning a name of up to 22 bytes copies it; a longer one is shared.
+/// Cloning a name of up to 23 bytes copies it; a longer one is shared.
 #[derive(Clone)]
 pub struct Name(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    Inline { len: u8, bytes: [u8; INLINE] },
+    Inline([u8; INLINE]),
     Shared(Arc<str>),
 }
 
 impl Name {
     /// A name holding `name`.
     pub fn new(name: &str) -> Name {
-        if name.len() <= INLINE {
+        if name.len() <= INLINE && !name.contains('\0') {
             let mut bytes = [0; INLINE];
             bytes[..name.len()].copy_from_slice(name.as_bytes());
-            Name(Repr::Inline {
-                len: name.len() as u8,
-                bytes,
-            })
+            Name(Repr::Inline(bytes))
         } else {
             Name(Repr::Shared(Arc::from(name)))
         }
@@ -49,8 +48,9 @@ impl Name {
     pub fn as_str(&self) -> &str {
         match &self.0 {
             // Copied from a `str` in `new`, so always valid UTF-8.
-            Repr::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            Repr::Inline(bytes) => {
+                let len = bytes.iter().position(|b| *b == 0).unwrap_or(INLINE);
+                std::str::from_utf8(&bytes[..len]).unwrap_or_default()
             }
             Repr::Shared(name) => name,
         }
@@ -156,6 +156,8 @@ mod tests {
             "s3_upload",
             "é".repeat(11).as_str(),
             &"a".repeat(23),
+            &"a".repeat(24),
+            "a\0b",
             &"ü".repeat(300),
         ] {
             let kept = Name::new(name);

@@ -5,7 +5,7 @@ use std::time::Instant;
 use crate::{Name, State};
 
 /// Why a breaker changed state.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reason {
     /// The consecutive-failures policy tripped after this many failures in a row.

@@ -11,7 +11,11 @@ use crate::{Backoff, State};
 
 const TAG: &str = "fusebox/1";
 
-/// Fields every record has (`fsc` and `win` came later or are optional).
+/// The longest open duration a record may claim for itself (a year).
+const LONGEST_STORED_OPEN: Nanos = 365 * 86_400 * 1_000_000_000;
+
+/// Fields every record has (`od`, `fsc` and `win` came later or are
+/// optional).
 const REQUIRED: [&str; 11] = [
     "state", "gen", "since", "until", "streak", "ps", "next", "lf", "re", "rng", "probes",
 ];
@@ -32,11 +36,12 @@ impl Machine {
             .as_ref()
             .map_or_else(|| "-".to_owned(), |w| w.encode());
         format!(
-            "{TAG} state={} gen={} since={} until={} streak={} fsc={} ps={} next={} lf={} re={} rng={} probes={} win={window}",
+            "{TAG} state={} gen={} since={} until={} od={} streak={} fsc={} ps={} next={} lf={} re={} rng={} probes={} win={window}",
             self.state,
             self.generation,
             self.since,
             self.open_until,
+            self.open_for,
             self.failure_streak,
             self.failures_since_closed,
             self.probe_successes,
@@ -70,6 +75,7 @@ impl Machine {
             generation: 0,
             since: 0,
             open_until: 0,
+            open_for: 0,
             failure_streak: 0,
             failures_since_closed: 0,
             probe_successes: 0,
@@ -108,6 +114,7 @@ impl Machine {
                 }
                 "since" => next.since = number()?,
                 "until" => next.open_until = number()?,
+                "od" => next.open_for = number()?,
                 "streak" => next.failure_streak = small()?,
                 "fsc" => next.failures_since_closed = number()?,
                 "ps" => next.probe_successes = small()?,
@@ -165,6 +172,9 @@ impl Machine {
             Backoff::Exponential { max, .. } => to_nanos(max).max(self.settings.open_duration),
             Backoff::Fixed => self.settings.open_duration,
         };
+        // The writer's own open duration counts too (up to a year): a
+        // reader with shorter settings must not cut its deadline short.
+        let longest_open = longest_open.max(self.open_for.min(LONGEST_STORED_OPEN));
         self.open_until = self.open_until.min(now.saturating_add(longest_open));
         let lease = now.saturating_add(self.settings.probe_timeout);
         for probe in &mut self.probes {

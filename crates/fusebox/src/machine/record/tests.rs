@@ -180,3 +180,18 @@ fn the_largest_stored_counts_saturate() {
     let change = machine.record(ticket, Report::Success, 0).expect("closes");
     assert_eq!(change.to, State::Closed);
 }
+
+/// A reader with shorter settings (a `status` command on defaults) keeps
+/// the deadline the writer chose, up to a year; without the writer's
+/// duration, or beyond a year, the reader's settings bound it.
+#[test]
+fn the_writers_open_duration_bounds_its_deadline() {
+    let hour = 3_600 * SEC;
+    let written = format!("fusebox/1 state=open gen=2 since=0 until={hour} od={hour} streak=0 ps=0 next=1 lf=- re=0 rng=1 probes=");
+    assert_eq!(decoded(&written, SEC).open_until(), hour);
+    let absurd = written.replace(
+        &format!("until={hour} od={hour}"),
+        "until=18446744073709551615 od=18446744073709551615",
+    );
+    assert_eq!(decoded(&absurd, 0).open_until(), LONGEST_STORED_OPEN);
+}
