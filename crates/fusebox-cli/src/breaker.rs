@@ -9,42 +9,31 @@ use fusebox::{BreakerConfig, CircuitBreaker, Config, State};
 use crate::args::{BreakerArgs, ManualArgs};
 use crate::{store, Exit};
 
-/// The longest duration any flag takes: longer ones are typing mistakes,
-/// and past it deadlines would overflow.
-pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
-
 /// A duration flag: `30s`, `250ms`, `5m`, `1m30s`, or a bare number of
-/// seconds (`30`, `0.5`), as in configuration files. Every flag shares this
-/// parser and its wording: longer than zero, at most [`MAX_DURATION`].
+/// seconds (`30`, `0.5`), as in configuration files. The library's parser
+/// and its words, so a flag and a file refuse the same values alike: longer
+/// than zero, at most [`fusebox::Builder::MAX_DURATION`] (365 days).
 pub(crate) fn duration(flag: &str, text: &str) -> Result<Duration, Exit> {
     let bad = |why: &str| Exit::Usage(format!("--{flag} {text:?}: {why}"));
     let trimmed = text.trim();
-    if trimmed.starts_with('-') {
-        return Err(bad("must not be negative"));
-    }
-    let too_long = || bad("is longer than the maximum, 365d");
     let parsed = match trimmed.parse::<f64>() {
-        Ok(secs) if secs.is_finite() => {
-            Duration::try_from_secs_f64(secs).map_err(|_| too_long())?
+        Ok(secs) => fusebox::duration_from_secs(flag, secs).map_err(|e| bad(&e.expected))?,
+        // `-5s`: refused as any number of seconds not above zero is.
+        Err(_) if trimmed.starts_with('-') => {
+            let why = fusebox::duration_from_secs(flag, -1.0)
+                .map_or_else(|e| e.expected, |_| String::new());
+            return Err(bad(&why));
         }
-        _ => fusebox::parse_duration(trimmed).map_err(|_| {
-            // The parser refuses numbers too large for any duration in the
-            // same words as garbage: tell them apart here.
-            let digits: String = trimmed
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.')
-                .collect();
-            match digits.parse::<f64>() {
-                Ok(n) if n >= 1e9 && trimmed.len() > digits.len() => too_long(),
-                _ => bad("is not a duration: write a number and a unit (30s, 250ms, 5m, 1h) or a number of seconds"),
-            }
+        Err(_) => fusebox::parse_duration(trimmed).map_err(|why| {
+            // The parser's words follow `invalid duration "VALUE": `.
+            let prefix = format!("invalid duration {trimmed:?}: ");
+            bad(why.strip_prefix(&prefix).unwrap_or(&why))
         })?,
     };
     if parsed.is_zero() {
-        return Err(bad("must be longer than zero"));
-    }
-    if parsed > MAX_DURATION {
-        return Err(too_long());
+        let why =
+            fusebox::duration_from_secs(flag, 0.0).map_or_else(|e| e.expected, |_| String::new());
+        return Err(bad(&why));
     }
     Ok(parsed)
 }

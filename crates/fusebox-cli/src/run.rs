@@ -61,9 +61,15 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Exit> {
     }
     let breaker = build(&args.name, &settings, store)?;
 
-    let permit = breaker
-        .try_acquire()
-        .map_err(|rejected| Exit::Rejected(refusal(&rejected)))?;
+    let permit = match breaker.try_acquire() {
+        Ok(permit) => permit,
+        Err(rejected) => {
+            // Counted in the shared state, so `status` shows how many runs
+            // were refused since the breaker last closed.
+            breaker.record_refusal();
+            return Err(Exit::Rejected(refusal(&rejected)));
+        }
+    };
     if let Some(signal) = signals.stop_requested() {
         permit.ignore();
         return Err(stopped(signal, "before COMMAND started"));

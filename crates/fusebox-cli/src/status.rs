@@ -19,7 +19,7 @@ use crate::{human, log, Exit};
 
 /// Settings wide enough that no stored deadline is cut short when read:
 /// `status` shows what the runs that wrote the state decided.
-const WIDE: Duration = Duration::from_secs(100 * 365 * 86_400);
+const WIDE: Duration = fusebox::Builder::MAX_DURATION;
 
 /// The longest name the table shows in full.
 const NAME_WIDTH: usize = 48;
@@ -105,7 +105,13 @@ fn read_row(record: Record) -> Row {
             .probe_timeout(WIDE)
             .store(memory)
             .build()
-            .map_err(|e| format!("its name is not a valid breaker name ({})", e.expected))?;
+            .map_err(|e| match e.field.as_str() {
+                "name" => format!("its name is not a valid breaker name ({})", e.expected),
+                field => format!(
+                    "it cannot be read with {field} = {} ({})",
+                    e.value, e.expected
+                ),
+            })?;
         let warnings = Arc::new(Mutex::new(Vec::new()));
         let catcher = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::WARN)
@@ -178,6 +184,8 @@ fn to_json(row: &Row) -> Value {
         "state": m.state.as_str(),
         "failures": m.failures_since_closed,
         "consecutive_failures": m.consecutive_failures,
+        "refusals": m.refusals_recorded,
+        "reason": m.reason.map(|r| r.to_string()),
         "since": unix_time(Instant::now() - m.time_in_state),
         "time_in_state": m.time_in_state.as_secs_f64(),
         "retry_after": m.retry_after.map(|d| d.as_secs_f64()),
@@ -201,15 +209,15 @@ fn print_table(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
         .max(4);
     writeln!(
         out,
-        "{:<width$}  {:<11}  {:>8}  {:>8}  {:<10}  RETRY IN",
-        "NAME", "STATE", "FAILURES", "IN A ROW", "SINCE"
+        "{:<width$}  {:<11}  {:>8}  {:>8}  {:>7}  {:<10}  {:<13}  WHY",
+        "NAME", "STATE", "FAILURES", "IN A ROW", "REFUSED", "SINCE", "RETRY IN"
     )?;
     for (row, name) in rows.iter().zip(&names) {
         let Ok(m) = &row.view else {
             writeln!(
                 out,
-                "{name:<width$}  {:<11}  {:>8}  {:>8}  {:<10}  -",
-                "unreadable", "-", "-", "-"
+                "{name:<width$}  {:<11}  {:>8}  {:>8}  {:>7}  {:<10}  {:<13}  see below",
+                "unreadable", "-", "-", "-", "-", "-"
             )?;
             continue;
         };
@@ -220,12 +228,14 @@ fn print_table(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
             (State::ForcedOpen, _) => "after reset".to_owned(),
             _ => "-".to_owned(),
         };
+        let why = m.reason.map_or_else(|| "-".to_owned(), |r| r.to_string());
         writeln!(
             out,
-            "{name:<width$}  {:<11}  {:>8}  {:>8}  {:<10}  {retry}",
+            "{name:<width$}  {:<11}  {:>8}  {:>8}  {:>7}  {:<10}  {retry:<13}  {why}",
             m.state.as_str(),
             m.failures_since_closed,
             m.consecutive_failures,
+            m.refusals_recorded,
             format!("{} ago", human::duration(m.time_in_state)),
         )?;
     }

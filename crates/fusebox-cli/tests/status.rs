@@ -106,19 +106,30 @@ fn an_open_breaker_shows_its_failures_and_when_to_retry() {
         .collect();
     assert_eq!(
         header,
-        ["NAME", "STATE", "FAILURES", "IN A ROW", "SINCE", "RETRY IN"]
+        ["NAME", "STATE", "FAILURES", "IN A ROW", "REFUSED", "SINCE", "RETRY IN", "WHY"]
     );
     let row = table.lines().nth(1).unwrap();
     let cells: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(&cells[..3], ["mirror", "open", "3"], "{table}");
+    assert_eq!(&cells[..5], ["mirror", "open", "3", "0", "0"], "{table}");
     assert!(
-        row.ends_with("59m 59s") || row.ends_with("59m 58s") || row.ends_with("1h"),
+        row.contains(" 59m 59s ") || row.contains(" 59m 58s ") || row.contains(" 1h "),
         "retry in as h/m/s: {row}"
     );
+    assert!(
+        row.ends_with("3 consecutive failures"),
+        "why it is open: {row}"
+    );
+
+    // Runs refused while open are counted for everyone to see.
+    for _ in 0..2 {
+        fail(&env, "mirror", &flags);
+    }
+    assert_eq!(env.status_json("mirror")["refusals"], 2);
 
     let json = env.status_json("mirror");
     assert_eq!(json["state"], "open");
     assert_eq!(json["failures"], 3);
+    assert_eq!(json["reason"], "3 consecutive failures");
     let retry = json["retry_after"].as_f64().unwrap();
     assert!(retry > 3000.0 && retry <= 3600.0, "{json}");
     assert!(
@@ -137,6 +148,8 @@ fn an_open_breaker_shows_its_failures_and_when_to_retry() {
             "half_open_in_flight",
             "last_failure",
             "name",
+            "reason",
+            "refusals",
             "retry_after",
             "since",
             "state",
