@@ -273,3 +273,42 @@ fn refusal(rejected: &Rejected) -> String {
         _ => format!("circuit '{name}' is open and its store cannot be reached; retry later"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn run_args(flags: &[&str]) -> RunArgs {
+        let mut argv = vec!["fusebox", "run", "x"];
+        argv.extend(flags);
+        argv.extend(["--", "true"]);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Run(args) => args,
+            _ => unreachable!("a run command line"),
+        }
+    }
+
+    fn lease_of(flags: &[&str]) -> Option<Duration> {
+        let args = run_args(flags);
+        lease(&args, limits(&args).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_trial_lease_is_as_long_as_the_run_can_be() {
+        let secs = Duration::from_secs;
+        assert_eq!(lease_of(&[]), None, "the library's default");
+        assert_eq!(lease_of(&["--timeout", "10s"]), Some(secs(10 + 5 + 2)));
+        assert_eq!(
+            lease_of(&["--timeout", "10s", "--kill-after", "1s"]),
+            Some(secs(10 + 1 + 2))
+        );
+        assert_eq!(
+            lease_of(&["--timeout", "10s", "--probe-timeout", "3s"]),
+            Some(secs(3)),
+            "an explicit lease wins"
+        );
+    }
+}

@@ -299,7 +299,10 @@ fn last_part(message: &str) -> &str {
 /// The state of a breaker that has seen no failure yet, in the store's
 /// record format (`fusebox/1 …`, the fields every record has).
 fn fresh_record(now: u64) -> String {
-    format!("fusebox/1 state=closed gen=0 since={now} until=0 streak=0 ps=0 next=1 lf=- re=0 rng=1 probes=")
+    use std::hash::{BuildHasher, RandomState};
+    // The backoff's jitter seed, random as a new breaker's own would be.
+    let rng = RandomState::new().hash_one(now) | 1;
+    format!("fusebox/1 state=closed gen=0 since={now} until=0 streak=0 ps=0 next=1 lf=- re=0 rng={rng} probes=")
 }
 
 /// Checks that the store answers, in one transaction that also writes a
