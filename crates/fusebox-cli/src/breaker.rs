@@ -1,5 +1,6 @@
 //! The breaker a command line describes: its store and its settings.
 
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -156,6 +157,12 @@ pub(crate) fn manual(args: ManualArgs, to: State) -> Result<u8, Exit> {
             args.name
         )));
     }
-    println!("circuit '{}' is now {}", args.name, breaker.state());
+    // A reader that went away (`| head -0`) is not an error: the change is made.
+    let _ = writeln!(
+        std::io::stdout(),
+        "circuit '{}' is now {}",
+        args.name,
+        breaker.state()
+    );
     Ok(0)
 }

@@ -218,3 +218,22 @@ fn a_missing_or_unrunnable_command_is_127_or_126() {
         "never started: no failure"
     );
 }
+
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    let env = Env::new();
+    assert!(env.run(&["trip", "p"]).status.success());
+    for args in [vec!["trip", "p"], vec!["status"], vec!["status", "--json"]] {
+        let mut child = env
+            .fusebox()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before fusebox writes
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+}
