@@ -128,10 +128,9 @@ impl Job {
         // can tell when the whole group has ended.
         #[cfg(target_os = "linux")]
         let _ = nix::sys::prctl::set_child_subreaper(true);
-        let child: Child = command.process_group(0).spawn()?;
+        let mut child: Child = command.process_group(0).spawn()?;
         let group = Pid::from_raw(i32::try_from(child.id()).map_err(io::Error::other)?);
         let to_main = signals.sender.clone();
-        let mut child = child;
         std::thread::Builder::new()
             .name("fusebox-wait".into())
             .spawn(move || {
