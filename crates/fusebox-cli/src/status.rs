@@ -236,7 +236,11 @@ fn print_table(out: &mut impl Write, rows: &[Row]) -> std::io::Result<()> {
             m.failures_since_closed,
             m.consecutive_failures,
             m.refusals_recorded,
-            format!("{} ago", human::duration(m.time_in_state)),
+            // Whole seconds down: "0s ago" just after a change.
+            format!(
+                "{} ago",
+                human::duration(Duration::from_secs(m.time_in_state.as_secs()))
+            ),
         )?;
     }
     Ok(())
