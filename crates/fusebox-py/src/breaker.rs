@@ -488,7 +488,7 @@ pub(crate) fn wall_clock(at: Instant) -> f64 {
 
 fn metrics_dict<'py>(py: Python<'py>, m: &Metrics) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
-    dict.set_item("name", m.name)?;
+    dict.set_item("name", m.name.as_str())?;
     dict.set_item("state", python::state(py, m.state))?;
     dict.set_item("generation", m.generation)?;
     dict.set_item("successes", m.successes)?;

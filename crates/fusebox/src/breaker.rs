@@ -140,7 +140,7 @@ pub(crate) struct Shared {
     probe_deadline: AtomicU64,
     locked: Mutex<Locked>,
     counters: Counters,
-    pub(crate) name: &'static str,
+    pub(crate) name: crate::Name,
     pub(crate) clock: Clock,
     listeners: Box<[Listener]>,
     /// Copies of the machine's settings, read on the fast paths.
@@ -156,7 +156,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(
-        name: &'static str,
+        name: crate::Name,
         machine: Machine,
         clock: Clock,
         listeners: Vec<Listener>,
@@ -198,7 +198,7 @@ impl Shared {
     /// half-open.
     pub(crate) fn state(&self) -> State {
         if let Some(external) = &self.external {
-            let ran = external.run(self.name, true, |machine, now| {
+            let ran = external.run(&self.name, true, |machine, now| {
                 (machine.state_at(now), None)
             });
             return ran.map_or(State::Open, |(state, _)| state);
@@ -217,7 +217,7 @@ impl Shared {
             if to == State::Closed {
                 lock(&self.locked).baseline = self.counters.totals();
             }
-            let ran = external.run(self.name, true, |machine, now| {
+            let ran = external.run(&self.name, true, |machine, now| {
                 ((), Some(machine.manual(to, now)))
             });
             if let Some(((), change)) = ran {
@@ -234,11 +234,26 @@ impl Shared {
         self.announce(announce);
     }
 
+    pub(crate) fn record_refusal(&self) {
+        if let Some(external) = &self.external {
+            let _ = external.run(&self.name, true, |machine, _| {
+                machine.note_refusal();
+                ((), None)
+            });
+            return;
+        }
+        let announce = self.with_locked(|locked, _| {
+            locked.machine.note_refusal();
+            None
+        });
+        self.announce(announce);
+    }
+
     pub(crate) fn metrics(&self) -> Metrics {
         if let Some(external) = &self.external {
             let baseline = lock(&self.locked).baseline;
             let totals = self.counters.totals().since(&baseline);
-            let ran = external.run(self.name, true, |machine, now| {
+            let ran = external.run(&self.name, true, |machine, now| {
                 let change = machine.tick(now);
                 let at = |t: Nanos| external_instant(external, t);
                 (Metrics::new(self, machine, &totals, now, at), change)
@@ -313,7 +328,7 @@ impl Shared {
             return Announce(false);
         };
         locked.pending.push_back(Transition {
-            name: self.name,
+            name: self.name.clone(),
             from: change.from,
             to: change.to,
             reason: change.reason,

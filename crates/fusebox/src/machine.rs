@@ -161,6 +161,10 @@ pub(crate) struct Machine {
     generation: u64,
     since: Nanos,
     open_until: Nanos,
+    /// The open duration chosen when the breaker last opened, kept in the
+    /// store record so that a process with other settings (a `status`
+    /// reader) still bounds the deadline by the duration its writer chose.
+    open_for: Nanos,
     failure_streak: u32,
     /// Failures since the breaker last closed: kept while open and
     /// half-open, so a caller can see the count that tripped it.
@@ -173,6 +177,13 @@ pub(crate) struct Machine {
     reopens: u32,
     /// xorshift64* state for the backoff's jitter.
     rng: u64,
+    /// Why the breaker entered its state (`None`: it never changed state).
+    why: Option<Reason>,
+    /// Refusals recorded with `note_refusal` since the breaker last closed.
+    /// Only callers that want them fleet-wide record them (the CLI does, one
+    /// store write per refusal); the in-process breaker counts its own
+    /// rejections in its counters and never writes for them.
+    refusals: u64,
     /// Shared with the lock-free success path of the in-memory breaker.
     window: Option<Arc<CallWindow>>,
 }
@@ -200,6 +211,7 @@ impl Machine {
             generation: 0,
             since: now,
             open_until: 0,
+            open_for: 0,
             failure_streak: 0,
             failures_since_closed: 0,
             probe_successes: 0,
@@ -208,6 +220,8 @@ impl Machine {
             last_failure: None,
             reopens: 0,
             rng,
+            why: None,
+            refusals: 0,
             window,
         }
     }
@@ -253,6 +267,21 @@ impl Machine {
 
     pub(crate) fn failures_since_closed(&self) -> u64 {
         self.failures_since_closed
+    }
+
+    /// Why the breaker entered its state, if it ever changed state.
+    pub(crate) fn why(&self) -> Option<Reason> {
+        self.why
+    }
+
+    /// Refusals recorded since the breaker last closed.
+    pub(crate) fn refusals(&self) -> u64 {
+        self.refusals
+    }
+
+    /// Counts one refused call in the state (kept in a store's record).
+    pub(crate) fn note_refusal(&mut self) {
+        self.refusals = self.refusals.saturating_add(1);
     }
 
     pub(crate) fn probes_in_flight(&self) -> usize {
@@ -456,6 +485,7 @@ impl Machine {
         // Wraps (after 2^57 transitions) rather than overflow the word.
         self.generation = (self.generation + 1) & MAX_GENERATION;
         self.since = at;
+        self.why = Some(reason);
         self.failure_streak = 0;
         self.probe_successes = 0;
         self.probes.clear();
@@ -467,11 +497,13 @@ impl Machine {
                     self.reopens = 0;
                 }
                 let duration = self.open_duration();
+                self.open_for = duration;
                 self.open_until = at.saturating_add(duration);
             }
             State::Closed => {
                 self.reopens = 0;
                 self.failures_since_closed = 0;
+                self.refusals = 0;
                 if let Some(window) = &self.window {
                     window.clear(at, self.generation);
                 }

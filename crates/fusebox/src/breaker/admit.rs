@@ -123,7 +123,7 @@ impl Shared {
     #[inline(always)]
     pub(crate) fn rejected(&self, state: State, retry_after: Option<Nanos>) -> Rejected {
         Rejected {
-            name: self.name,
+            name: self.name.clone(),
             state,
             retry_after: retry_after.map(Duration::from_nanos),
         }
@@ -141,7 +141,7 @@ impl Shared {
     }
 
     fn acquire_external(&self, external: &External) -> Answer {
-        let ran = external.run(self.name, !external.fail_closed, |machine, now| {
+        let ran = external.run(&self.name, !external.fail_closed, |machine, now| {
             machine.acquire(now)
         });
         let Some((admission, change)) = ran else {

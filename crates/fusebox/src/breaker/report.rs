@@ -58,7 +58,7 @@ impl Shared {
             windowed: false,
         };
         if let Some(external) = &self.external {
-            let ran = external.run(self.name, true, |machine, now| {
+            let ran = external.run(&self.name, true, |machine, now| {
                 ((), machine.record(ticket, call, now))
             });
             if let Some(((), change)) = ran {
