@@ -4,7 +4,7 @@
 # (instructions of a loop of N calls - those of a loop of 0 calls) / N.
 # Run scripts/py_bench.sh first (it makes the virtualenv this uses).
 #
-#     scripts/py_instructions.sh [N]
+#     scripts/py_instructions.sh [N [LOOP...]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="$(pwd)/target/python-bench/bin/python"
@@ -16,9 +16,11 @@ count() {
 }
 cd target
 printf '| %-24s | %14s |\n|---|---:|\n' "loop" "instructions/call"
-for name in bare-call fusebox-call fusebox-decorator circuitbreaker purgatory pybreaker \
-    bare-raise fusebox-open circuitbreaker-open pybreaker-open \
-    bare-await fusebox-execute fusebox-async-decorator circuitbreaker-async aiobreaker-async purgatory-async; do
+all=(bare-call fusebox-call fusebox-decorator circuitbreaker purgatory pybreaker
+    bare-raise fusebox-open circuitbreaker-open pybreaker-open
+    bare-await fusebox-execute fusebox-async-decorator circuitbreaker-async aiobreaker-async purgatory-async)
+[ $# -gt 1 ] && all=("${@:2}")
+for name in "${all[@]}"; do
     base=$(count "$name" 0)
     loop=$(count "$name" "$calls")
     printf '| %-24s | %14d |\n' "$name" $(( (loop - base) / calls ))
