@@ -101,6 +101,9 @@ def sync_usage() -> None:
 
 async def async_usage() -> None:
     value: Dict[str, str] = await cb.execute(fetch, "k")
+    made: Dict[str, str] = await cb.execute(fetch("made"))
+    plain: int = await cb.execute(len, "abc")
+    print(made, plain)
     same: str = await decorated_async("k")
     async with cb:
         await asyncio.sleep(0)

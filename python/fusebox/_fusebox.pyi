@@ -1,7 +1,7 @@
 """Types of the extension module ``fusebox._fusebox`` (written in Rust)."""
 
 import os
-from typing import Any, Awaitable, Callable, Dict, Generator, List, Optional, Tuple, Type, TypeVar, Union
+from typing import overload, Any, Awaitable, Callable, Dict, Generator, List, Optional, Tuple, Type, TypeVar, Union
 
 from ._types import CircuitState, Transition
 
@@ -106,7 +106,12 @@ class CircuitBreaker:
     def call_or(
         self, fallback: Optional[Callable[..., Any]], func: Callable[..., T], /, *args: Any, **kwargs: Any
     ) -> T: ...
+    @overload
     def execute(self, func: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> Awaitable[T]: ...
+    @overload
+    def execute(self, func: Awaitable[T], /) -> Awaitable[T]: ...
+    @overload
+    def execute(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> Awaitable[T]: ...
     def execute_or(
         self,
         fallback: Optional[Callable[..., Any]],

@@ -262,3 +262,25 @@ async def test_gather_of_many_calls(name: str) -> None:
     results = await asyncio.gather(*(cb.execute(ok, i) for i in range(100)))
     assert results == list(range(100))
     assert cb.metrics()["successes"] == 100
+
+
+@pytest.mark.asyncio
+async def test_execute_accepts_a_coroutine_already_made(name: str) -> None:
+    cb = CircuitBreaker(name, failure_threshold=1)
+    assert await cb.execute(ok(8)) == 8
+    with pytest.raises(Down):
+        await cb.execute(fail())
+    assert cb.state is CircuitState.OPEN
+    ran: List[int] = []
+
+    async def record() -> None:
+        ran.append(1)
+
+    pending = record()
+    with pytest.raises(CircuitOpenError):
+        await cb.execute(pending)
+    assert ran == [] and pending.cr_frame is None  # closed unrun: no "never awaited" warning
+    made = ok(1)
+    with pytest.raises(TypeError, match="func"):
+        cb.execute(made, 2)  # type: ignore[call-overload]
+    made.close()

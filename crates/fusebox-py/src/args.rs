@@ -103,6 +103,27 @@ pub(crate) fn callable<'py>(name: &str, value: &Bound<'py, PyAny>) -> PyResult<(
     Ok(())
 }
 
+/// What `execute` runs: a callable, or an awaitable already made (a
+/// coroutine) given with no arguments.
+pub(crate) fn callable_or_awaitable(
+    name: &str,
+    value: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+) -> PyResult<()> {
+    if value.is_callable() {
+        return Ok(());
+    }
+    let awaitable = value.hasattr(pyo3::intern!(value.py(), "__await__"))?;
+    if awaitable && args.is_empty() && kwargs.is_none_or(|k| k.is_empty()) {
+        return Ok(());
+    }
+    Err(PyTypeError::new_err(format!(
+        "{name} must be callable (or an awaitable given alone), not {}",
+        type_name(value)
+    )))
+}
+
 /// A `str`.
 pub(crate) fn text(name: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
     if !value.is_instance_of::<pyo3::types::PyString>() {

@@ -364,7 +364,7 @@ impl CircuitBreaker {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Execution> {
         let (func, args) = call::split(args)?;
-        args::callable("func", &func)?;
+        args::callable_or_awaitable("func", &func, &args, kwargs)?;
         let fallback = slf.get().fallback.as_ref().map(|f| f.clone_ref(slf.py()));
         Ok(Execution::pending(slf, fallback, &func, &args, kwargs))
     }
@@ -378,7 +378,7 @@ impl CircuitBreaker {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Execution> {
-        args::callable("func", func)?;
+        args::callable_or_awaitable("func", func, args, kwargs)?;
         let fallback = match fallback.filter(|f| !f.is_none()) {
             Some(f) => Some(f.clone().unbind()),
             None => slf.get().fallback.as_ref().map(|f| f.clone_ref(slf.py())),

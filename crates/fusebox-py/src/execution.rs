@@ -5,7 +5,8 @@
 //! Like an `async def`, `execute(func)` does nothing until awaited: the
 //! first step asks the breaker, calls `func`, and then drives the awaitable
 //! `func` returned (`__await__`), passing `send`, `throw` and `close`
-//! through. The outcome is reported when it finishes:
+//! through. `execute(coroutine)` (an awaitable already made, no arguments)
+//! drives that awaitable as the call; refused, it is closed unrun. The outcome is reported when it finishes:
 //!
 //! * it returned: a success;
 //! * it raised an excluded class: ignored;
@@ -106,9 +107,18 @@ impl Execution {
         };
         let breaker = self.breaker.bind(py).get();
         let (args, kwargs) = (args.bind(py), kwargs.as_ref().map(|k| k.bind(py)));
+        // `execute(coroutine)`: an awaitable already made, to run as the call.
+        let made = !func.bind(py).is_callable();
         let permit = match breaker.take_permit(py) {
             Ok(permit) => permit,
             Err(refusal) => {
+                if made {
+                    // Refused: it will never run; close it so Python does not
+                    // warn that it was never awaited.
+                    if let Ok(close) = func.bind(py).getattr(pyo3::intern!(py, "close")) {
+                        close.call0()?;
+                    }
+                }
                 let Some(fallback) = fallback else {
                     return Err(breaker.refused(py, &refusal));
                 };
@@ -116,6 +126,9 @@ impl Execution {
                 return self.drive_result(py, answer, None);
             }
         };
+        if made {
+            return self.drive_result(py, func.into_bound(py), Some(permit));
+        }
         match func.bind(py).call(args, kwargs) {
             Ok(value) => self.drive_result(py, value, Some(permit)),
             Err(err) => {
