@@ -129,3 +129,16 @@ def test_redis_killed_mid_test_calls_go_on_with_a_warning(
     warnings = [r for r in caplog.records if r.name == "fusebox" and r.levelno == logging.WARNING]
     assert warnings, "the store outage should be logged"
     assert cb.metrics()["degraded"] is True
+
+
+def test_sqlite_relative_urls_are_relative_to_the_working_directory(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "relative").mkdir()
+    cb = CircuitBreaker(name, failure_threshold=1, store="sqlite://relative/state.db")
+    with pytest.raises(Down):
+        cb.call(fail)
+    assert (tmp_path / "relative" / "state.db").exists()
+    again = CircuitBreaker(name, store=f"sqlite:///{tmp_path}/relative/state.db")
+    assert again.state is CircuitState.OPEN
