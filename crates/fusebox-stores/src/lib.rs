@@ -30,11 +30,16 @@
 //! # Ok::<(), fusebox::store::StoreError>(())
 //! ```
 
+mod deadline;
+mod pool;
+mod redact;
 #[cfg(feature = "redis")]
 mod redis_store;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod url;
+
+pub use redact::redact_url;
 
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
