@@ -7,21 +7,29 @@
 //! on its mirror of the last state it read (or, with `fail_closed`, rejects
 //! calls), and retries the store at most once per `RETRY_INTERVAL`.
 //!
-//! No outcome is lost on the way. Outcomes recorded while degraded are kept
-//! in order and replayed through the machine, onto the state then stored,
-//! by the first transaction that succeeds again: an outcome counts when the
-//! stored record is still the one (same epoch, same generation) it was
-//! admitted in, and is ignored like any stale outcome otherwise. A local
-//! transition (say, the mirror tripped) is written back instead, if nobody
-//! changed the stored record meanwhile.
+//! No outcome is lost on the way, and none counts twice:
+//! - Outcomes recorded while degraded are queued in order and replayed
+//!   through the machine, onto the state then stored, by the first
+//!   transaction that succeeds again. An outcome counts when the stored
+//!   record is still the one (same epoch, same generation) it was admitted
+//!   in, and is ignored like any stale outcome otherwise. A local
+//!   transition (say, the mirror tripped) is written back instead, if
+//!   nobody changed the stored record meanwhile.
+//! - A write whose answer was lost (a timeout after it was sent) may or may
+//!   not be stored. Every write names itself with a random id, and a record
+//!   keeps the ids of its last `HISTORY` writes; the next transaction looks
+//!   for the lost write's id there and replays what it carried only if it
+//!   is not. (Should more than `HISTORY` writes have come since, it cannot
+//!   tell, and replays them: a lost write is far more often one that lost
+//!   a race than one that won it.)
 //!
 //! Each stored record carries an *epoch*, a random number chosen when the
-//! record is created, after the machine's text (`… epoch=3f2a…`). A
+//! record is created, after the machine's text (`… epoch=3f2a… w=…`). A
 //! generation alone cannot tell "nobody changed it" from "it expired (or
 //! the server lost it) and was made again and changed as often": the epoch
 //! can.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::sync::lock_std;
@@ -38,8 +46,19 @@ const RETRY_INTERVAL: Nanos = 1_000_000_000;
 /// memory.
 const MAX_PENDING: usize = 1 << 16;
 
-/// The field after the machine's text that names the record's epoch.
+/// While writes are in doubt, this many failed transactions in a row are
+/// retried on the next call instead of after `RETRY_INTERVAL`: each costs
+/// a call at most the store's timeout, and settling a doubt early keeps it
+/// from becoming unknowable.
+const MAX_DOUBT_RETRIES: u32 = 16;
+
+/// How many of its last writes' ids a record keeps.
+const HISTORY: usize = 64;
+
+/// The fields after the machine's text: the record's epoch and the ids of
+/// its last writes, newest first.
 const EPOCH_FIELD: &str = " epoch=";
+const WRITES_FIELD: &str = " w=";
 
 pub(crate) struct External {
     store: Arc<dyn Store>,
@@ -48,6 +67,10 @@ pub(crate) struct External {
     mirror: Mutex<Mirror>,
     degraded: AtomicBool,
     retry_at: AtomicU64,
+    /// Failed transactions in a row while writes were in doubt.
+    doubt_retries: AtomicU32,
+    /// Makes write ids differ between writes in the same nanosecond.
+    writes: AtomicU64,
 }
 
 /// Which stored record, in which generation, the mirror last matched.
@@ -68,6 +91,26 @@ struct Pending {
     call: Call,
 }
 
+/// A write whose answer was lost, and the outcomes it carried.
+#[derive(Clone, Debug)]
+struct Doubt {
+    write: u32,
+    /// The epoch of the record it was based on (`None`: it made one).
+    epoch: Option<u64>,
+    /// The newest write id in the record it was based on.
+    base: Option<u32>,
+    outcomes: Vec<Pending>,
+}
+
+/// What became of a write in doubt, as a later read of the record shows.
+enum Fate {
+    Stored,
+    NotStored,
+    /// Too many writes came after it to tell (its outcomes are merged
+    /// again), or the record it went to is gone (they are stale).
+    Unknown,
+}
+
 struct Mirror {
     machine: Machine,
     /// The stored record when last read or written; `None` before the
@@ -80,14 +123,24 @@ struct Mirror {
     pending: Vec<Pending>,
     /// Outcomes dropped because `pending` was full, not yet warned about.
     dropped: u64,
+    /// Writes whose answer was lost.
+    doubts: Vec<Doubt>,
 }
 
-/// What one store transaction did besides the operation itself.
-struct Merged {
-    corrupt: Option<String>,
-    /// The last transition a replayed outcome made, if any.
-    replayed_change: Option<Change>,
-    synced: Synced,
+/// A record as stored: the machine's text and what follows it.
+struct Record<'a> {
+    machine: &'a str,
+    epoch: u64,
+    writes: Vec<u32>,
+}
+
+/// What the last run of a transaction read and wrote.
+struct Attempt {
+    write: u32,
+    epoch: Option<u64>,
+    base: Option<u32>,
+    /// The queued outcomes it replayed.
+    carried: Vec<Pending>,
 }
 
 impl External {
@@ -100,12 +153,15 @@ impl External {
                 dirty: false,
                 pending: Vec::new(),
                 dropped: 0,
+                doubts: Vec::new(),
             }),
             store,
             fail_closed,
             settings,
             degraded: AtomicBool::new(false),
             retry_at: AtomicU64::new(0),
+            doubt_retries: AtomicU32::new(0),
+            writes: AtomicU64::new(0),
         }
     }
 
@@ -120,8 +176,8 @@ impl External {
 
     /// Records a finished call's outcome in the shared state; while the
     /// store cannot take it, on the mirror and in the queue of outcomes to
-    /// merge back. `None` never happens (an outcome is always recorded
-    /// somewhere); the change is the transition it caused, if any.
+    /// merge back. Always `Some` (an outcome is recorded somewhere), with
+    /// the transition it caused, if any.
     pub(crate) fn record(
         &self,
         name: &str,
@@ -152,9 +208,13 @@ impl External {
         mut op: impl FnMut(&mut Machine, Nanos) -> (R, Option<Change>),
     ) -> Option<(R, Option<Change>)> {
         let now_local = self.store.local_now();
+        // An outcome carried by a write in doubt waits with that write, not
+        // in the queue: queued too, it could count twice.
+        let mut queue_outcome = outcome.is_some();
         if !self.is_degraded() || now_local >= self.retry_at.load(Ordering::Relaxed) {
-            match self.in_store(name, &mut op) {
+            match self.in_store(name, &mut op, outcome) {
                 Ok(done) => {
+                    self.doubt_retries.store(0, Ordering::Relaxed);
                     if self.degraded.swap(false, Ordering::Relaxed) {
                         tracing::warn!(
                             target: "fusebox",
@@ -166,16 +226,15 @@ impl External {
                     return Some(done);
                 }
                 Err(error) => {
-                    if !self.degraded.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(
-                            target: "fusebox",
-                            circuit = name,
-                            "circuit '{name}': {error}; carrying on with local state{}",
-                            if self.fail_closed { " and rejecting calls (fail closed)" } else { "" }
-                        );
+                    queue_outcome &= !error.maybe_written;
+                    self.degrade(name, &error, now_local);
+                    if self.has_doubts()
+                        && self.doubt_retries.fetch_add(1, Ordering::Relaxed) < MAX_DOUBT_RETRIES
+                    {
+                        // Settle the doubt soon, while the record still
+                        // lists the write: the next call tries the store.
+                        self.retry_at.store(now_local, Ordering::Relaxed);
                     }
-                    self.retry_at
-                        .store(now_local.saturating_add(RETRY_INTERVAL), Ordering::Relaxed);
                 }
             }
         }
@@ -189,13 +248,10 @@ impl External {
             // so far and is written back whole, or not at all.
             mirror.dirty = true;
             mirror.pending.clear();
-        } else if let (Some((ticket, call)), false) = (outcome, mirror.dirty) {
+        } else if let (Some((ticket, call)), true, false) = (outcome, queue_outcome, mirror.dirty)
+        {
             let epoch = mirror.synced.and_then(|synced| synced.epoch);
-            if mirror.pending.len() >= MAX_PENDING {
-                mirror.pending.remove(0);
-                mirror.dropped += 1;
-            }
-            mirror.pending.push(Pending {
+            mirror.queue(Pending {
                 epoch,
                 ticket,
                 call,
@@ -204,45 +260,77 @@ impl External {
         Some((result, change))
     }
 
+    fn has_doubts(&self) -> bool {
+        !lock_std(&self.mirror).doubts.is_empty()
+    }
+
+    /// Marks the breaker degraded (warning once) until the next retry.
+    fn degrade(&self, name: &str, error: &StoreError, now_local: Nanos) {
+        if !self.degraded.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                target: "fusebox",
+                circuit = name,
+                "circuit '{name}': {error}; carrying on with local state{}",
+                if self.fail_closed { " and rejecting calls (fail closed)" } else { "" }
+            );
+        }
+        self.retry_at
+            .store(now_local.saturating_add(RETRY_INTERVAL), Ordering::Relaxed);
+    }
+
+    /// A new write's id.
+    fn write_id(&self, now: Nanos) -> u32 {
+        use std::hash::{BuildHasher, RandomState};
+        let n = self.writes.fetch_add(1, Ordering::Relaxed);
+        RandomState::new().hash_one((now, n)) as u32
+    }
+
     /// One store transaction running `op` (after merging what the mirror
     /// holds that the store does not); on success the mirror becomes the
-    /// stored state.
+    /// stored state. `outcome` is what `op` records, if it records one.
     fn in_store<R>(
         &self,
         name: &str,
         op: &mut impl FnMut(&mut Machine, Nanos) -> (R, Option<Change>),
+        outcome: Option<(Ticket, Call)>,
     ) -> Result<(R, Option<Change>), StoreError> {
-        // The queued outcomes are taken out, so that two threads never both
-        // replay them; a failed transaction puts them back.
-        let (dirty, synced, mirror_copy, pending, dropped) = {
+        // The queue and the doubts are taken out, so that two threads never
+        // both replay them; a failed transaction puts them back.
+        let (dirty, synced, mirror_copy, pending, doubts) = {
             let mut mirror = lock_std(&self.mirror);
             (
                 mirror.dirty,
                 mirror.synced,
                 mirror.dirty.then(|| mirror.machine.encode()),
                 std::mem::take(&mut mirror.pending),
-                std::mem::take(&mut mirror.dropped),
+                std::mem::take(&mut mirror.doubts),
             )
         };
         let mut out = None;
+        let mut attempt = None;
+        let mut corrupt = None;
+        let mut unknown = 0;
         let ran = self.store.transact(name, &mut |stored, now| {
             // Each run starts afresh: a store may run this more than once.
             let mut machine = Machine::new(self.settings.clone(), now);
-            let mut corrupt = None;
-            let mut stored_epoch = None;
+            corrupt = None;
+            unknown = 0;
+            let mut record = None;
             if let Some(text) = stored {
-                match split_epoch(text).and_then(|(body, found)| {
-                    machine.decode(body)?;
+                match split_record(text).and_then(|found| {
+                    machine.decode(found.machine)?;
                     Ok(found)
                 }) {
-                    Ok(found) => stored_epoch = Some(found),
+                    Ok(found) => record = Some(found),
                     Err(e) => {
                         corrupt = Some(e);
                         machine = Machine::new(self.settings.clone(), now);
                     }
                 }
             }
+            let stored_epoch = record.as_ref().map(|r| r.epoch);
             let epoch = stored_epoch.unwrap_or_else(|| new_epoch(now));
+            let mut writes = record.map_or_else(Vec::new, |r| r.writes);
             let unchanged_since_sync = match synced {
                 Some(Synced {
                     epoch: Some(synced_epoch),
@@ -255,16 +343,32 @@ impl External {
             };
             let before = machine.encode();
             let mut replayed_change = None;
+            let mut carried = Vec::new();
             if dirty && (stored_epoch.is_none() || unchanged_since_sync) {
                 // A transition made alone while degraded goes back to the
-                // store: nobody changed it meanwhile (or it was lost).
+                // store: nobody changed it meanwhile (or it was lost). The
+                // mirror holds every outcome since, doubtful ones included.
                 if let Some(text) = &mirror_copy {
                     let _ = machine.decode(text);
                 }
             } else {
+                for doubt in &doubts {
+                    match fate(doubt, stored_epoch, &writes) {
+                        Fate::Stored => {}
+                        Fate::NotStored => carried.extend_from_slice(&doubt.outcomes),
+                        // A lost write is far more often one that lost a
+                        // race than one that won it; and an outcome counted
+                        // twice errs on the safe side of one never counted.
+                        Fate::Unknown => {
+                            unknown += doubt.outcomes.len();
+                            carried.extend_from_slice(&doubt.outcomes);
+                        }
+                    }
+                }
+                carried.extend_from_slice(&pending);
                 let admitted_here =
                     |outcome: &&Pending| outcome.epoch.is_none() || outcome.epoch == Some(epoch);
-                for outcome in pending.iter().filter(admitted_here) {
+                for outcome in carried.iter().filter(admitted_here) {
                     // Outcomes of another generation change nothing.
                     if let Some(change) = machine.record(outcome.ticket, outcome.call, now) {
                         replayed_change = Some(change);
@@ -273,38 +377,37 @@ impl External {
             }
             let (result, change) = op(&mut machine, now);
             let after = machine.encode();
-            let text = format!("{after}{EPOCH_FIELD}{epoch:x}");
-            let write = corrupt.is_some()
-                || (stored != Some(text.as_str()) && (after != before || dirty));
+            let write = corrupt.is_some() || after != before || dirty;
+            let write_id = self.write_id(now);
+            let base = writes.first().copied();
+            if write {
+                writes.insert(0, write_id);
+                writes.truncate(HISTORY);
+            }
+            let text = join_record(&after, epoch, &writes);
+            let write = write && stored != Some(text.as_str());
             let kept = write || stored_epoch.is_some();
+            attempt = Some(Attempt {
+                write: write_id,
+                epoch: stored_epoch,
+                base,
+                carried,
+            });
             out = Some((
                 result,
-                change,
+                change.or(replayed_change),
                 machine,
-                Merged {
-                    corrupt,
-                    replayed_change,
-                    synced: Synced {
-                        epoch: kept.then_some(epoch),
-                        generation: 0,
-                    },
+                Synced {
+                    epoch: kept.then_some(epoch),
+                    generation: 0,
                 },
             ));
             write.then_some(text)
         });
-        let (result, change, machine, merged) = match (ran, out) {
-            (Ok(()), Some(done)) => done,
-            (ran, _) => {
-                let mut mirror = lock_std(&self.mirror);
-                if !mirror.dirty {
-                    // Back in front of any outcome queued meanwhile.
-                    let newer = std::mem::replace(&mut mirror.pending, pending);
-                    mirror.pending.extend(newer);
-                    let excess = mirror.pending.len().saturating_sub(MAX_PENDING);
-                    mirror.pending.drain(..excess);
-                    mirror.dropped += dropped + excess as u64;
-                }
-                return Err(ran.err().unwrap_or_else(|| {
+        let (result, change, machine, synced_now) = match (ran, out, attempt) {
+            (Ok(()), Some(done), _) => done,
+            (ran, _, attempt) => {
+                let error = ran.err().unwrap_or_else(|| {
                     StoreError::new(
                         StoreErrorKind::Unavailable,
                         format!(
@@ -312,10 +415,43 @@ impl External {
                             self.store.describe()
                         ),
                     )
-                }));
+                });
+                let mut mirror = lock_std(&self.mirror);
+                match attempt {
+                    Some(attempt) if error.maybe_written => {
+                        // Whether the outcomes it carried count is for the
+                        // record to tell, on the next read.
+                        let mut outcomes = attempt.carried;
+                        let epoch = synced.and_then(|synced| synced.epoch);
+                        outcomes.extend(outcome.map(|(ticket, call)| Pending {
+                            epoch,
+                            ticket,
+                            call,
+                        }));
+                        mirror.doubts.push(Doubt {
+                            write: attempt.write,
+                            epoch: attempt.epoch,
+                            base: attempt.base,
+                            outcomes,
+                        });
+                    }
+                    _ => {
+                        // Nothing was stored: all is as it was, in front of
+                        // anything queued meanwhile.
+                        let newer_doubts = std::mem::replace(&mut mirror.doubts, doubts);
+                        mirror.doubts.extend(newer_doubts);
+                        if !mirror.dirty {
+                            let newer = std::mem::replace(&mut mirror.pending, pending);
+                            for outcome in newer {
+                                mirror.queue(outcome);
+                            }
+                        }
+                    }
+                }
+                return Err(error);
             }
         };
-        if let Some(problem) = &merged.corrupt {
+        if let Some(problem) = &corrupt {
             tracing::warn!(
                 target: "fusebox",
                 circuit = name,
@@ -323,6 +459,17 @@ impl External {
                 self.store.describe()
             );
         }
+        if unknown > 0 {
+            tracing::warn!(
+                target: "fusebox",
+                circuit = name,
+                "circuit '{name}': {} cannot tell whether a write whose answer was lost was \
+                 stored; its {unknown} outcomes were merged again",
+                self.store.describe()
+            );
+        }
+        let mut mirror = lock_std(&self.mirror);
+        let dropped = std::mem::take(&mut mirror.dropped);
         if dropped > 0 {
             tracing::warn!(
                 target: "fusebox",
@@ -332,26 +479,87 @@ impl External {
                 self.store.describe()
             );
         }
-        let mut mirror = lock_std(&self.mirror);
         mirror.synced = Some(Synced {
             generation: machine.generation(),
-            ..merged.synced
+            ..synced_now
         });
         mirror.machine = machine;
         mirror.dirty = false;
-        Ok((result, change.or(merged.replayed_change)))
+        Ok((result, change))
     }
 }
 
-/// Splits stored text into the machine's text and the record's epoch
-/// (0 for a record written before epochs were stored).
-fn split_epoch(text: &str) -> Result<(&str, u64), String> {
-    match text.rsplit_once(EPOCH_FIELD) {
-        Some((body, epoch)) => u64::from_str_radix(epoch, 16)
-            .map(|epoch| (body, epoch))
-            .map_err(|_| format!("field epoch has a bad number {epoch:?}")),
-        None => Ok((text, 0)),
+impl Mirror {
+    /// Queues an outcome for the store, dropping the oldest when full.
+    fn queue(&mut self, outcome: Pending) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.remove(0);
+            self.dropped += 1;
+        }
+        self.pending.push(outcome);
     }
+}
+
+/// What became of `doubt`, from the record as stored now.
+fn fate(doubt: &Doubt, stored_epoch: Option<u64>, writes: &[u32]) -> Fate {
+    if doubt.epoch.is_some() && stored_epoch != doubt.epoch {
+        return Fate::Unknown; // the record it went to is gone
+    }
+    if writes.contains(&doubt.write) {
+        return Fate::Stored;
+    }
+    // Had it been stored, it would follow its base in the record's list,
+    // which then still lists every write since.
+    let complete = match doubt.base {
+        Some(base) => writes.contains(&base),
+        None => writes.len() < HISTORY,
+    };
+    if complete {
+        Fate::NotStored
+    } else {
+        Fate::Unknown
+    }
+}
+
+/// Splits stored text into the machine's text, the record's epoch (0 for a
+/// record written before epochs were stored) and its last writes' ids.
+fn split_record(text: &str) -> Result<Record<'_>, String> {
+    let (rest, writes) = match text.rsplit_once(WRITES_FIELD) {
+        Some((rest, list)) => {
+            let writes = list
+                .split(',')
+                .filter(|id| !id.is_empty())
+                .map(|id| u32::from_str_radix(id, 16))
+                .collect::<Result<Vec<u32>, _>>()
+                .map_err(|_| format!("field w has a bad write id in {list:?}"))?;
+            (rest, writes)
+        }
+        None => (text, Vec::new()),
+    };
+    let (machine, epoch) = match rest.rsplit_once(EPOCH_FIELD) {
+        Some((machine, epoch)) => (
+            machine,
+            u64::from_str_radix(epoch, 16)
+                .map_err(|_| format!("field epoch has a bad number {epoch:?}"))?,
+        ),
+        None => (rest, 0),
+    };
+    Ok(Record {
+        machine,
+        epoch,
+        writes,
+    })
+}
+
+/// The stored text of a record.
+fn join_record(machine: &str, epoch: u64, writes: &[u32]) -> String {
+    use std::fmt::Write;
+    let mut text = format!("{machine}{EPOCH_FIELD}{epoch:x}{WRITES_FIELD}");
+    for (i, id) in writes.iter().enumerate() {
+        let comma = if i == 0 { "" } else { "," };
+        let _ = write!(text, "{comma}{id:08x}");
+    }
+    text
 }
 
 /// A new record's epoch: random, and never 0 (which marks records from

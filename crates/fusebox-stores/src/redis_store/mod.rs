@@ -102,7 +102,16 @@ impl RedisStore {
     }
 
     fn error(&self, e: &redis::RedisError) -> StoreError {
-        let kind = if e.is_timeout() {
+        self.error_by(e, None)
+    }
+
+    /// An error from a command of a call with `deadline`: an I/O error once
+    /// the deadline has passed is its timeout, however the client words it
+    /// (a socket's read timeout can surface as "Resource temporarily
+    /// unavailable").
+    fn error_by(&self, e: &redis::RedisError, deadline: Option<&Deadline>) -> StoreError {
+        let late = deadline.is_some_and(|d| d.remaining().is_none()) && e.is_io_error();
+        let kind = if e.is_timeout() || late {
             StoreErrorKind::Timeout
         } else {
             StoreErrorKind::Unavailable
@@ -167,7 +176,7 @@ impl RedisStore {
             .key(key)
             .arg(self.ttl_millis())
             .invoke(connection)
-            .map_err(|e| self.error(&e))?;
+            .map_err(|e| self.error_by(&e, Some(deadline)))?;
         let server_now = seconds
             .saturating_mul(1_000_000_000)
             .saturating_add(micros.saturating_mul(1_000));
@@ -195,7 +204,15 @@ impl RedisStore {
             .arg(state_name(&text))
             .arg(self.ttl_millis())
             .invoke(connection)
-            .map_err(|e| self.error(&e))?;
+            .map_err(|e| {
+                let error = self.error_by(&e, Some(deadline));
+                // Sent, but no answer: the server may have run it.
+                if e.is_timeout() || e.is_io_error() || e.is_connection_dropped() {
+                    error.maybe_written()
+                } else {
+                    error
+                }
+            })?;
         Ok(matches!(stored, Value::Int(1)))
     }
 }
@@ -260,7 +277,7 @@ impl Store for RedisStore {
                 Ok(false) => {}
                 // An idle connection may have died with a restarted server:
                 // one fresh connection is worth a try.
-                Err(e) if pooled && e.kind == StoreErrorKind::Unavailable => {
+                Err(e) if pooled && e.kind == StoreErrorKind::Unavailable && !e.maybe_written => {
                     connection = self.connect(&deadline)?;
                     pooled = false;
                 }
