@@ -1,37 +1,78 @@
 //! Connecting within a call's deadline.
 //!
-//! The Redis client looks the host name up with no time limit and then
-//! gives each address it found the whole timeout. Here the lookup runs on a
-//! helper thread that the call waits for only until its deadline, and each
-//! address gets only what is left of the call's budget.
+//! The Redis client looks the host name up with no time limit, gives each
+//! address it found the whole timeout, and then may wait that long again
+//! for each reply of its handshake. So a connection is made on a helper
+//! thread, which the call waits for only until its deadline; the helper
+//! gives each address only what is left of the budget.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use redis::{ConnectionAddr, ConnectionInfo, RedisError};
 
 use crate::deadline::Deadline;
+use crate::pool::Pool;
 
-/// Host name lookups still running on helper threads, across all stores.
-/// A resolver that hangs would otherwise leave one thread per call.
-static LOOKUPS_RUNNING: AtomicUsize = AtomicUsize::new(0);
+/// Connections being made on helper threads, across all stores. A server
+/// or resolver that hangs would otherwise leave one thread per call.
+static CONNECTING: AtomicUsize = AtomicUsize::new(0);
 
-/// At most this many lookups run at once; more calls fail at once.
-const MAX_LOOKUPS: usize = 4;
+/// At most this many connections are made at once; more calls fail at
+/// once (and their breakers carry on locally).
+const MAX_CONNECTING: usize = 64;
 
 /// Why a connection could not be made.
 pub(super) enum ConnectError {
-    /// The deadline passed (during the lookup or between addresses).
+    /// The deadline passed.
     TimedOut(&'static str),
-    /// The lookup failed or found nothing.
+    /// The lookup failed, found nothing, or could not start.
     Lookup(String),
     /// Every address refused or failed; the last error.
     Redis(RedisError),
 }
 
 /// A connection to the server `info` names, made before `deadline`.
+/// A connection made after the caller gave up goes to `pool`.
 pub(super) fn connect(
+    info: &ConnectionInfo,
+    deadline: &Deadline,
+    pool: &Arc<Pool<redis::Connection>>,
+) -> Result<redis::Connection, ConnectError> {
+    if CONNECTING.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTING {
+        CONNECTING.fetch_sub(1, Ordering::AcqRel);
+        return Err(ConnectError::Lookup(format!(
+            "{MAX_CONNECTING} connections are still being made; not making another"
+        )));
+    }
+    let (answer, answered) = mpsc::channel();
+    let info = info.clone();
+    let budget = *deadline;
+    let late = Arc::clone(pool);
+    let spawned = std::thread::Builder::new()
+        .name("fusebox-connect".to_owned())
+        .spawn(move || {
+            let made = connect_now(&info, &budget);
+            CONNECTING.fetch_sub(1, Ordering::AcqRel);
+            if let Err(mpsc::SendError(Ok(connection))) = answer.send(made) {
+                late.put(connection); // the caller gave up: the next one uses it
+            }
+        });
+    if let Err(e) = spawned {
+        CONNECTING.fetch_sub(1, Ordering::AcqRel);
+        return Err(ConnectError::Lookup(format!("cannot start connecting: {e}")));
+    }
+    let left = deadline
+        .remaining()
+        .ok_or(ConnectError::TimedOut("before connecting"))?;
+    answered
+        .recv_timeout(left)
+        .unwrap_or(Err(ConnectError::TimedOut("connecting")))
+}
+
+/// Connects on this thread, giving each step what is left of `deadline`.
+fn connect_now(
     info: &ConnectionInfo,
     deadline: &Deadline,
 ) -> Result<redis::Connection, ConnectError> {
@@ -44,7 +85,7 @@ pub(super) fn connect(
             .and_then(|client| client.get_connection_with_timeout(left))
             .map_err(ConnectError::Redis);
     };
-    let addresses = resolve(host, *port, deadline)?;
+    let addresses = resolve(host, *port)?;
     let mut last = None;
     for address in addresses {
         let left = deadline
@@ -65,39 +106,14 @@ pub(super) fn connect(
     ))
 }
 
-/// The addresses of `host`, looked up within `deadline`.
-fn resolve(host: &str, port: u16, deadline: &Deadline) -> Result<Vec<SocketAddr>, ConnectError> {
+/// The addresses of `host` (the caller bounds the wait).
+fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
     let literal = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = literal.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    if LOOKUPS_RUNNING.fetch_add(1, Ordering::AcqRel) >= MAX_LOOKUPS {
-        LOOKUPS_RUNNING.fetch_sub(1, Ordering::AcqRel);
-        return Err(ConnectError::Lookup(format!(
-            "earlier lookups of hosts are still running; not looking up {host:?}"
-        )));
-    }
-    let (answer, answered) = mpsc::channel();
-    let name = host.to_owned();
-    let spawned = std::thread::Builder::new()
-        .name("fusebox-lookup".to_owned())
-        .spawn(move || {
-            let found = (name.as_str(), port)
-                .to_socket_addrs()
-                .map(Iterator::collect::<Vec<_>>);
-            LOOKUPS_RUNNING.fetch_sub(1, Ordering::AcqRel);
-            let _ = answer.send(found); // the caller may have given up
-        });
-    if let Err(e) = spawned {
-        LOOKUPS_RUNNING.fetch_sub(1, Ordering::AcqRel);
-        return Err(ConnectError::Lookup(format!("cannot look up {host:?}: {e}")));
-    }
-    let left = deadline
-        .remaining()
-        .ok_or(ConnectError::TimedOut("before looking up the host"))?;
-    match answered.recv_timeout(left) {
-        Ok(Ok(addresses)) => Ok(addresses),
-        Ok(Err(e)) => Err(ConnectError::Lookup(format!("cannot look up {host:?}: {e}"))),
-        Err(_) => Err(ConnectError::TimedOut("looking up the host")),
-    }
+    (host, port)
+        .to_socket_addrs()
+        .map(Iterator::collect)
+        .map_err(|e| ConnectError::Lookup(format!("cannot look up {host:?}: {e}")))
 }

@@ -1,6 +1,6 @@
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use fusebox::store::{store_now, wall_clock_nanos, Store, StoreError, StoreErrorKind, Update};
@@ -19,6 +19,9 @@ use connect::ConnectError;
 static READ: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../../scripts/read.lua")));
 static COMPARE_AND_SET: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("../../scripts/compare_and_set.lua")));
+
+/// How early a socket's timeout may fire and still be the call's timeout.
+const TIMER_SLACK: Duration = Duration::from_millis(5);
 
 /// Breaker state in Redis, shared by every host using the server.
 ///
@@ -40,7 +43,7 @@ static COMPARE_AND_SET: LazyLock<Script> =
 /// is closed.
 pub struct RedisStore {
     info: ConnectionInfo,
-    pool: Pool<Connection>,
+    pool: Arc<Pool<Connection>>,
     /// The URL with its password hidden: the only form ever shown.
     shown_url: String,
     prefix: String,
@@ -65,7 +68,7 @@ impl RedisStore {
         })?;
         Ok(RedisStore {
             info,
-            pool: Pool::new(),
+            pool: Arc::new(Pool::new()),
             shown_url,
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
@@ -105,12 +108,16 @@ impl RedisStore {
         self.error_by(e, None)
     }
 
-    /// An error from a command of a call with `deadline`: an I/O error once
-    /// the deadline has passed is its timeout, however the client words it
-    /// (a socket's read timeout can surface as "Resource temporarily
-    /// unavailable").
+    /// An error from a command of a call with `deadline`: an I/O error at
+    /// the deadline is its timeout, however the client words it (a socket's
+    /// read timeout can surface as "Resource temporarily unavailable", and
+    /// fire a little early).
     fn error_by(&self, e: &redis::RedisError, deadline: Option<&Deadline>) -> StoreError {
-        let late = deadline.is_some_and(|d| d.remaining().is_none()) && e.is_io_error();
+        let words = e.to_string();
+        let late = e.is_io_error()
+            && (deadline.is_some_and(|d| d.remaining().is_none_or(|left| left < TIMER_SLACK))
+                || words.contains("temporarily unavailable")
+                || words.contains("timed out"));
         let kind = if e.is_timeout() || late {
             StoreErrorKind::Timeout
         } else {
@@ -137,7 +144,7 @@ impl RedisStore {
     }
 
     fn connect(&self, deadline: &Deadline) -> Result<Connection, StoreError> {
-        connect::connect(&self.info, deadline).map_err(|e| match e {
+        connect::connect(&self.info, deadline, &self.pool).map_err(|e| match e {
             ConnectError::TimedOut(during) => self.timed_out(deadline, during),
             ConnectError::Lookup(why) => self.failure(StoreErrorKind::Unavailable, &why),
             ConnectError::Redis(e) => self.error(&e),
@@ -281,7 +288,13 @@ impl Store for RedisStore {
                     connection = self.connect(&deadline)?;
                     pooled = false;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    if e.kind == StoreErrorKind::Timeout {
+                        // Still sound: the client skips the late answer.
+                        self.pool.put(connection);
+                    }
+                    return Err(e);
+                }
             }
             if deadline.remaining().is_none() {
                 self.pool.put(connection);
