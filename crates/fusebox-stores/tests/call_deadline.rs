@@ -130,12 +130,15 @@ fn new_connections_to_a_sleeping_redis_are_bounded_too() {
 #[test]
 fn a_slow_reply_path_is_a_timeout_and_no_outcome_counts_twice() {
     let server = RedisServer::start();
-    let port = common::slow_proxy::start(server.port, Duration::from_millis(40));
+    // One reply takes 100 ms, within the 150 ms timeout; two do not. (The
+    // audit's 40 ms and 50 ms leave too little room on a loaded machine.)
+    let port = common::slow_proxy::start(server.port, Duration::from_millis(100));
+    let timeout = Duration::from_millis(150);
     let slow_url = format!("redis://127.0.0.1:{port}/0");
     let store = RedisStore::open(&slow_url)
         .unwrap()
-        .timeout(Duration::from_millis(50));
-    // A read and a write take two replies, 80 ms: past the timeout, and
+        .timeout(timeout);
+    // A read and a write take two replies, 200 ms: past the timeout, and
     // the write may have been stored. (The first call also connects, and
     // fails at its read.)
     let errors: Vec<_> = (0..10)
@@ -161,7 +164,7 @@ fn a_slow_reply_path_is_a_timeout_and_no_outcome_counts_twice() {
         .store(
             RedisStore::open(&slow_url)
                 .unwrap()
-                .timeout(Duration::from_millis(50))
+                .timeout(timeout)
                 .with_clock(clock.clone()),
         )
         .build()
@@ -178,7 +181,7 @@ fn a_slow_reply_path_is_a_timeout_and_no_outcome_counts_twice() {
         }
         clock.advance(Duration::from_secs(1));
     }
-    assert!(degraded > 0, "a store 80 ms away was never degraded");
+    assert!(degraded > 0, "a store 200 ms away was never degraded");
     let observer = CircuitBreaker::builder("slow_breaker")
         .failure_threshold(100)
         .store(RedisStore::open(&server.url()).unwrap())

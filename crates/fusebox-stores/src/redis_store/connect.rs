@@ -4,7 +4,13 @@
 //! address it found the whole timeout, and then may wait that long again
 //! for each reply of its handshake. So a connection is made on a helper
 //! thread, which the call waits for only until its deadline; the helper
-//! gives each address only what is left of the budget.
+//! gives each address only what is left of its budget, and a connection it
+//! makes after the caller gave up goes to the pool for the next caller.
+//!
+//! A new connection loads both scripts in one round trip: a server that
+//! has not seen them (new, restarted, flushed) would otherwise answer the
+//! first run of each with `NOSCRIPT`, and the load and the second try would
+//! cost two more round trips in the middle of a call.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,6 +28,9 @@ static CONNECTING: AtomicUsize = AtomicUsize::new(0);
 /// At most this many connections are made at once; more calls fail at
 /// once (and their breakers carry on locally).
 const MAX_CONNECTING: usize = 64;
+
+/// The least time a helper has to make a connection.
+const HELPER_BUDGET: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why a connection could not be made.
 pub(super) enum ConnectError {
@@ -48,7 +57,9 @@ pub(super) fn connect(
     }
     let (answer, answered) = mpsc::channel();
     let info = info.clone();
-    let budget = *deadline;
+    // The helper may go on after the caller gave up, to have a connection
+    // ready for the next one; not for ever.
+    let budget = Deadline::after(deadline.timeout().max(HELPER_BUDGET));
     let late = Arc::clone(pool);
     let spawned = std::thread::Builder::new()
         .name("fusebox-connect".to_owned())
@@ -94,8 +105,12 @@ fn connect_now(
         let one = info
             .clone()
             .set_addr(ConnectionAddr::Tcp(address.ip().to_string(), address.port()));
-        match redis::Client::open(one).and_then(|client| client.get_connection_with_timeout(left))
-        {
+        match redis::Client::open(one)
+            .and_then(|client| client.get_connection_with_timeout(left))
+            .and_then(|mut connection| {
+                load_scripts(&mut connection, deadline)?;
+                Ok(connection)
+            }) {
             Ok(connection) => return Ok(connection),
             Err(e) => last = Some(e),
         }
@@ -104,6 +119,24 @@ fn connect_now(
         || ConnectError::Lookup(format!("host {host:?} has no address")),
         ConnectError::Redis,
     ))
+}
+
+/// Loads the store's scripts on the server, in one round trip.
+fn load_scripts(connection: &mut redis::Connection, deadline: &Deadline) -> redis::RedisResult<()> {
+    let left = deadline.remaining().ok_or_else(|| {
+        RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
+    })?;
+    connection.set_read_timeout(Some(left))?;
+    connection.set_write_timeout(Some(left))?;
+    redis::pipe()
+        .cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(super::READ_LUA)
+        .cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(super::COMPARE_AND_SET_LUA)
+        .query::<(String, String)>(connection)?;
+    Ok(())
 }
 
 /// The addresses of `host` (the caller bounds the wait).

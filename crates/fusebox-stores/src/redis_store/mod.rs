@@ -16,9 +16,10 @@ mod connect;
 
 use connect::ConnectError;
 
-static READ: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../../scripts/read.lua")));
-static COMPARE_AND_SET: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("../../scripts/compare_and_set.lua")));
+const READ_LUA: &str = include_str!("../../scripts/read.lua");
+const COMPARE_AND_SET_LUA: &str = include_str!("../../scripts/compare_and_set.lua");
+static READ: LazyLock<Script> = LazyLock::new(|| Script::new(READ_LUA));
+static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| Script::new(COMPARE_AND_SET_LUA));
 
 /// How early a socket's timeout may fire and still be the call's timeout.
 const TIMER_SLACK: Duration = Duration::from_millis(5);
