@@ -30,7 +30,9 @@
 //! # Ok::<(), fusebox::store::StoreError>(())
 //! ```
 
+#[cfg(any(feature = "sqlite", feature = "redis"))]
 mod deadline;
+#[cfg(any(feature = "sqlite", feature = "redis"))]
 mod pool;
 mod redact;
 #[cfg(feature = "redis")]
@@ -57,6 +59,7 @@ pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_milli
 pub const DEFAULT_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// The state's name from a machine's text (`fusebox/1 state=open …`).
+#[cfg(any(feature = "sqlite", feature = "redis"))]
 fn state_name(machine: &str) -> &str {
     machine
         .split(' ')

@@ -31,7 +31,10 @@ mod tests {
     fn passwords_are_hidden_and_the_rest_kept() {
         let cases = [
             ("redis://:s3cretpw@host:6379/0", "redis://:***@host:6379/0"),
-            ("redis://bob:pw@host/1?prefix=a:", "redis://bob:***@host/1?prefix=a:"),
+            (
+                "redis://bob:pw@host/1?prefix=a:",
+                "redis://bob:***@host/1?prefix=a:",
+            ),
             ("redis://bob:p@ss@host/1", "redis://bob:***@host/1"),
             ("rediss://:a:b@host", "rediss://:***@host"),
             ("redis://:pa/ss@host/0", "redis://:***@host/0"),

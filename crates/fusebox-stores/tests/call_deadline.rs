@@ -50,7 +50,10 @@ fn callers_on(store: Arc<dyn Store>) -> Vec<(Duration, bool)> {
 }
 
 fn assert_bounded(what: &str, times: &[(Duration, bool)]) {
-    eprintln!("{what}: {:?}", times.iter().map(|t| t.0).collect::<Vec<_>>());
+    eprintln!(
+        "{what}: {:?}",
+        times.iter().map(|t| t.0).collect::<Vec<_>>()
+    );
     for &(took, degraded) in times {
         assert!(degraded, "{what}: a call that could not reach the store");
         assert!(
@@ -135,9 +138,7 @@ fn a_slow_reply_path_is_a_timeout_and_no_outcome_counts_twice() {
     let port = common::slow_proxy::start(server.port, Duration::from_millis(100));
     let timeout = Duration::from_millis(150);
     let slow_url = format!("redis://127.0.0.1:{port}/0");
-    let store = RedisStore::open(&slow_url)
-        .unwrap()
-        .timeout(timeout);
+    let store = RedisStore::open(&slow_url).unwrap().timeout(timeout);
     // A read and a write take two replies, 200 ms: past the timeout, and
     // the write may have been stored. (The first call also connects, and
     // fails at its read.)

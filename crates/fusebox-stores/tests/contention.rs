@@ -183,7 +183,11 @@ fn a_redis_writer_that_always_loses_gives_up_at_its_deadline() {
         Some(format!("attempt {runs}"))
     });
     let error = result.unwrap_err();
-    assert_eq!(error.kind, fusebox::store::StoreErrorKind::Timeout, "{error}");
+    assert_eq!(
+        error.kind,
+        fusebox::store::StoreErrorKind::Timeout,
+        "{error}"
+    );
     assert!(!error.maybe_written, "a lost race wrote nothing: {error}");
     assert!(runs > 1, "it read again after losing");
 }

@@ -10,7 +10,10 @@ use fusebox_stores::RedisStore;
 const PASSWORD: &str = "s3cretpw";
 
 fn assert_hidden(what: &str, text: &str) {
-    assert!(!text.contains(PASSWORD), "{what} shows the password: {text}");
+    assert!(
+        !text.contains(PASSWORD),
+        "{what} shows the password: {text}"
+    );
 }
 
 #[test]
@@ -43,6 +46,8 @@ fn an_unreachable_server_fails_without_showing_it() {
     assert_hidden("the error", &error.to_string());
     assert!(error.message.contains("redis://admin:***@"), "{error}");
     assert_hidden("describe", &store.describe());
-    let bad = fusebox_stores::open(&format!("{url}&timeout=soon")).err().unwrap();
+    let bad = fusebox_stores::open(&format!("{url}&timeout=soon"))
+        .err()
+        .unwrap();
     assert_hidden("a bad URL's error", &bad.to_string());
 }

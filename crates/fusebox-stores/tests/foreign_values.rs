@@ -22,7 +22,10 @@ fn trips_and_resets(name: &str, store: impl Store) {
         let _ = b.call(|| Err::<(), _>("down"));
     }
     let metrics = b.metrics();
-    assert!(!metrics.degraded, "{name}: the store refused the reset value");
+    assert!(
+        !metrics.degraded,
+        "{name}: the store refused the reset value"
+    );
     assert_eq!(metrics.state, State::Open, "{name}");
     b.reset();
     assert_eq!(b.state(), State::Closed, "{name}");

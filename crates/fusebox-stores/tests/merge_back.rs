@@ -63,5 +63,8 @@ fn failures_of_a_generation_the_fleet_left_are_ignored() {
     let metrics = b.metrics();
     assert!(!metrics.degraded);
     assert_eq!(metrics.generation, 2);
-    assert_eq!(metrics.consecutive_failures, 0, "stale failures do not count");
+    assert_eq!(
+        metrics.consecutive_failures, 0,
+        "stale failures do not count"
+    );
 }

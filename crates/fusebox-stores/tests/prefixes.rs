@@ -23,7 +23,12 @@ fn trip(name: &str, store: impl Store) {
 fn sqlite_lists_only_its_own_prefix() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
-    let prefixes = ["circuit_breaker:", "circuitXbreaker:", "CIRCUIT_BREAKER:", "circuit%"];
+    let prefixes = [
+        "circuit_breaker:",
+        "circuitXbreaker:",
+        "CIRCUIT_BREAKER:",
+        "circuit%",
+    ];
     for (i, prefix) in prefixes.iter().enumerate() {
         trip(
             &format!("api{i}"),

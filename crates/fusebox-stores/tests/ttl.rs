@@ -8,11 +8,14 @@ mod common;
 
 use std::time::Duration;
 
+use common::write_lock::WriteLock;
 use common::RedisServer;
 use fusebox::{CircuitBreaker, ManualClock, State};
 use fusebox_stores::{RedisStore, SqliteStore};
 
 const TTL: Duration = Duration::from_secs(3600);
+
+common::write_lock_worker!();
 
 fn sqlite(dir: &tempfile::TempDir, clock: &ManualClock) -> SqliteStore {
     SqliteStore::open(dir.path().join("state.db"))
@@ -63,10 +66,31 @@ fn sqlite_reads_refresh_the_time_only_now_and_then() {
     let written = updated_at(&dir, "calm").unwrap();
     clock.advance(Duration::from_secs(60));
     let _ = b.state();
-    assert_eq!(updated_at(&dir, "calm"), Some(written), "a read soon after writes nothing");
+    assert_eq!(
+        updated_at(&dir, "calm"),
+        Some(written),
+        "a read soon after writes nothing"
+    );
     clock.advance(TTL / 2);
     let _ = b.state();
-    assert!(updated_at(&dir, "calm").unwrap() > written, "a later read refreshes");
+    assert!(
+        updated_at(&dir, "calm").unwrap() > written,
+        "a later read refreshes"
+    );
+}
+
+#[test]
+fn sqlite_a_read_due_to_refresh_is_not_held_up_by_a_locked_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new();
+    let b = breaker("locked", sqlite(&dir, &clock));
+    let _ = b.call(|| Err::<(), _>("down"));
+    clock.advance(TTL / 2);
+    let lock = WriteLock::take(&dir.path().join("state.db"));
+    let metrics = b.metrics();
+    assert_eq!(metrics.state, State::Open);
+    assert!(!metrics.degraded, "the refresh waits for a later read");
+    lock.release();
 }
 
 #[test]
@@ -88,7 +112,11 @@ fn sqlite_manual_states_never_expire_and_survive_the_sweep() {
         .into_iter()
         .map(|(name, _)| name)
         .collect();
-    assert_eq!(names, ["disabled", "forced", "other"], "only the idle row went");
+    assert_eq!(
+        names,
+        ["disabled", "forced", "other"],
+        "only the idle row went"
+    );
     assert_eq!(forced.state(), State::ForcedOpen);
     assert_eq!(disabled.state(), State::Disabled);
     assert_eq!(idle.state(), State::Closed, "expired");
@@ -141,8 +169,15 @@ fn redis_manual_states_never_expire() {
     disabled.disable();
     assert_eq!(pttl(&mut raw, "circuit_breaker:disabled"), -1, "persistent");
     assert_eq!(forced.state(), State::ForcedOpen);
-    assert_eq!(pttl(&mut raw, "circuit_breaker:forced"), -1, "reads keep it so");
+    assert_eq!(
+        pttl(&mut raw, "circuit_breaker:forced"),
+        -1,
+        "reads keep it so"
+    );
 
     forced.reset();
-    assert!(pttl(&mut raw, "circuit_breaker:forced") > 0, "closed: expires again");
+    assert!(
+        pttl(&mut raw, "circuit_breaker:forced") > 0,
+        "closed: expires again"
+    );
 }

@@ -248,8 +248,7 @@ impl External {
             // so far and is written back whole, or not at all.
             mirror.dirty = true;
             mirror.pending.clear();
-        } else if let (Some((ticket, call)), true, false) = (outcome, queue_outcome, mirror.dirty)
-        {
+        } else if let (Some((ticket, call)), true, false) = (outcome, queue_outcome, mirror.dirty) {
             let epoch = mirror.synced.and_then(|synced| synced.epoch);
             mirror.queue(Pending {
                 epoch,

@@ -72,7 +72,9 @@ pub(super) fn connect(
         });
     if let Err(e) = spawned {
         CONNECTING.fetch_sub(1, Ordering::AcqRel);
-        return Err(ConnectError::Lookup(format!("cannot start connecting: {e}")));
+        return Err(ConnectError::Lookup(format!(
+            "cannot start connecting: {e}"
+        )));
     }
     let left = deadline
         .remaining()
@@ -102,9 +104,10 @@ fn connect_now(
         let left = deadline
             .remaining()
             .ok_or(ConnectError::TimedOut("while trying the host's addresses"))?;
-        let one = info
-            .clone()
-            .set_addr(ConnectionAddr::Tcp(address.ip().to_string(), address.port()));
+        let one = info.clone().set_addr(ConnectionAddr::Tcp(
+            address.ip().to_string(),
+            address.port(),
+        ));
         match redis::Client::open(one)
             .and_then(|client| client.get_connection_with_timeout(left))
             .and_then(|mut connection| {
@@ -123,9 +126,9 @@ fn connect_now(
 
 /// Loads the store's scripts on the server, in one round trip.
 fn load_scripts(connection: &mut redis::Connection, deadline: &Deadline) -> redis::RedisResult<()> {
-    let left = deadline.remaining().ok_or_else(|| {
-        RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
-    })?;
+    let left = deadline
+        .remaining()
+        .ok_or_else(|| RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)))?;
     connection.set_read_timeout(Some(left))?;
     connection.set_write_timeout(Some(left))?;
     redis::pipe()

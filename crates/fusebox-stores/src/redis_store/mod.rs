@@ -198,7 +198,10 @@ impl RedisStore {
         };
         let machine = machine.map(|bytes| {
             String::from_utf8(bytes).unwrap_or_else(|e| {
-                format!("(machine holds {} bytes that are not UTF-8)", e.as_bytes().len())
+                format!(
+                    "(machine holds {} bytes that are not UTF-8)",
+                    e.as_bytes().len()
+                )
             })
         });
         let Some(text) = update(machine.as_deref(), now) else {

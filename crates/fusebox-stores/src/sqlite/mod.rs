@@ -175,7 +175,9 @@ impl SqliteStore {
 
     /// Lets SQLite wait for a locked file only as long as the call has left.
     fn wait_at_most(&self, connection: &Connection, deadline: &Deadline) -> Result<(), StoreError> {
-        let left = deadline.remaining().ok_or_else(|| self.timed_out(deadline))?;
+        let left = deadline
+            .remaining()
+            .ok_or_else(|| self.timed_out(deadline))?;
         connection
             .busy_timeout(left)
             .map_err(|e| self.error(e, deadline))
@@ -234,7 +236,7 @@ impl SqliteStore {
     ) -> Result<(), StoreError> {
         let ttl = self.ttl_nanos();
         self.wait_at_most(connection, deadline)?;
-        {
+        let only_touch = {
             let transaction = connection
                 .transaction_with_behavior(TransactionBehavior::Deferred)
                 .map_err(|e| self.error(e, deadline))?;
@@ -245,14 +247,24 @@ impl SqliteStore {
             let row = row.filter(|row| row.is_live(now, ttl));
             let touch = row.as_ref().is_some_and(|row| row.needs_touch(now, ttl));
             let stored = row.map(Row::into_text);
-            if update(stored.as_deref(), now as u64).is_none() && !touch {
+            let unchanged = update(stored.as_deref(), now as u64).is_none();
+            if unchanged && !touch {
                 return transaction.commit().map_err(|e| self.error(e, deadline));
             }
-        }
-        self.wait_at_most(connection, deadline)?;
-        let transaction = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.error(e, deadline))?;
+            unchanged
+        };
+        let began = self.wait_at_most(connection, deadline).and_then(|()| {
+            connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| self.error(e, deadline))
+        });
+        let transaction = match began {
+            Ok(transaction) => transaction,
+            // Only the row's time wanted refreshing: a busy file can wait
+            // for a later read, and this one has its answer.
+            Err(e) if only_touch && e.kind == StoreErrorKind::Timeout => return Ok(()),
+            Err(e) => return Err(e),
+        };
         let now = self.now();
         let row = self
             .read(&transaction, key, deadline)?

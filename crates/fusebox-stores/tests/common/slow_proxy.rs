@@ -18,7 +18,8 @@ pub fn start(target: u16, delay: Duration) -> u16 {
             let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
                 continue;
             };
-            let (client_in, server_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (client_in, server_out) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
             std::thread::spawn(move || pump(client_in, server_out, Duration::ZERO));
             std::thread::spawn(move || pump(server, client, delay));
         }
