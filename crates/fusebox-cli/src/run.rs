@@ -74,7 +74,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Exit> {
 
 /// What the user reads when the breaker refuses to run COMMAND.
 fn refusal(rejected: &Rejected) -> String {
-    let name = rejected.name;
+    let name = &rejected.name;
     match (rejected.state, rejected.retry_after) {
         (State::Open, Some(after)) => {
             let secs = after.as_secs_f64().ceil().max(1.0);

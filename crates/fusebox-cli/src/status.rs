@@ -45,7 +45,7 @@ pub(crate) fn status(args: StatusArgs) -> Result<u8, Exit> {
 fn to_json(m: &Metrics) -> serde_json::Value {
     let retry = m.retry_after.map(|d| d.as_secs_f64());
     json!({
-        "name": m.name,
+        "name": &*m.name,
         "state": m.state.as_str(),
         "failures": m.consecutive_failures,
         "consecutive_failures": m.consecutive_failures,

@@ -79,7 +79,9 @@ fn build(s: &Settings, clock: &ManualClock, store: Option<Arc<dyn Store>>) -> Ci
         .probe_timeout(Duration::from_millis(s.probe_ms))
         .clock(clock.clone());
     if let Some((size, minimum)) = s.rate {
-        b = b.failure_rate(0.5, Window::count(size), minimum);
+        // A count window never holds more than `size` calls: the builder
+        // refuses a larger minimum.
+        b = b.failure_rate(0.5, Window::count(size), minimum.min(size));
     }
     if let Some(seed) = s.backoff_seed {
         b = b.backoff(

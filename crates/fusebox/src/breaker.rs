@@ -32,6 +32,7 @@
 //! case in which the machine would return the same answer and change nothing,
 //! which is what the model tests check.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 pub(crate) use answer::Answer;
@@ -113,20 +114,38 @@ pub(crate) struct Locked {
     pub(crate) machine: Machine,
     /// Totals at the last reset; metrics report counts since then.
     baseline: Totals,
+    /// Transitions made but not yet announced, in the order they were
+    /// made (generation order). Queued under the lock that made them, so
+    /// that listeners see them in that order whichever thread runs them.
+    pending: VecDeque<Transition>,
+    /// A thread is announcing `pending`: others leave theirs to it.
+    announcing: bool,
 }
+
+/// Transitions queued in advance without allocating: more than this many
+/// waiting at once (listeners slower than transitions) grow the queue.
+const PENDING_CAPACITY: usize = 8;
+
+/// Whether the thread that queued a transition must announce the queue.
+#[must_use]
+struct Announce(bool);
 
 pub(crate) struct Shared {
     word: AtomicU64,
     open_until: AtomicU64,
+    /// When the breaker last opened: a rejection's `retry_after` is never
+    /// longer than the open duration, however far the cached time lags.
+    opened_at: AtomicU64,
     /// The earliest deadline of a trial call in flight, when half-open.
     probe_deadline: AtomicU64,
     locked: Mutex<Locked>,
     counters: Counters,
-    pub(crate) name: &'static str,
+    pub(crate) name: crate::Name,
     pub(crate) clock: Clock,
     listeners: Box<[Listener]>,
     /// Copies of the machine's settings, read on the fast paths.
     cancel_is_failure: bool,
+    probe_timeout: Nanos,
     rates: Option<RateSettings>,
     slow_call: Option<Nanos>,
     /// The machine's window, recorded into by lock-free successes.
@@ -137,7 +156,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(
-        name: &'static str,
+        name: crate::Name,
         machine: Machine,
         clock: Clock,
         listeners: Vec<Listener>,
@@ -154,16 +173,20 @@ impl Shared {
         Shared {
             word: AtomicU64::new(word),
             open_until: AtomicU64::new(machine.open_until()),
+            opened_at: AtomicU64::new(machine.since()),
             probe_deadline: AtomicU64::new(0),
             locked: Mutex::new(Locked {
                 machine,
                 baseline: Totals::default(),
+                pending: VecDeque::with_capacity(PENDING_CAPACITY),
+                announcing: false,
             }),
             counters: Counters::new(),
             name,
             clock,
             listeners: listeners.into_boxed_slice(),
             cancel_is_failure: settings.cancel_is_failure,
+            probe_timeout: settings.probe_timeout,
             slow_call,
             rates: settings.rates,
             window,
@@ -175,7 +198,7 @@ impl Shared {
     /// half-open.
     pub(crate) fn state(&self) -> State {
         if let Some(external) = &self.external {
-            let ran = external.run(self.name, true, |machine, now| {
+            let ran = external.run(&self.name, true, |machine, now| {
                 (machine.state_at(now), None)
             });
             return ran.map_or(State::Open, |(state, _)| state);
@@ -194,7 +217,7 @@ impl Shared {
             if to == State::Closed {
                 lock(&self.locked).baseline = self.counters.totals();
             }
-            let ran = external.run(self.name, true, |machine, now| {
+            let ran = external.run(&self.name, true, |machine, now| {
                 ((), Some(machine.manual(to, now)))
             });
             if let Some(((), change)) = ran {
@@ -202,20 +225,20 @@ impl Shared {
             }
             return;
         }
-        let change = self.with_locked(|locked, now| {
+        let announce = self.with_locked(|locked, now| {
             if to == State::Closed {
                 locked.baseline = self.counters.totals();
             }
             Some(locked.machine.manual(to, now))
         });
-        self.announce(change);
+        self.announce(announce);
     }
 
     pub(crate) fn metrics(&self) -> Metrics {
         if let Some(external) = &self.external {
             let baseline = lock(&self.locked).baseline;
             let totals = self.counters.totals().since(&baseline);
-            let ran = external.run(self.name, true, |machine, now| {
+            let ran = external.run(&self.name, true, |machine, now| {
                 let change = machine.tick(now);
                 let at = |t: Nanos| external_instant(external, t);
                 (Metrics::new(self, machine, &totals, now, at), change)
@@ -226,68 +249,109 @@ impl Shared {
             return metrics;
         }
         let mut snapshot = None;
-        let change = self.with_locked(|locked, now| {
+        let announce = self.with_locked(|locked, now| {
             let change = locked.machine.tick(now);
             let totals = self.counters.totals().since(&locked.baseline);
             let at = |t: Nanos| self.clock.instant(t);
             snapshot = Some(Metrics::new(self, &locked.machine, &totals, now, at));
             change
         });
-        self.announce(change);
+        self.announce(announce);
         snapshot.expect("metrics closure always runs")
     }
 
     /// Runs one machine method under the lock and announces its change.
     fn with_machine<R>(&self, f: impl FnOnce(&mut Machine, Nanos) -> (R, Option<Change>)) -> R {
         let mut out = None;
-        let change = self.with_locked(|locked, now| {
+        let announce = self.with_locked(|locked, now| {
             let (result, change) = f(&mut locked.machine, now);
             out = Some(result);
             change
         });
-        self.announce(change);
+        self.announce(announce);
         out.expect("machine closure always runs")
     }
 
     /// Runs `f` under the lock with the time read under it (so the machine's
-    /// time never runs backwards), then republishes the fast-path mirror.
-    fn with_locked(
-        &self,
-        f: impl FnOnce(&mut Locked, Nanos) -> Option<Change>,
-    ) -> Option<Transition> {
+    /// time never runs backwards), republishes the fast-path mirror and
+    /// queues the transition `f` made, if any.
+    fn with_locked(&self, f: impl FnOnce(&mut Locked, Nanos) -> Option<Change>) -> Announce {
         let mut locked = lock(&self.locked);
         let now = self.clock.now();
         let change = f(&mut locked, now);
         self.open_until
             .store(locked.machine.open_until(), Ordering::Relaxed);
+        self.opened_at
+            .store(locked.machine.since(), Ordering::Relaxed);
         self.probe_deadline
             .store(locked.machine.earliest_probe_deadline(), Ordering::Relaxed);
         let word = mirror(&locked.machine, self.external.is_some());
         self.word.store(word, Ordering::Release);
-        drop(locked);
-        change.map(|change| Transition {
-            name: self.name,
-            from: change.from,
-            to: change.to,
-            reason: change.reason,
-            generation: change.generation,
-            at: self.clock.instant(change.at),
-        })
+        let at = |t: Nanos| self.clock.instant(t);
+        self.queue(&mut locked, change, at)
     }
 
     fn announce_external(&self, external: &External, change: Option<Change>) {
-        self.announce(change.map(|change| Transition {
-            name: self.name,
+        if change.is_none() {
+            return;
+        }
+        let mut locked = lock(&self.locked);
+        let announce = self.queue(&mut locked, change, |t| external_instant(external, t));
+        drop(locked);
+        self.announce(announce);
+    }
+
+    /// Queues `change` for the listeners; the caller announces the queue
+    /// unless another thread is doing so already.
+    fn queue(
+        &self,
+        locked: &mut Locked,
+        change: Option<Change>,
+        at: impl Fn(Nanos) -> std::time::Instant,
+    ) -> Announce {
+        let Some(change) = change else {
+            return Announce(false);
+        };
+        locked.pending.push_back(Transition {
+            name: self.name.clone(),
             from: change.from,
             to: change.to,
             reason: change.reason,
             generation: change.generation,
-            at: external_instant(external, change.at),
-        }));
+            at: at(change.at),
+        });
+        Announce(!std::mem::replace(&mut locked.announcing, true))
     }
 
-    fn announce(&self, transition: Option<Transition>) {
-        if let Some(transition) = transition {
+    /// Announces queued transitions, in order, outside the lock, until none
+    /// is left: a listener may call the breaker (and make transitions of its
+    /// own, which this loop then announces after the current one).
+    fn announce(&self, Announce(mine): Announce) {
+        if !mine {
+            return;
+        }
+        /// Hands the queue on if a listener panics, so announcing never stops.
+        struct OnPanic<'a>(&'a Mutex<Locked>);
+        impl Drop for OnPanic<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    lock(self.0).announcing = false;
+                }
+            }
+        }
+        let _on_panic = OnPanic(&self.locked);
+        loop {
+            let next = {
+                let mut locked = lock(&self.locked);
+                let next = locked.pending.pop_front();
+                // Under the same lock as the check, so a transition queued
+                // meanwhile finds either this loop or no announcer at all.
+                locked.announcing = next.is_some();
+                next
+            };
+            let Some(transition) = next else {
+                return;
+            };
             announce(&transition, &self.listeners);
         }
     }

@@ -3,8 +3,8 @@ use std::time::Duration;
 
 use crate::breaker::Shared;
 use crate::clock::{to_nanos, Clock};
+use crate::duration;
 use crate::external::External;
-use crate::intern::intern;
 use crate::machine::{Machine, RateSettings, Settings};
 use crate::store::Store;
 use crate::transition::Listener;
@@ -51,6 +51,11 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// The longest duration any setting accepts: 365 days. A longer
+    /// recovery timeout, probe timeout, window, slow-call duration or
+    /// backoff cap is refused with a [`ConfigError`], never capped.
+    pub const MAX_DURATION: Duration = duration::MAX_DURATION;
+
     pub(crate) fn new(name: &str) -> Builder {
         Builder {
             name: name.to_owned(),
@@ -92,7 +97,8 @@ impl Builder {
     }
 
     /// The window the rate policies share, and the fewest calls it must hold
-    /// before a rate can open the breaker. [`failure_rate`](Self::failure_rate)
+    /// before a rate can open the breaker (at least 1, and at most the size
+    /// of a count window, which never holds more). [`failure_rate`](Self::failure_rate)
     /// sets it too; use this to size the window of a slow-call policy alone.
     pub fn sliding_window(mut self, window: Window, minimum_calls: u32) -> Self {
         self.window = Some((window, minimum_calls));
@@ -130,7 +136,8 @@ impl Builder {
         self
     }
 
-    /// Stays open this long before letting trial calls through (non-zero).
+    /// Stays open this long before letting trial calls through (non-zero,
+    /// at most [`MAX_DURATION`](Self::MAX_DURATION)).
     pub fn recovery_timeout(mut self, timeout: Duration) -> Self {
         self.recovery_timeout = timeout;
         self
@@ -150,7 +157,8 @@ impl Builder {
     }
 
     /// Frees the slot of a trial call that reports nothing within this time,
-    /// so a hung call cannot keep the breaker half-open forever (non-zero).
+    /// so a hung call cannot keep the breaker half-open forever (non-zero,
+    /// at most [`MAX_DURATION`](Self::MAX_DURATION)).
     /// A late outcome of such a call is ignored.
     pub fn probe_timeout(mut self, timeout: Duration) -> Self {
         self.probe_timeout = timeout;
@@ -211,7 +219,7 @@ impl Builder {
             .map(|store| External::new(store, self.fail_closed, settings.clone()));
         let machine = Machine::new(settings, self.clock.now());
         let shared = Shared::new(
-            intern(&self.name),
+            crate::Name::new(&self.name),
             machine,
             self.clock,
             self.listeners,
@@ -245,8 +253,8 @@ impl Builder {
                 format!("must be at most {MAX_HALF_OPEN_CALLS}"),
             ));
         }
-        non_zero("recovery_timeout", self.recovery_timeout)?;
-        non_zero("probe_timeout", self.probe_timeout)?;
+        positive_duration("recovery_timeout", self.recovery_timeout)?;
+        positive_duration("probe_timeout", self.probe_timeout)?;
         let rates = self.rate_settings()?;
         self.check_backoff()?;
         let failure_threshold = match (self.failure_threshold, &rates) {
@@ -308,6 +316,15 @@ impl Builder {
                         "must be at most 1000000 calls",
                     ));
                 }
+                // A window never holds more than `n` calls, so a larger
+                // minimum would keep the rate policies from ever tripping.
+                if minimum_calls > n {
+                    return Err(ConfigError::new(
+                        "minimum_calls",
+                        minimum_calls,
+                        format!("must be at most the window's {n} calls"),
+                    ));
+                }
             }
             Window::Time(d) => {
                 if d < Duration::from_millis(10) {
@@ -317,11 +334,12 @@ impl Builder {
                         "must cover at least 10ms",
                     ));
                 }
+                within_maximum("window", d)?;
             }
         }
         let (slow_call, slow_rate) = match self.slow_calls {
             Some((duration, rate)) => {
-                non_zero("slow_call_duration", duration)?;
+                positive_duration("slow_call_duration", duration)?;
                 share("slow_call_rate", rate)?;
                 (Some(to_nanos(duration)), rate)
             }
@@ -341,6 +359,7 @@ impl Builder {
             max, multiplier, ..
         } = self.backoff
         {
+            within_maximum("backoff.max", max)?;
             if max < self.recovery_timeout {
                 return Err(ConfigError::new(
                     "backoff.max",
@@ -387,24 +406,24 @@ fn at_least_one(field: &str, value: u32) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn non_zero(field: &str, value: Duration) -> Result<(), ConfigError> {
+/// A duration setting: longer than zero and at most
+/// [`Builder::MAX_DURATION`].
+fn positive_duration(field: &str, value: Duration) -> Result<(), ConfigError> {
     if value.is_zero() {
         return Err(ConfigError::new(field, "0s", "must be longer than zero"));
     }
-    Ok(())
+    within_maximum(field, value)
+}
+
+fn within_maximum(field: &str, value: Duration) -> Result<(), ConfigError> {
+    duration::check_bounds(value)
+        .map_err(|why| ConfigError::new(field, format!("{value:?}"), why.expected()))
 }
 
 /// Converts seconds given as a float (from Python, a config file or the
 /// command line) to a [`Duration`], refusing negative, zero, NaN and infinite
-/// values with an error that names `field`.
+/// values, and values over [`Builder::MAX_DURATION`] (365 days), with an
+/// error that names `field` and the value.
 pub fn duration_from_secs(field: &str, secs: f64) -> Result<Duration, ConfigError> {
-    if !secs.is_finite() || secs <= 0.0 {
-        return Err(ConfigError::new(
-            field,
-            secs,
-            "must be a finite number of seconds greater than zero",
-        ));
-    }
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| ConfigError::new(field, secs, "is too large for a duration"))
+    duration::from_secs(secs).map_err(|why| ConfigError::new(field, secs, why.expected()))
 }

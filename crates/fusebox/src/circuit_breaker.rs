@@ -27,8 +27,8 @@ impl CircuitBreaker {
     }
 
     /// The breaker's name.
-    pub fn name(&self) -> &'static str {
-        self.shared.name
+    pub fn name(&self) -> &str {
+        &self.shared.name
     }
 
     /// The state now. An open breaker whose open duration has elapsed reads

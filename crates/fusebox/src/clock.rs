@@ -161,8 +161,19 @@ impl ManualClock {
     }
 
     /// Moves time forward by `by` for every clone of this clock.
+    ///
+    /// Time stops at the clock's far end (2^64 - 1 ns, about 584 years,
+    /// after its origin): a jump past it lands there, never back near the
+    /// origin, so time read from this clock never goes backwards.
     pub fn advance(&self, by: Duration) {
-        self.inner.offset.fetch_add(to_nanos(by), Ordering::SeqCst);
+        let by = to_nanos(by);
+        // `fetch_add` would wrap; the closure always returns `Some`.
+        let _ = self
+            .inner
+            .offset
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
+                Some(now.saturating_add(by))
+            });
     }
 
     /// Time elapsed since the clock's origin.

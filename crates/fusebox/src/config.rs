@@ -16,19 +16,31 @@
 //! or, as written by existing tools,
 //! `performance: { circuit_breaker: { enabled, failure_threshold, recovery_timeout } }`,
 //! which sets the defaults (`enabled: false` makes every breaker disabled).
-//! Other keys under `performance` belong to those tools and are left alone.
+//! In such a tool's file (one with a top-level `performance` key) the
+//! tool's other sections, at the top (`logging:`, `packages:` …) and under
+//! `performance`, belong to the tool and are left alone; inside fusebox's
+//! own sections every key is still checked.
+//!
+//! Durations are a string with units (`30s`, `250ms`, `5m`, `1m30s`) or a
+//! bare number of seconds (`30`, `0.5`), at most 365 days.
 //!
 //! Unknown keys and bad values are errors naming the key, the value, the
 //! file and, where the format gives it, the line. An empty file is an empty
-//! configuration.
+//! configuration. A YAML file nested more than 128 levels deep is refused
+//! before it is parsed (the TOML parser refuses such nesting itself).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use crate::{BreakerConfig, CircuitBreaker, ConfigError};
 
-use crate::{BreakerConfig, CircuitBreaker};
+pub(crate) mod de;
+mod file;
+mod locate;
+mod nesting;
+
+use file::File;
 
 /// The contents of a configuration file.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -40,21 +52,10 @@ pub struct Config {
     pub breakers: BTreeMap<String, BreakerConfig>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct File {
-    #[serde(default)]
-    defaults: Option<BreakerConfig>,
-    #[serde(default)]
-    breakers: Option<BTreeMap<String, BreakerConfig>>,
-    #[serde(default)]
-    performance: Option<Performance>,
-}
-
-/// Only `circuit_breaker` is ours; the tool's other keys are not checked.
-#[derive(Deserialize)]
-struct Performance {
-    circuit_breaker: Option<BreakerConfig>,
+#[derive(Clone, Copy)]
+enum Format {
+    Yaml,
+    Toml,
 }
 
 /// A configuration file that could not be read or is invalid.
@@ -93,9 +94,9 @@ impl Config {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| at(None, format!("cannot read config file: {e}")))?;
-        let parsed = match path.extension().and_then(|e| e.to_str()) {
-            Some("yaml" | "yml") => Config::from_yaml(&text),
-            Some("toml") => Config::from_toml(&text),
+        let format = match path.extension().and_then(|e| e.to_str()) {
+            Some("yaml" | "yml") => Format::Yaml,
+            Some("toml") => Format::Toml,
             _ => {
                 return Err(at(
                     None,
@@ -104,52 +105,39 @@ impl Config {
                 ))
             }
         };
-        parsed.map_err(|e| at(e.line, e.message))
+        Config::parse(&text, format).map_err(|e| at(e.line, e.message))
     }
 
     /// Parses YAML text.
     pub fn from_yaml(text: &str) -> Result<Config, ConfigFileError> {
-        if text.trim().is_empty() {
-            return Ok(Config::default());
-        }
-        let file: Option<File> = serde_norway::from_str(text).map_err(|e| ConfigFileError {
-            path: None,
-            line: e.location().map(|l| l.line()),
-            message: strip_location(&e.to_string()),
-        })?;
-        Config::from_parts(file.unwrap_or_default())
+        Config::parse(text, Format::Yaml)
     }
 
     /// Parses TOML text.
     pub fn from_toml(text: &str) -> Result<Config, ConfigFileError> {
-        let file: File = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|span| line_of(text, span.start));
-            // TOML errors do not name the key; quote the line, which does.
-            let quoted = line
-                .and_then(|n| text.lines().nth(n - 1))
-                .map(|source| format!(" (in `{}`)", source.trim()))
-                .unwrap_or_default();
-            ConfigFileError {
-                path: None,
-                line,
-                message: format!("{}{quoted}", e.message().trim()),
-            }
-        })?;
-        Config::from_parts(file)
+        Config::parse(text, Format::Toml)
     }
 
-    fn from_parts(file: File) -> Result<Config, ConfigFileError> {
+    fn parse(text: &str, format: Format) -> Result<Config, ConfigFileError> {
+        let file = match format {
+            Format::Yaml => read_yaml(text)?,
+            Format::Toml => read_toml(text)?,
+        };
+        let config = Config::from_parts(file);
+        config.validate(|path| format.line_of(text, path))?;
+        Ok(config)
+    }
+
+    fn from_parts(file: File) -> Config {
         let tool = file.performance.and_then(|p| p.circuit_breaker);
         let defaults = match (file.defaults, tool) {
             (Some(defaults), Some(tool)) => defaults.or(&tool),
             (defaults, tool) => defaults.or(tool).unwrap_or_default(),
         };
-        let config = Config {
+        Config {
             defaults,
             breakers: file.breakers.unwrap_or_default(),
-        };
-        config.validate()?;
-        Ok(config)
+        }
     }
 
     /// The settings of breaker `name`: its own over the defaults.
@@ -161,35 +149,142 @@ impl Config {
     }
 
     /// Checks the combinations of values no single key can check, such as a
-    /// backoff cap below the recovery timeout.
-    fn validate(&self) -> Result<(), ConfigFileError> {
-        let check = |place: String, settings: BreakerConfig| {
+    /// backoff cap below the recovery timeout; `line_of` finds the line of a
+    /// key path in the text.
+    fn validate(&self, line_of: impl Fn(&[&str]) -> Option<usize>) -> Result<(), ConfigFileError> {
+        const DEFAULTS: &[&[&str]] = &[&["defaults"], &["performance", "circuit_breaker"]];
+        let check = |place: &str, sections: &[&[&str]], settings: BreakerConfig| {
             settings
                 .apply(CircuitBreaker::builder("config-check"))
                 .check()
-                .map_err(|e| ConfigFileError {
-                    path: None,
-                    line: None,
-                    message: format!("{place}.{}: {e}", e.field),
+                .map_err(|e| {
+                    let key = key_of(&e);
+                    ConfigFileError {
+                        path: None,
+                        line: find_line(&line_of, sections, &key),
+                        message: format!("{place}.{}: {e}", key.join(".")),
+                    }
                 })
         };
-        check("defaults".to_owned(), self.defaults.clone())?;
+        check("defaults", DEFAULTS, self.defaults.clone())?;
         for name in self.breakers.keys() {
+            let own = ["breakers", name.as_str()];
             if !crate::builder::is_valid_name(name) {
                 return Err(ConfigFileError {
                     path: None,
-                    line: None,
+                    line: line_of(&own),
                     message: format!("breakers: invalid breaker name {name:?}"),
                 });
             }
-            check(format!("breakers.{name}"), self.for_breaker(name))?;
+            let sections = [&own[..], DEFAULTS[0], DEFAULTS[1]];
+            check(
+                &format!("breakers.{name}"),
+                &sections,
+                self.for_breaker(name),
+            )?;
         }
         Ok(())
     }
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+/// Where in a file a setting refused by the builder is written.
+fn key_of(e: &ConfigError) -> Vec<&str> {
+    match e.field.as_str() {
+        "failure_rate" => vec!["policy", "failure_rate"],
+        "window" => vec!["policy", "window"],
+        "minimum_calls" => vec!["policy", "minimum_calls"],
+        "slow_call_duration" => vec!["slow_calls", "duration"],
+        "slow_call_rate" => vec!["slow_calls", "rate"],
+        field => field.split('.').collect(),
+    }
+}
+
+/// The line of `key` in the first of `sections` that writes it, else of
+/// its nearest enclosing key there (a `minimum_calls` left to its default
+/// is reported at its `policy`), else of the first section present.
+fn find_line(
+    line_of: &impl Fn(&[&str]) -> Option<usize>,
+    sections: &[&[&str]],
+    key: &[&str],
+) -> Option<usize> {
+    (1..=key.len())
+        .rev()
+        .flat_map(|len| sections.iter().map(move |s| [*s, &key[..len]].concat()))
+        .chain(sections.iter().map(|s| s.to_vec()))
+        .find_map(|path| line_of(&path))
+}
+
+impl Format {
+    /// The line of the value under `path`, if the text writes one.
+    fn line_of(self, text: &str, path: &[&str]) -> Option<usize> {
+        match self {
+            Format::Yaml => locate::line_of(
+                || Ok(serde_norway::Deserializer::from_str(text)),
+                path,
+                |e: &serde_norway::Error| e.location().map(|l| l.line()),
+            ),
+            Format::Toml => locate::line_of(
+                || toml::Deserializer::parse(text),
+                path,
+                |e: &toml::de::Error| e.span().map(|span| line_at(text, span.start)),
+            ),
+        }
+    }
+}
+
+fn read_yaml(text: &str) -> Result<File, ConfigFileError> {
+    if text.trim().is_empty() {
+        return Ok(File::default());
+    }
+    nesting::check_yaml(text).map_err(|deep| ConfigFileError {
+        path: None,
+        line: Some(deep.line),
+        message: format!(
+            "nested more than {} levels deep; such a file is refused before it is parsed",
+            nesting::MAX_NESTING
+        ),
+    })?;
+    File::read(|| Ok(serde_norway::Deserializer::from_str(text))).map_err(
+        |e: serde_norway::Error| ConfigFileError {
+            path: None,
+            line: e.location().map(|l| l.line()),
+            message: strip_location(&e.to_string()),
+        },
+    )
+}
+
+fn read_toml(text: &str) -> Result<File, ConfigFileError> {
+    File::read(|| toml::Deserializer::parse(text)).map_err(|e| {
+        let line = e.span().map(|span| line_at(text, span.start));
+        // TOML errors do not name the key; quote the line, which does.
+        let quoted = line
+            .and_then(|n| text.lines().nth(n - 1))
+            .map(|source| format!(" (in `{}`)", shortened(source.trim())))
+            .unwrap_or_default();
+        ConfigFileError {
+            path: None,
+            line,
+            message: format!("{}{quoted}", e.message().trim()),
+        }
+    })
+}
+
+/// A quoted line, cut short if long (a line of 200,000 `[` says nothing
+/// more than its first 80 characters).
+fn shortened(line: &str) -> String {
+    const LONGEST: usize = 80;
+    match line.char_indices().nth(LONGEST) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_owned(),
+    }
+}
+
+fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// The YAML parser appends " at line L column C"; the line is reported
@@ -198,137 +293,5 @@ fn strip_location(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),
-    }
-}
-
-/// Deserializers that check values where the parser still knows the line
-/// (and the key path, which the YAML parser puts in front of the message).
-pub(crate) mod de {
-    use std::fmt;
-    use std::time::Duration;
-
-    use serde::de::{self, Deserializer, Unexpected, Visitor};
-
-    use crate::Window;
-
-    fn parse<E: de::Error>(text: &str) -> Result<Duration, E> {
-        let d = crate::parse_duration(text).map_err(E::custom)?;
-        if d.is_zero() {
-            return Err(E::custom(format!(
-                "invalid duration {text:?}: must be longer than zero"
-            )));
-        }
-        Ok(d)
-    }
-
-    struct DurationVisitor;
-
-    impl Visitor<'_> for DurationVisitor {
-        type Value = Duration;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a duration with a unit, like 30s, 250ms or 5m")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
-            parse(v)
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-            Err(E::custom(format!(
-                "invalid duration {v}: give a unit, like {v}s or {v}ms"
-            )))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
-            self.visit_i64(v as i64)
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Duration, E> {
-            Err(E::custom(format!(
-                "invalid duration {v}: give a unit, like {v}s"
-            )))
-        }
-    }
-
-    pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        d.deserialize_any(DurationVisitor).map(Some)
-    }
-
-    pub(crate) fn duration_required<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        d.deserialize_any(DurationVisitor)
-    }
-
-    struct Count;
-
-    impl Visitor<'_> for Count {
-        type Value = u32;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a whole number of at least 1")
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u32, E> {
-            u32::try_from(v)
-                .ok()
-                .filter(|&n| n >= 1)
-                .ok_or_else(|| E::invalid_value(Unexpected::Signed(v), &self))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u32, E> {
-            u32::try_from(v)
-                .ok()
-                .filter(|&n| n >= 1)
-                .ok_or_else(|| E::invalid_value(Unexpected::Unsigned(v), &self))
-        }
-    }
-
-    pub(crate) fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-        d.deserialize_any(Count).map(Some)
-    }
-
-    struct Share;
-
-    impl Visitor<'_> for Share {
-        type Value = f64;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a rate greater than 0 and at most 1")
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
-            if v > 0.0 && v <= 1.0 {
-                Ok(v)
-            } else {
-                Err(E::invalid_value(Unexpected::Float(v), &self))
-            }
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
-            self.visit_f64(v as f64)
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
-            self.visit_f64(v as f64)
-        }
-    }
-
-    pub(crate) fn share<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        d.deserialize_any(Share)
-    }
-
-    struct WindowVisitor;
-
-    impl Visitor<'_> for WindowVisitor {
-        type Value = Window;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a number of calls (1 to 1000000) or a time like 60s")
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Window, E> {
-            match u32::try_from(v) {
-                Ok(n) if (1..=1_000_000).contains(&n) => Ok(Window::Count(n)),
-                _ => Err(E::custom(format!(
-                    "invalid window {v}: expected a number of calls (1 to 1000000) or a time like 60s"
-                ))),
-            }
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Window, E> {
-            self.visit_i64(i64::try_from(v).unwrap_or(i64::MAX))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Window, E> {
-            parse(v).map(Window::Time)
-        }
-    }
-
-    pub(crate) fn window<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Window>, D::Error> {
-        d.deserialize_any(WindowVisitor).map(Some)
     }
 }

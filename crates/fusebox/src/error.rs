@@ -2,7 +2,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use crate::State;
+use crate::{Name, State};
 
 /// A call refused by the breaker without being run.
 ///
@@ -12,7 +12,7 @@ use crate::State;
 #[non_exhaustive]
 pub struct Rejected {
     /// The breaker's name.
-    pub name: &'static str,
+    pub name: Name,
     /// The state that refused the call: `Open`, `HalfOpen` (all trial slots
     /// taken) or `ForcedOpen`.
     pub state: State,
@@ -22,7 +22,7 @@ pub struct Rejected {
 
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self.name;
+        let name = &self.name;
         match (self.state, self.retry_after) {
             (State::HalfOpen, _) => write!(
                 f,
@@ -94,14 +94,11 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
     }
 }
 
-impl<E: StdError + 'static> StdError for Error<E> {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match self {
-            Error::Open(rejected) => Some(rejected),
-            Error::Inner(e) => Some(e),
-        }
-    }
-}
+/// For any error that displays, boxed ones included, so that `?` converts
+/// an `Error<E>` into `Box<dyn std::error::Error + Send + Sync>` (tower's
+/// `BoxError`). `Display` already shows the inner error or the rejection,
+/// so there is no `source()`: a report would print the message twice.
+impl<E: fmt::Debug + fmt::Display> StdError for Error<E> {}
 
 /// An invalid setting, named with the value that was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -317,7 +317,7 @@ impl External {
             let mut record = None;
             if let Some(text) = stored {
                 match split_record(text).and_then(|found| {
-                    machine.decode(found.machine)?;
+                    machine.decode(found.machine, now)?;
                     Ok(found)
                 }) {
                     Ok(found) => record = Some(found),
@@ -348,7 +348,7 @@ impl External {
                 // store: nobody changed it meanwhile (or it was lost). The
                 // mirror holds every outcome since, doubtful ones included.
                 if let Some(text) = &mirror_copy {
-                    let _ = machine.decode(text);
+                    let _ = machine.decode(text, now);
                 }
             } else {
                 for doubt in &doubts {

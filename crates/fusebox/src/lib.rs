@@ -86,7 +86,8 @@
 //! millisecond; the precise clock decides when a trial call may go, so the
 //! cached time can never let one through early.
 
-#![forbid(unsafe_code)]
+// One exception, in `clock/recent/fork.rs`: registering a fork handler.
+#![deny(unsafe_code)]
 
 mod breaker;
 mod builder;
@@ -99,9 +100,9 @@ mod counters;
 mod duration;
 mod error;
 mod external;
-mod intern;
 mod machine;
 mod metrics;
+mod name;
 mod outcome;
 mod permit;
 mod policy;
@@ -127,12 +128,13 @@ pub use config::{Config, ConfigFileError};
 pub use duration::parse_duration;
 pub use error::{ConfigError, Error, Rejected};
 pub use metrics::Metrics;
+pub use name::Name;
 pub use outcome::Outcome;
 pub use permit::{OwnedPermit, Permit};
 pub use policy::{Backoff, Policy, Window};
 pub use registry::Registry;
 pub use settings::{BackoffConfig, BreakerConfig, RatePolicy, SlowCalls};
-pub use state::State;
+pub use state::{ParseStateError, State};
 #[cfg(feature = "tower")]
 pub use tower::{CircuitBreakerLayer, CircuitBreakerService, ResponseFuture};
 pub use transition::{Reason, Transition};

@@ -161,7 +161,14 @@ pub(crate) struct Machine {
     generation: u64,
     since: Nanos,
     open_until: Nanos,
+    /// The open duration chosen when the breaker last opened, kept in the
+    /// store record so that a process with other settings (a `status`
+    /// reader) still bounds the deadline by the duration its writer chose.
+    open_for: Nanos,
     failure_streak: u32,
+    /// Failures since the breaker last closed: kept while open and
+    /// half-open, so a caller can see the count that tripped it.
+    failures_since_closed: u64,
     probe_successes: u32,
     probes: Vec<Probe>,
     next_probe: u64,
@@ -197,7 +204,9 @@ impl Machine {
             generation: 0,
             since: now,
             open_until: 0,
+            open_for: 0,
             failure_streak: 0,
+            failures_since_closed: 0,
             probe_successes: 0,
             probes,
             next_probe: 1,
@@ -247,6 +256,10 @@ impl Machine {
         self.failure_streak
     }
 
+    pub(crate) fn failures_since_closed(&self) -> u64 {
+        self.failures_since_closed
+    }
+
     pub(crate) fn probes_in_flight(&self) -> usize {
         self.probes.len()
     }
@@ -290,7 +303,7 @@ impl Machine {
             State::Closed | State::Disabled => Admission::Admit(self.ticket(0)),
             State::Open => Admission::Reject {
                 state: State::Open,
-                retry_after: Some(self.open_until - now),
+                retry_after: Some(self.open_until.saturating_sub(now)),
             },
             State::ForcedOpen => Admission::Reject {
                 state: State::ForcedOpen,
@@ -299,14 +312,18 @@ impl Machine {
             State::HalfOpen => {
                 if self.probes.len() < self.settings.half_open_max_calls as usize {
                     let id = self.next_probe;
-                    self.next_probe += 1;
+                    // Ids only need to differ from those in flight; a store
+                    // record may claim any number here.
+                    self.next_probe = self.next_probe.wrapping_add(1).max(1);
                     let deadline = now.saturating_add(self.settings.probe_timeout);
                     self.probes.push(Probe { id, deadline });
                     Admission::Admit(self.ticket(id))
                 } else {
+                    // The earliest moment a slot frees: the first trial
+                    // call's lease running out.
                     Admission::Reject {
                         state: State::HalfOpen,
-                        retry_after: None,
+                        retry_after: Some(self.earliest_probe_deadline().saturating_sub(now)),
                     }
                 }
             }
@@ -333,6 +350,7 @@ impl Machine {
         };
         if report == Report::Failure {
             self.last_failure = Some(now);
+            self.failures_since_closed = self.failures_since_closed.saturating_add(1);
         }
         match self.state {
             State::Closed => match report {
@@ -357,7 +375,7 @@ impl Machine {
                 self.probes.swap_remove(slot);
                 match report {
                     Report::Success => {
-                        self.probe_successes += 1;
+                        self.probe_successes = self.probe_successes.saturating_add(1);
                         let successes = self.probe_successes;
                         (successes >= self.settings.success_threshold).then(|| {
                             self.enter(State::Closed, Reason::ProbesSucceeded(successes), now)
@@ -392,7 +410,7 @@ impl Machine {
     fn window_verdict(&mut self, failed: bool, call: Call, now: Nanos) -> Option<Change> {
         let (window, rates) = (self.window.as_ref()?, self.settings.rates.as_ref()?);
         if !call.windowed {
-            window.record(now, failed, call.slow);
+            window.record(self.generation, now, failed, call.slow);
         }
         let reason = rates.verdict(window.tally(now))?;
         Some(self.enter(State::Open, reason, now))
@@ -415,7 +433,11 @@ impl Machine {
         if !jitter || ceiling == base {
             return ceiling;
         }
-        base + self.next_random() % (ceiling - base + 1)
+        let spread = match (ceiling - base).checked_add(1) {
+            Some(span) => self.next_random() % span,
+            None => self.next_random(),
+        };
+        base + spread
     }
 
     fn next_random(&mut self) -> u64 {
@@ -450,12 +472,14 @@ impl Machine {
                     self.reopens = 0;
                 }
                 let duration = self.open_duration();
+                self.open_for = duration;
                 self.open_until = at.saturating_add(duration);
             }
             State::Closed => {
                 self.reopens = 0;
+                self.failures_since_closed = 0;
                 if let Some(window) = &self.window {
-                    window.clear(at);
+                    window.clear(at, self.generation);
                 }
             }
             _ => {}

@@ -4,7 +4,7 @@ use crate::breaker::Shared;
 use crate::clock::Nanos;
 use crate::counters::{Count, Totals};
 use crate::machine::Machine;
-use crate::State;
+use crate::{Name, State};
 
 /// A snapshot of one breaker, from [`CircuitBreaker::metrics`].
 ///
@@ -16,7 +16,7 @@ use crate::State;
 #[non_exhaustive]
 pub struct Metrics {
     /// The breaker's name.
-    pub name: &'static str,
+    pub name: Name,
     /// The state at the time of the snapshot.
     pub state: State,
     /// The current generation; every transition starts a new one.
@@ -35,6 +35,10 @@ pub struct Metrics {
     pub cancelled: u64,
     /// The current run of consecutive failures while closed.
     pub consecutive_failures: u32,
+    /// Failures since the breaker last closed (or was built or reset). It
+    /// keeps the count that opened the breaker while open and half-open,
+    /// and starts again at 0 when the breaker closes.
+    pub failures_since_closed: u64,
     /// Trial calls running now (half-open only).
     pub half_open_in_flight: u32,
     /// With a rate policy, the share of failed calls in its window; else
@@ -44,7 +48,9 @@ pub struct Metrics {
     pub time_in_state: Duration,
     /// When the last failure that counted toward the policy happened.
     pub last_failure_time: Option<Instant>,
-    /// While open: how long until trial calls may pass.
+    /// While open: how long until trial calls may pass; while half-open
+    /// with every trial slot taken: until the first trial call's lease
+    /// runs out.
     pub retry_after: Option<Duration>,
     /// The breaker's shared store could not be reached lately; it runs on
     /// local state until the store answers again.
@@ -69,7 +75,7 @@ impl Metrics {
             None => (failures, successes + failures),
         };
         Metrics {
-            name: shared.name,
+            name: shared.name.clone(),
             state: machine.state_at(now),
             generation: machine.generation(),
             successes,
@@ -79,6 +85,7 @@ impl Metrics {
             slow: totals.get(Count::Slow),
             cancelled: totals.get(Count::Cancelled),
             consecutive_failures: machine.failure_streak(),
+            failures_since_closed: machine.failures_since_closed(),
             half_open_in_flight: machine.probes_in_flight() as u32,
             failure_rate: if finished == 0 {
                 0.0
@@ -87,8 +94,12 @@ impl Metrics {
             },
             time_in_state: Duration::from_nanos(now.saturating_sub(machine.since())),
             last_failure_time: machine.last_failure().map(instant),
-            retry_after: (machine.state_at(now) == State::Open)
-                .then(|| Duration::from_nanos(machine.open_until().saturating_sub(now))),
+            retry_after: match machine.state_at(now) {
+                State::Open => Some(machine.open_until()),
+                State::HalfOpen if machine.probes_full() => Some(machine.earliest_probe_deadline()),
+                _ => None,
+            }
+            .map(|at| Duration::from_nanos(at.saturating_sub(now))),
             degraded: false,
         }
     }

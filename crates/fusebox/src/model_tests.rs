@@ -56,6 +56,11 @@ fn rates() -> impl Strategy<Value = Option<RateSettings>> {
         Just(None),
         (window, 1u32..6, rate, slow).prop_map(|(window, minimum_calls, failure_rate, slow)| {
             let failure_rate = failure_rate.or(slow.is_none().then_some(0.5));
+            // The builder refuses a minimum a count window cannot hold.
+            let minimum_calls = match window {
+                Window::Count(n) => minimum_calls.min(n),
+                Window::Time(_) => minimum_calls,
+            };
             Some(RateSettings {
                 window,
                 minimum_calls,

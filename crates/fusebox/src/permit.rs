@@ -130,9 +130,25 @@ impl OwnedPermit {
         self.finish(Report::Failure);
     }
 
+    /// The call's outcome says nothing about the dependency: count it as
+    /// neither success nor failure (a trial slot is freed).
+    pub fn ignore(self) {
+        self.finish(Report::Ignored);
+    }
+
     /// Reports a classified outcome.
     pub fn record(self, outcome: Outcome) {
         self.finish(Report::from(outcome));
+    }
+
+    /// Whether this call is a half-open trial call (a probe).
+    pub fn is_probe(&self) -> bool {
+        self.ticket.probe != 0
+    }
+
+    /// The generation the call was admitted in.
+    pub fn generation(&self) -> u64 {
+        self.ticket.generation
     }
 
     fn finish(mut self, report: Report) {

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 /// The calls a rate policy looks at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Window {
     /// The last `n` calls: a true sliding ring, so old successes leave the
     /// window as new calls arrive.

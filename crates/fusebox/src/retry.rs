@@ -10,7 +10,7 @@
 //! use std::time::Duration;
 //!
 //! let breaker = CircuitBreaker::builder("pypi").failure_threshold(10).build()?;
-//! let retry = Retry::new(5, Duration::from_millis(100), Duration::from_secs(30)).jitter(true);
+//! let retry = Retry::new(5, Duration::from_millis(100), Duration::from_secs(30))?.jitter(true);
 //! let mut attempts = 0;
 //! let mut slept = Vec::new();
 //! let result = retry.call_with_sleep(&breaker, || {
@@ -45,14 +45,42 @@ pub struct Retry {
 
 impl Default for Retry {
     fn default() -> Self {
-        Retry::new(3, Duration::from_millis(100), Duration::from_secs(10))
+        Retry::unchecked(3, Duration::from_millis(100), Duration::from_secs(10))
     }
 }
 
 impl Retry {
-    /// Up to `max_attempts` attempts (at least 1), delays from `base_delay`
-    /// doubling up to `max_delay`.
-    pub const fn new(max_attempts: u32, base_delay: Duration, max_delay: Duration) -> Retry {
+    /// Up to `max_attempts` attempts, delays from `base_delay` doubling up
+    /// to `max_delay`.
+    ///
+    /// Refuses, with a [`ConfigError`] naming the setting, `max_attempts`
+    /// of 0 (there would be nothing to return), a `max_delay` below
+    /// `base_delay`, and delays longer than
+    /// [`Builder::MAX_DURATION`](crate::Builder::MAX_DURATION) (365 days).
+    /// A zero delay is allowed: the attempts then follow each other at once.
+    pub fn new(
+        max_attempts: u32,
+        base_delay: Duration,
+        max_delay: Duration,
+    ) -> Result<Retry, ConfigError> {
+        if max_attempts == 0 {
+            return Err(ConfigError::new("max_attempts", 0, "must be at least 1"));
+        }
+        for (field, delay) in [("base_delay", base_delay), ("max_delay", max_delay)] {
+            crate::duration::check_bounds(delay)
+                .map_err(|why| ConfigError::new(field, format!("{delay:?}"), why.expected()))?;
+        }
+        if max_delay < base_delay {
+            return Err(ConfigError::new(
+                "max_delay",
+                format!("{max_delay:?}"),
+                format!("must be at least base_delay ({base_delay:?})"),
+            ));
+        }
+        Ok(Retry::unchecked(max_attempts, base_delay, max_delay))
+    }
+
+    const fn unchecked(max_attempts: u32, base_delay: Duration, max_delay: Duration) -> Retry {
         Retry {
             max_attempts,
             base_delay,
@@ -72,21 +100,6 @@ impl Retry {
     pub const fn seed(mut self, seed: u64) -> Retry {
         self.seed = seed | 1;
         self
-    }
-
-    /// Checks the settings, naming the bad one.
-    pub fn check(&self) -> Result<(), ConfigError> {
-        if self.max_attempts == 0 {
-            return Err(ConfigError::new("max_attempts", 0, "must be at least 1"));
-        }
-        if self.max_delay < self.base_delay {
-            return Err(ConfigError::new(
-                "max_delay",
-                format!("{:?}", self.max_delay),
-                format!("must be at least base_delay ({:?})", self.base_delay),
-            ));
-        }
-        Ok(())
     }
 
     /// The delays between attempts, in order (one fewer than the attempts).
@@ -187,7 +200,7 @@ mod tests {
 
     #[test]
     fn delays_double_up_to_the_cap() {
-        let retry = Retry::new(6, Duration::from_secs(1), Duration::from_secs(5));
+        let retry = Retry::new(6, Duration::from_secs(1), Duration::from_secs(5)).unwrap();
         let delays: Vec<_> = retry.delays().map(|d| d.as_secs()).collect();
         assert_eq!(delays, [1, 2, 4, 5, 5]);
         let jittered: Vec<_> = retry.jitter(true).seed(3).delays().collect();
@@ -202,7 +215,7 @@ mod tests {
 
     #[test]
     fn gives_up_after_max_attempts_with_the_last_error() {
-        let retry = Retry::new(3, Duration::from_millis(1), Duration::from_millis(4));
+        let retry = Retry::new(3, Duration::from_millis(1), Duration::from_millis(4)).unwrap();
         let mut n = 0;
         let mut slept = vec![];
         let result = retry.call_with_sleep(
@@ -220,7 +233,7 @@ mod tests {
     #[test]
     fn stops_as_soon_as_the_breaker_rejects() {
         let b = breaker(2);
-        let retry = Retry::new(10, Duration::from_millis(1), Duration::from_millis(1));
+        let retry = Retry::new(10, Duration::from_millis(1), Duration::from_millis(1)).unwrap();
         let mut n = 0;
         let result = retry.call_with_sleep(
             &b,
@@ -234,13 +247,5 @@ mod tests {
         assert_eq!(b.state(), State::Open);
         let result = retry.call_with_sleep(&b, || Ok::<_, u32>(()), |_| {});
         assert!(matches!(result, Err(Error::Open(_))), "no attempt ran");
-    }
-
-    #[test]
-    fn bad_settings_are_named() {
-        let zero = Retry::new(0, Duration::from_secs(1), Duration::from_secs(1));
-        assert_eq!(zero.check().unwrap_err().field, "max_attempts");
-        let inverted = Retry::new(3, Duration::from_secs(2), Duration::from_secs(1));
-        assert_eq!(inverted.check().unwrap_err().field, "max_delay");
     }
 }

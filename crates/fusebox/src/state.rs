@@ -5,7 +5,11 @@ use std::fmt;
 /// `Closed`, `Open` and `HalfOpen` are driven by call outcomes and time;
 /// `ForcedOpen` and `Disabled` are entered only by hand and left only by
 /// [`reset`](crate::CircuitBreaker::reset) (or another manual call).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// States order as declared (`Closed < Open < HalfOpen < ForcedOpen <
+/// Disabled`), so they sort and key maps; parsing takes the names of
+/// [`State::as_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum State {
     /// Calls pass; outcomes are counted by the failure policy.
     Closed,
@@ -70,6 +74,34 @@ impl State {
             3 => State::ForcedOpen,
             _ => State::Disabled,
         }
+    }
+}
+
+/// The name [`FromStr`](std::str::FromStr) refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseStateError {
+    given: String,
+}
+
+impl fmt::Display for ParseStateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown state {:?}: expected closed, open, half_open, forced_open or disabled",
+            self.given
+        )
+    }
+}
+
+impl std::error::Error for ParseStateError {}
+
+impl std::str::FromStr for State {
+    type Err = ParseStateError;
+
+    fn from_str(name: &str) -> Result<State, ParseStateError> {
+        State::from_name(name).ok_or_else(|| ParseStateError {
+            given: name.to_owned(),
+        })
     }
 }
 

@@ -2,10 +2,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::State;
+use crate::{Name, State};
 
 /// Why a breaker changed state.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reason {
     /// The consecutive-failures policy tripped after this many failures in a row.
@@ -67,7 +67,7 @@ impl fmt::Display for Reason {
 #[non_exhaustive]
 pub struct Transition {
     /// The breaker's name.
-    pub name: &'static str,
+    pub name: Name,
     /// The state left.
     pub from: State,
     /// The state entered.
@@ -97,7 +97,7 @@ pub(crate) type Listener = Arc<dyn Fn(&Transition) + Send + Sync>;
 pub(crate) fn announce(transition: &Transition, listeners: &[Listener]) {
     tracing::info!(
         target: "fusebox",
-        circuit = transition.name,
+        circuit = &*transition.name,
         from = transition.from.as_str(),
         to = transition.to.as_str(),
         reason = %transition.reason,

@@ -18,7 +18,6 @@
 
 use crate::clock::Nanos;
 use crate::sync::{AtomicU64, Ordering};
-use std::sync::atomic::AtomicU8;
 
 /// Buckets of a time window.
 pub(crate) const TIME_BUCKETS: u64 = 10;
@@ -43,11 +42,14 @@ pub(crate) enum CallWindow {
 }
 
 impl CallWindow {
+    /// Records a call admitted in generation `generation`. A call from
+    /// another generation than the window's (the breaker was reset or
+    /// closed again since it was admitted) leaves the window as it is.
     #[inline(always)]
-    pub(crate) fn record(&self, now: Nanos, failed: bool, slow: bool) {
+    pub(crate) fn record(&self, generation: u64, now: Nanos, failed: bool, slow: bool) {
         match self {
-            CallWindow::Count(w) => w.record(failed, slow),
-            CallWindow::Time(w) => w.record(now, failed, slow),
+            CallWindow::Count(w) => w.record(generation, failed, slow),
+            CallWindow::Time(w) => w.record(generation, now, failed, slow),
         }
     }
 
@@ -65,8 +67,8 @@ impl CallWindow {
     pub(crate) fn troubled(&self, now: Nanos) -> Option<Tally> {
         match self {
             CallWindow::Count(w) => {
-                let quiet =
-                    w.failures.load(Ordering::Acquire) == 0 && w.slow.load(Ordering::Acquire) == 0;
+                let quiet = count(w.failures.load(Ordering::Acquire)) == 0
+                    && count(w.slow.load(Ordering::Acquire)) == 0;
                 (!quiet).then(|| w.tally())
             }
             CallWindow::Time(w) => Some(w.tally(now)),
@@ -81,18 +83,28 @@ impl CallWindow {
     pub(crate) fn absorbs_success(&self) -> bool {
         match self {
             CallWindow::Count(w) => {
-                w.held.load(Ordering::Relaxed) == w.size
-                    && w.failures.load(Ordering::Relaxed) == 0
-                    && w.slow.load(Ordering::Relaxed) == 0
+                count(w.held.load(Ordering::Relaxed)) == w.size
+                    && count(w.failures.load(Ordering::Relaxed)) == 0
+                    && count(w.slow.load(Ordering::Relaxed)) == 0
             }
             CallWindow::Time(_) => false,
         }
     }
 
-    pub(crate) fn clear(&self, now: Nanos) {
+    /// Empties the window for the calls of `generation`.
+    pub(crate) fn clear(&self, now: Nanos, generation: u64) {
         match self {
-            CallWindow::Count(w) => w.clear(),
-            CallWindow::Time(w) => w.clear(now),
+            CallWindow::Count(w) => w.clear(generation),
+            CallWindow::Time(w) => w.clear(now, generation),
+        }
+    }
+
+    /// Makes what the window holds belong to `generation` (a window just
+    /// restored from a store, whose calls are that generation's).
+    pub(crate) fn adopt(&self, generation: u64) {
+        match self {
+            CallWindow::Count(w) => w.adopt(generation),
+            CallWindow::Time(w) => w.epoch.store(generation, Ordering::Release),
         }
     }
 
@@ -102,19 +114,49 @@ impl CallWindow {
     }
 }
 
+/// The low half of a tagged word: a count or a slot index.
+const LOW: u64 = u32::MAX as u64;
+
+#[inline(always)]
+fn count(word: u64) -> u64 {
+    word & LOW
+}
+
+/// The tag of a count window's words for `generation`: its low 32 bits,
+/// in the upper half of the word.
+#[inline(always)]
+fn tag(generation: u64) -> u64 {
+    generation << 32
+}
+
 /// The last `size` calls.
+///
+/// Each word carries the generation it counts for (its low 32 bits in the
+/// word's upper half; the full generation in a slot), so clearing the window
+/// is starting a new generation: a call admitted before a reset, recording
+/// after it, finds its generation gone from every word it would touch and
+/// changes nothing. Totals move by compare-and-swap only within their own
+/// generation, in 32-bit two's complement: an decrement that overtakes its
+/// increment (two calls on one slot, a ring apart) reads as zero for the
+/// moment rather than as 2^64 - 1.
 #[derive(Debug)]
 pub(crate) struct CountWindow {
     size: u64,
-    /// The slot the next call goes in, `0..size`. Advanced with a
+    /// Tag and the slot the next call goes in, `0..size`. Advanced with a
     /// compare-and-swap that wraps it, so no call pays for a division.
     cursor: AtomicU64,
-    /// Calls held since the last clear, up to `size`.
+    /// Tag and calls held since the last clear, up to `size`.
     held: AtomicU64,
-    slots: Box<[AtomicU8]>,
+    /// `generation << 3 | outcome bits`; a slot of another generation is
+    /// empty.
+    slots: Box<[std::sync::atomic::AtomicU64]>,
+    /// Tag and failed calls held.
     failures: AtomicU64,
+    /// Tag and slow calls held.
     slow: AtomicU64,
 }
+
+const SLOT_SHIFT: u32 = 3;
 
 impl CountWindow {
     pub(crate) fn new(size: u32) -> CountWindow {
@@ -122,75 +164,144 @@ impl CountWindow {
             size: u64::from(size),
             cursor: AtomicU64::new(0),
             held: AtomicU64::new(0),
-            slots: (0..size).map(|_| AtomicU8::new(0)).collect(),
+            slots: (0..size)
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
             failures: AtomicU64::new(0),
             slow: AtomicU64::new(0),
         }
     }
 
     #[inline(always)]
-    fn record(&self, failed: bool, slow: bool) {
-        let mut index = self.cursor.load(Ordering::Relaxed);
-        loop {
+    fn record(&self, generation: u64, failed: bool, slow: bool) {
+        let tag = tag(generation);
+        let mut cursor = self.cursor.load(Ordering::Relaxed);
+        let index = loop {
+            if cursor & !LOW != tag {
+                return; // another generation's window
+            }
+            let index = count(cursor);
             let next = if index + 1 >= self.size { 0 } else { index + 1 };
             match self.cursor.compare_exchange_weak(
-                index,
-                next,
+                cursor,
+                tag | next,
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => break,
-                Err(seen) => index = seen,
+                Ok(_) => break index,
+                Err(seen) => cursor = seen,
             }
-        }
-        if self.held.load(Ordering::Relaxed) < self.size {
+        };
+        if count(self.held.load(Ordering::Relaxed)) < self.size {
             // Only while the window fills; the cap keeps racing adds honest.
             let _ = self
                 .held
                 .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |held| {
-                    (held < self.size).then_some(held + 1)
+                    (held & !LOW == tag && count(held) < self.size).then_some(held + 1)
                 });
         }
         let slot = &self.slots[index.min(self.size - 1) as usize];
-        let new = FILLED | if failed { FAILED } else { 0 } | if slow { SLOW } else { 0 };
-        // Replacing an outcome with an equal one changes nothing: skip the write.
-        if slot.load(std::sync::atomic::Ordering::Relaxed) == new {
-            return;
+        let bits = FILLED | if failed { FAILED } else { 0 } | if slow { SLOW } else { 0 };
+        let new = generation << SLOT_SHIFT | u64::from(bits);
+        let mut old = slot.load(std::sync::atomic::Ordering::Acquire);
+        loop {
+            // Replacing an outcome with an equal one changes nothing: skip
+            // the write. A slot a later generation wrote is not ours.
+            if old == new || old >> SLOT_SHIFT > generation {
+                return;
+            }
+            match slot.compare_exchange_weak(
+                old,
+                new,
+                std::sync::atomic::Ordering::AcqRel,
+                std::sync::atomic::Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(seen) => old = seen,
+            }
         }
-        let old = slot.swap(new, std::sync::atomic::Ordering::AcqRel);
-        adjust(&self.failures, old & FAILED, new & FAILED);
-        adjust(&self.slow, old & SLOW, new & SLOW);
+        let old_bits = if old >> SLOT_SHIFT == generation {
+            old as u8 & (FILLED | FAILED | SLOW)
+        } else {
+            0 // an earlier generation's call: empty for this one
+        };
+        adjust(&self.failures, tag, old_bits & FAILED, bits & FAILED);
+        adjust(&self.slow, tag, old_bits & SLOW, bits & SLOW);
     }
 
     #[inline(always)]
     fn tally(&self) -> Tally {
+        let cursor = self.cursor.load(Ordering::Acquire);
+        let tag = cursor & !LOW;
+        let read = |word: &AtomicU64| {
+            let word = word.load(Ordering::Acquire);
+            if word & !LOW == tag {
+                // Two's complement: a total briefly below zero reads as 0.
+                (count(word) as u32 as i32).max(0) as u64
+            } else {
+                0
+            }
+        };
+        let calls = read(&self.held);
         Tally {
-            calls: self.held.load(Ordering::Acquire),
-            failures: self.failures.load(Ordering::Acquire),
-            slow: self.slow.load(Ordering::Acquire),
+            calls,
+            failures: read(&self.failures).min(calls),
+            slow: read(&self.slow).min(calls),
         }
     }
 
-    fn clear(&self) {
-        for slot in self.slots.iter() {
-            slot.store(0, std::sync::atomic::Ordering::Relaxed);
+    fn clear(&self, generation: u64) {
+        // The cursor last: a call of the new generation starts only once
+        // every total is ready for it.
+        let tag = tag(generation);
+        self.slow.store(tag, Ordering::Release);
+        self.failures.store(tag, Ordering::Release);
+        self.held.store(tag, Ordering::Release);
+        self.cursor.store(tag, Ordering::Release);
+    }
+
+    /// Retags what the window holds (restored from text, generation 0) as
+    /// `generation`'s.
+    fn adopt(&self, generation: u64) {
+        let tag = tag(generation);
+        for word in [&self.slow, &self.failures, &self.held, &self.cursor] {
+            word.store(tag | count(word.load(Ordering::Relaxed)), Ordering::Release);
         }
-        self.failures.store(0, Ordering::Release);
-        self.slow.store(0, Ordering::Release);
-        self.held.store(0, Ordering::Release);
+        for slot in self.slots.iter() {
+            let bits = slot.load(std::sync::atomic::Ordering::Relaxed) & 0b111;
+            let value = if bits == 0 {
+                0
+            } else {
+                generation << SLOT_SHIFT | bits
+            };
+            slot.store(value, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// The outcome bits of each slot, as this generation sees them.
+    fn slot_bits(&self) -> impl Iterator<Item = u8> + '_ {
+        let generation = self.cursor.load(Ordering::Acquire) >> 32;
+        self.slots.iter().map(move |slot| {
+            let value = slot.load(std::sync::atomic::Ordering::Acquire);
+            if value >> SLOT_SHIFT & LOW == generation {
+                value as u8 & (FILLED | FAILED | SLOW)
+            } else {
+                0
+            }
+        })
     }
 }
 
-fn adjust(total: &AtomicU64, old: u8, new: u8) {
-    match (old != 0, new != 0) {
-        (false, true) => {
-            total.fetch_add(1, Ordering::AcqRel);
-        }
-        (true, false) => {
-            total.fetch_sub(1, Ordering::AcqRel);
-        }
-        _ => {}
-    }
+/// Moves a tagged total by one, within generation `tag` only.
+fn adjust(total: &AtomicU64, tag: u64, old: u8, new: u8) {
+    let delta: u64 = match (old != 0, new != 0) {
+        (false, true) => 1,
+        (true, false) => LOW, // -1 in 32 bits
+        _ => return,
+    };
+    let _ = total.fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+        (word & !LOW == tag).then(|| tag | (count(word).wrapping_add(delta) & LOW))
+    });
 }
 
 /// Calls of the last `TIME_BUCKETS` slices of time.
@@ -200,6 +311,12 @@ pub(crate) struct TimeWindow {
     width: Nanos,
     /// Slices before this one were cleared.
     floor: AtomicU64,
+    /// The latest slice a call was recorded in: after an idle gap as long
+    /// as the window, nothing in the buckets is live, whatever their tags
+    /// say (tags are slice numbers modulo 2^32).
+    newest: AtomicU64,
+    /// The generation whose calls the window counts.
+    epoch: AtomicU64,
     buckets: Box<[Bucket]>,
 }
 
@@ -211,37 +328,74 @@ struct Bucket {
     slow: AtomicU64,
 }
 
+impl Bucket {
+    fn counters(&self) -> [&AtomicU64; 3] {
+        [&self.calls, &self.failures, &self.slow]
+    }
+}
+
 impl TimeWindow {
     pub(crate) fn new(span: Nanos) -> TimeWindow {
         TimeWindow {
             width: (span / TIME_BUCKETS).max(1),
             floor: AtomicU64::new(0),
+            newest: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
             buckets: (0..TIME_BUCKETS).map(|_| Bucket::default()).collect(),
         }
     }
 
-    fn record(&self, now: Nanos, failed: bool, slow: bool) {
-        let slice = now / self.width;
-        let bucket = &self.buckets[(slice % TIME_BUCKETS) as usize];
-        bump(&bucket.calls, slice);
-        if failed {
-            bump(&bucket.failures, slice);
+    fn record(&self, generation: u64, now: Nanos, failed: bool, slow: bool) {
+        if self.epoch.load(Ordering::Acquire) != generation {
+            return;
         }
-        if slow {
-            bump(&bucket.slow, slice);
+        let slice = now / self.width;
+        let newest = self.newest.load(Ordering::Acquire);
+        if slice > newest {
+            let before = self.newest.fetch_max(slice, Ordering::AcqRel);
+            if slice.saturating_sub(before) >= TIME_BUCKETS {
+                // Idle for the whole window: every bucket is stale, even one
+                // whose tag matches this slice's modulo 2^32. The first call
+                // after the gap empties them.
+                for bucket in self.buckets.iter() {
+                    for counter in bucket.counters() {
+                        counter.store(0, Ordering::Release);
+                    }
+                }
+            }
+        }
+        let bucket = &self.buckets[(slice % TIME_BUCKETS) as usize];
+        let counted = [true, failed, slow];
+        for (counter, yes) in bucket.counters().into_iter().zip(counted) {
+            if yes {
+                bump(counter, slice);
+            }
+        }
+        if self.epoch.load(Ordering::Acquire) != generation {
+            // The window was cleared for a new generation while this call
+            // recorded: take it back out.
+            for (counter, yes) in bucket.counters().into_iter().zip(counted) {
+                if yes {
+                    unbump(counter, slice);
+                }
+            }
         }
     }
 
     fn tally(&self, now: Nanos) -> Tally {
         let current = now / self.width;
+        let newest = self.newest.load(Ordering::Acquire);
         let oldest = (current + 1)
             .saturating_sub(TIME_BUCKETS)
             .max(self.floor.load(Ordering::Acquire));
         let live = |word: u64| {
             let age = u64::from((current as u32).wrapping_sub((word >> 32) as u32));
-            let live = age < TIME_BUCKETS && current.checked_sub(age).is_some_and(|s| s >= oldest);
+            let live = age < TIME_BUCKETS
+                && current
+                    .checked_sub(age)
+                    .is_some_and(|s| s >= oldest && s <= newest);
             if live {
-                word & u64::from(u32::MAX)
+                count(word)
             } else {
                 0
             }
@@ -252,30 +406,40 @@ impl TimeWindow {
             tally.failures += live(bucket.failures.load(Ordering::Acquire));
             tally.slow += live(bucket.slow.load(Ordering::Acquire));
         }
+        // Counters of one call are bumped one after another: a tally taken
+        // in between must not show more failures than calls.
+        tally.failures = tally.failures.min(tally.calls);
+        tally.slow = tally.slow.min(tally.calls);
         tally
     }
 
-    fn clear(&self, now: Nanos) {
+    fn clear(&self, now: Nanos, generation: u64) {
         let slice = now / self.width;
+        self.epoch.store(generation, Ordering::Release);
         self.floor.store(slice, Ordering::Release);
         let bucket = &self.buckets[(slice % TIME_BUCKETS) as usize];
-        let empty = (slice & u64::from(u32::MAX)) << 32;
-        for counter in [&bucket.calls, &bucket.failures, &bucket.slow] {
+        let empty = (slice & LOW) << 32;
+        for counter in bucket.counters() {
             counter.store(empty, Ordering::Release);
         }
     }
 }
 
-/// Adds one to `counter` for `slice`, restarting it if it holds an older slice.
+/// Adds one to `counter` for `slice`, restarting it if it holds an older
+/// slice. A counter already holding a later slice is left alone: this call
+/// is at least a whole window old (its thread was held up between reading
+/// the clock and recording).
 fn bump(counter: &AtomicU64, slice: u64) {
-    let tag = (slice & u64::from(u32::MAX)) << 32;
+    let tag = (slice & LOW) << 32;
     let mut word = counter.load(Ordering::Acquire);
     loop {
-        let next = if word & !u64::from(u32::MAX) == tag {
-            if word & u64::from(u32::MAX) == u64::from(u32::MAX) {
+        let next = if word & !LOW == tag {
+            if count(word) == LOW {
                 return; // saturated
             }
             word + 1
+        } else if is_later((word >> 32) as u32, slice as u32) {
+            return;
         } else {
             tag | 1
         };
@@ -284,6 +448,20 @@ fn bump(counter: &AtomicU64, slice: u64) {
             Err(seen) => word = seen,
         }
     }
+}
+
+/// Takes back one [`bump`] for `slice`, if that slice's count is still there.
+fn unbump(counter: &AtomicU64, slice: u64) {
+    let tag = (slice & LOW) << 32;
+    let _ = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+        (word & !LOW == tag && count(word) > 0).then(|| word - 1)
+    });
+}
+
+/// Whether slice tag `a` is after `b`, modulo 2^32 (tags within 2^31 of
+/// each other, as the live ones of a window are).
+fn is_later(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
 }
 
 mod record;

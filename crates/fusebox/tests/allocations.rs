@@ -57,7 +57,7 @@ fn breakers(clock: &ManualClock) -> Vec<CircuitBreaker> {
     vec![
         base().build().unwrap(),
         base()
-            .failure_rate(0.99, Window::count(100), 1_000_000)
+            .failure_rate(0.99, Window::count(100), 100)
             .build()
             .unwrap(),
         base()

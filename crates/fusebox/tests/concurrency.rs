@@ -110,3 +110,45 @@ fn racing_failures_trip_exactly_once() {
     let m = b.metrics();
     assert_eq!(m.failures + m.rejections, 8000);
 }
+
+/// Defect: `reset()` racing lock-free successes wrapped the count window's
+/// failure total to 2^64 - 1, and the breaker tripped on a rate of ~1.8e19.
+/// Three threads fail one call in eight: four failures in a row never
+/// happen, so a rate of 1.0 over four calls must never trip.
+#[test]
+fn resets_racing_successes_never_trip_a_rate_policy() {
+    use fusebox::Window;
+    let trips = Arc::new(AtomicUsize::new(0));
+    let counter = trips.clone();
+    let b = CircuitBreaker::builder("reset_race")
+        .failure_rate(1.0, Window::count(4), 4)
+        .on_transition(move |t| {
+            if t.to == State::Open {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .build()
+        .unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let callers: Vec<_> = (0..3)
+        .map(|_| {
+            let (b, done) = (b.clone(), done.clone());
+            std::thread::spawn(move || {
+                for i in 0..300_000u64 {
+                    let _ = b.call(|| if i % 8 == 0 { Err(()) } else { Ok(()) });
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    while done.load(Ordering::Relaxed) < 3 {
+        b.reset();
+        let rate = b.metrics().failure_rate;
+        assert!((0.0..=1.0).contains(&rate), "failure rate {rate}");
+    }
+    for caller in callers {
+        caller.join().unwrap();
+    }
+    assert_eq!(trips.load(Ordering::Relaxed), 0);
+    assert_eq!(b.state(), State::Closed);
+}

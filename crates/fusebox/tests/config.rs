@@ -222,8 +222,8 @@ fn bad_values_are_errors_naming_value_file_and_line() {
             &["c.yaml:2:", "\"soon\"", "30s"],
         ),
         (
-            "defaults:\n  recovery_timeout: 30\n",
-            &["c.yaml:2:", "30", "unit"],
+            "defaults:\n  recovery_timeout: \"30\"\n",
+            &["c.yaml:2:", "\"30\"", "unit"],
         ),
         ("defaults:\n  recovery_timeout: 0s\n", &["c.yaml:2:", "0s"]),
         (
@@ -249,7 +249,7 @@ fn bad_values_are_errors_naming_value_file_and_line() {
         ),
         (
             "breakers:\n  a:\n    recovery_timeout: 1m\n    backoff: { max: 10s }\n",
-            &["c.yaml", "breakers.a", "backoff.max", "10s"],
+            &["c.yaml:4:", "breakers.a.backoff.max", "10s", "60s"],
         ),
     ];
     for (text, parts) in cases {
@@ -289,4 +289,75 @@ fn a_registry_refuses_bad_settings_up_front_and_never_fails_later() {
     a.trip();
     assert_eq!(registry.get_or_create("api_calls").state(), State::Open);
     assert_eq!(registry.get_or_create("").name(), "\"\"");
+}
+
+#[test]
+fn minimum_calls_above_the_window_is_refused_naming_both_and_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "\
+breakers:
+  pypi:
+    failure_threshold: 5
+  s3_upload:
+    recovery_timeout: 10s
+    policy: { failure_rate: 0.5, window: 10, minimum_calls: 20 }
+";
+    assert_mentions(
+        &error(&dir, "c.yaml", yaml),
+        &[
+            "c.yaml:6:",
+            "breakers.s3_upload.policy.minimum_calls",
+            "20",
+            "10 calls",
+        ],
+    );
+    let toml = "\
+[defaults]
+failure_threshold = 3
+
+[defaults.policy]
+failure_rate = 0.5
+window = 10
+minimum_calls = 20
+";
+    assert_mentions(
+        &error(&dir, "c.toml", toml),
+        &[
+            "c.toml:7:",
+            "defaults.policy.minimum_calls",
+            "20",
+            "10 calls",
+        ],
+    );
+    // The breaker's window with the default minimum of 100 fits it.
+    let fits = "breakers:\n  a:\n    policy: { failure_rate: 0.5, window: 10 }\n";
+    Config::from_file(file(&dir, "fits.yaml", fits)).unwrap();
+}
+
+#[test]
+fn combination_errors_name_the_line_of_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = "\
+defaults:
+  recovery_timeout: 1m
+breakers:
+  a:
+    failure_threshold: 2
+    backoff:
+      max: 10s
+";
+    assert_mentions(
+        &error(&dir, "c.yaml", yaml),
+        &[
+            "c.yaml:7:",
+            "breakers.a.backoff.max",
+            "10s",
+            "recovery_timeout (60s)",
+        ],
+    );
+    let name = "breakers:\n  ok: {}\n  \"bad\\tname\":\n    failure_threshold: 2\n";
+    assert_mentions(
+        &error(&dir, "c.yaml", name),
+        &["c.yaml:4:", "invalid breaker name", "bad\\tname"],
+    );
 }

@@ -372,3 +372,62 @@ fn a_policy_value_combines_the_same_way() {
         "no consecutive policy when a rate is chosen"
     );
 }
+
+#[test]
+fn minimum_calls_above_a_count_window_is_refused_naming_both() {
+    let err = CircuitBreaker::builder("rate")
+        .failure_rate(0.5, Window::count(10), 20)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        (err.field.as_str(), err.value.as_str()),
+        ("minimum_calls", "20")
+    );
+    assert!(err.expected.contains("10 calls"), "{err}");
+    let err = CircuitBreaker::builder("slow")
+        .slow_calls(Duration::from_secs(1), 0.5)
+        .sliding_window(Window::count(5), 6)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field, "minimum_calls", "{err}");
+}
+
+#[test]
+fn minimum_calls_equal_to_the_window_trips_when_it_is_full() {
+    let clock = ManualClock::new();
+    let b = rate_breaker(&clock, Window::count(10), 10);
+    for _ in 0..9 {
+        fail(&b);
+    }
+    assert_eq!(b.state(), State::Closed, "9 calls are fewer than 10");
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn durations_beyond_a_year_are_refused_not_capped() {
+    let year = Duration::from_secs(365 * 86_400);
+    let builder = || CircuitBreaker::builder("long");
+    let cases = [
+        (builder().recovery_timeout(year * 2), "recovery_timeout"),
+        (builder().probe_timeout(Duration::MAX), "probe_timeout"),
+        (
+            builder().failure_rate(0.5, Window::time(year * 2), 10),
+            "window",
+        ),
+        (
+            builder().slow_calls(Duration::from_secs(u64::MAX), 0.5),
+            "slow_call_duration",
+        ),
+        (
+            builder().backoff(Backoff::exponential(Duration::MAX)),
+            "backoff.max",
+        ),
+    ];
+    for (builder, field) in cases {
+        let err = builder.build().unwrap_err();
+        assert_eq!(err.field, field, "{err}");
+        assert!(err.expected.contains("365d"), "{err}");
+    }
+    builder().recovery_timeout(year).build().unwrap();
+}

@@ -43,3 +43,52 @@ fn an_open_breaker_admits_a_trial_call_once_and_only_once_its_time_is_up() {
     assert_eq!(b.state(), State::Closed);
     assert!(rejections > 0);
 }
+
+/// Defect: a rejection read the cached time, which lags, and named a wait
+/// longer than the open duration (100.16 ms for 100 ms).
+#[test]
+fn a_rejection_never_names_a_wait_longer_than_the_open_duration() {
+    for run in 0..20 {
+        let open_for = Duration::from_millis(100);
+        let b = CircuitBreaker::builder("retry_after")
+            .failure_threshold(1)
+            .recovery_timeout(open_for)
+            .build()
+            .unwrap();
+        let _ = b.call(|| Err::<(), _>("down"));
+        for _ in 0..1_000 {
+            let Err(rejected) = b.try_acquire() else {
+                break; // this run outlived its open duration
+            };
+            let wait = rejected.retry_after.expect("an open breaker says when");
+            assert!(wait <= open_for, "run {run}: retry in {wait:?}");
+        }
+    }
+}
+
+#[test]
+fn a_half_open_refusal_names_a_wait_within_the_trial_lease() {
+    let lease = Duration::from_millis(500);
+    let b = CircuitBreaker::builder("trial_lease")
+        .failure_threshold(1)
+        .recovery_timeout(Duration::from_millis(1))
+        .probe_timeout(lease)
+        .build()
+        .unwrap();
+    let _ = b.call(|| Err::<(), _>("down"));
+    let trial = loop {
+        if let Ok(permit) = b.try_acquire() {
+            break permit;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    };
+    for _ in 0..1_000 {
+        let rejected = b.try_acquire().expect_err("the only trial slot is taken");
+        assert_eq!(rejected.state, State::HalfOpen);
+        let wait = rejected
+            .retry_after
+            .expect("a slot frees when the lease ends");
+        assert!(wait <= lease, "retry in {wait:?}");
+    }
+    drop(trial);
+}

@@ -67,7 +67,10 @@ impl Shared {
         // precise one does, so no call is admitted early or late.
         let coarse = self.clock.recent();
         if coarse.saturating_add(COARSE_LAG) < until {
-            return self.reject(State::Open, Some(until - coarse));
+            // The cached time may lag the breaker's opening; the wait it
+            // names never exceeds the open duration.
+            let from = coarse.max(self.opened_at.load(Ordering::Relaxed));
+            return self.reject(State::Open, Some(until.saturating_sub(from)));
         }
         self.reject_open_precisely(until)
     }
@@ -78,8 +81,11 @@ impl Shared {
     #[inline(always)]
     fn reject_half_open(&self) -> Answer {
         let lost_at = self.probe_deadline.load(Ordering::Relaxed);
-        if self.clock.recent().saturating_add(COARSE_LAG) < lost_at {
-            return self.reject(State::HalfOpen, None);
+        let coarse = self.clock.recent();
+        if coarse.saturating_add(COARSE_LAG) < lost_at {
+            // A slot frees when the first trial call's lease runs out.
+            let wait = (lost_at - coarse).min(self.probe_timeout);
+            return self.reject(State::HalfOpen, Some(wait));
         }
         self.acquire_slow()
     }
@@ -117,7 +123,7 @@ impl Shared {
     #[inline(always)]
     pub(crate) fn rejected(&self, state: State, retry_after: Option<Nanos>) -> Rejected {
         Rejected {
-            name: self.name,
+            name: self.name.clone(),
             state,
             retry_after: retry_after.map(Duration::from_nanos),
         }
@@ -135,7 +141,7 @@ impl Shared {
     }
 
     fn acquire_external(&self, external: &External) -> Answer {
-        let ran = external.run(self.name, !external.fail_closed, |machine, now| {
+        let ran = external.run(&self.name, !external.fail_closed, |machine, now| {
             machine.acquire(now)
         });
         let Some((admission, change)) = ran else {

@@ -58,7 +58,7 @@ impl Shared {
             windowed: false,
         };
         if let Some(external) = &self.external {
-            let ran = external.record(self.name, ticket, call);
+            let ran = external.record(&self.name, ticket, call);
             if let Some(((), change)) = ran {
                 self.announce_external(external, change);
             }
@@ -72,7 +72,7 @@ impl Shared {
             match (state_of(word), report) {
                 (State::Closed, Report::Success) => {
                     if let Some(window) = &self.window {
-                        if self.record_success(window, slow) {
+                        if self.record_success(window, ticket, slow) {
                             call.windowed = true;
                             return self.report_slow(ticket, call);
                         }
@@ -97,7 +97,7 @@ impl Shared {
     /// so the inlined fast path stays small.
     #[inline(never)]
     fn report_windowed_success(&self, window: &CallWindow, ticket: Ticket) {
-        if self.record_in_window(window, false) {
+        if self.record_in_window(window, ticket, false) {
             // A rate may have crossed its threshold: the machine decides.
             let call = Call {
                 report: Report::Success,
@@ -110,22 +110,22 @@ impl Shared {
 
     /// Records a closed-state success in the window; true if a rate policy
     /// may now open the breaker, which only the machine may decide.
-    fn record_success(&self, window: &CallWindow, slow: bool) -> bool {
+    fn record_success(&self, window: &CallWindow, ticket: Ticket, slow: bool) -> bool {
         if !slow && window.absorbs_success() {
             return false;
         }
-        self.record_in_window(window, slow)
+        self.record_in_window(window, ticket, slow)
     }
 
     /// [`record_success`](Self::record_success) once the window is known to
     /// change.
-    fn record_in_window(&self, window: &CallWindow, slow: bool) -> bool {
+    fn record_in_window(&self, window: &CallWindow, ticket: Ticket, slow: bool) -> bool {
         let now = if window.needs_time() {
             self.clock.now()
         } else {
             0
         };
-        window.record(now, false, slow);
+        window.record(ticket.generation, now, false, slow);
         window.troubled(now).is_some_and(|tally| {
             (tally.failures > 0 || tally.slow > 0)
                 && self

@@ -29,7 +29,6 @@ use std::thread::{self, Thread};
 use std::time::Duration;
 
 use super::{coarse_since_origin, Nanos};
-use crate::sync::lock_std;
 
 /// How often the ticker publishes the time.
 const PERIOD: Duration = Duration::from_millis(1);
@@ -70,7 +69,22 @@ thread_local! {
 /// Starts the ticker, parked, unless it was started already.
 pub(crate) fn start() {
     static STARTED: OnceLock<()> = OnceLock::new();
-    STARTED.get_or_init(|| replace_ticker(false));
+    STARTED.get_or_init(|| {
+        fork::after_fork_in_child(forked);
+        replace_ticker(false)
+    });
+}
+
+/// Runs in a forked child, before `fork()` returns there: the child has
+/// only the thread that forked, so the ticker is gone and the cached time
+/// frozen. Unpublishing it makes the first read in the child read the clock
+/// (and start a new ticker), so no call is misled. Only atomic stores: all
+/// that is safe between `fork()` and the child's first instruction.
+extern "C" fn forked() {
+    PUBLISHED.now.store(0, Ordering::Relaxed);
+    CURRENT.fetch_add(1, Ordering::AcqRel);
+    // Woken long ago and silent: the next read replaces the ticker at once.
+    WOKEN_AT.store(1, Ordering::Release);
 }
 
 /// The coarse time, a tick or so behind it (see the module documentation
@@ -111,8 +125,12 @@ fn wake(now: Nanos) {
             .compare_exchange(0, now.max(1), Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
-            if let Some(ticker) = &*lock_std(&TICKER) {
-                ticker.unpark();
+            // `try_lock`: in a forked child the lock may be held by a thread
+            // that no longer exists. Not waking is slower, never wrong.
+            if let Ok(ticker) = TICKER.try_lock() {
+                if let Some(ticker) = &*ticker {
+                    ticker.unpark();
+                }
             }
         }
     } else if now.saturating_sub(woken) > STALE
@@ -128,7 +146,13 @@ fn wake(now: Nanos) {
 
 /// Starts a new ticker, running or parked; the old one, if alive, stops.
 fn replace_ticker(running: bool) {
-    let mut ticker = lock_std(&TICKER);
+    let mut ticker = match TICKER.try_lock() {
+        Ok(ticker) => ticker,
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        // Held by a thread lost to a fork, or replacing it right now: either
+        // way reads go to the clock until a ticker publishes.
+        Err(std::sync::TryLockError::WouldBlock) => return,
+    };
     let id = CURRENT.fetch_add(1, Ordering::AcqRel) + 1;
     // If no thread can be started, nothing is published and every read goes
     // to the clock: slower, still right.
@@ -173,12 +197,13 @@ fn tick(id: u64, mut running: bool) {
 #[cfg(test)]
 pub(crate) fn freeze(frozen: Nanos) -> u64 {
     let orphaned = CURRENT.fetch_add(1, Ordering::AcqRel) + 1;
-    if let Some(ticker) = &*lock_std(&TICKER) {
+    if let Some(ticker) = &*crate::sync::lock_std(&TICKER) {
         ticker.unpark(); // so a parked one sees it must stop
     }
     PUBLISHED.now.store(frozen, Ordering::Relaxed);
     orphaned
 }
 
+mod fork;
 #[cfg(all(test, not(loom)))]
 mod tests;

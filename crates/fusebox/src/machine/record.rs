@@ -6,9 +6,19 @@
 //! Settings are not stored: each process brings its own.
 
 use super::{Machine, Probe, MAX_GENERATION};
-use crate::State;
+use crate::clock::{to_nanos, Nanos};
+use crate::{Backoff, State};
 
 const TAG: &str = "fusebox/1";
+
+/// The longest open duration a record may claim for itself (a year).
+const LONGEST_STORED_OPEN: Nanos = 365 * 86_400 * 1_000_000_000;
+
+/// Fields every record has (`od`, `fsc` and `win` came later or are
+/// optional).
+const REQUIRED: [&str; 11] = [
+    "state", "gen", "since", "until", "streak", "ps", "next", "lf", "re", "rng", "probes",
+];
 
 impl Machine {
     /// The shared part of the state, as text.
@@ -26,12 +36,14 @@ impl Machine {
             .as_ref()
             .map_or_else(|| "-".to_owned(), |w| w.encode());
         format!(
-            "{TAG} state={} gen={} since={} until={} streak={} ps={} next={} lf={} re={} rng={} probes={} win={window}",
+            "{TAG} state={} gen={} since={} until={} od={} streak={} fsc={} ps={} next={} lf={} re={} rng={} probes={} win={window}",
             self.state,
             self.generation,
             self.since,
             self.open_until,
+            self.open_for,
             self.failure_streak,
+            self.failures_since_closed,
             self.probe_successes,
             self.next_probe,
             last_failure,
@@ -43,7 +55,14 @@ impl Machine {
 
     /// Replaces the shared part of the state with `text`, keeping the
     /// settings. On error (a foreign or damaged value) nothing changes.
-    pub(crate) fn decode(&mut self, text: &str) -> Result<(), String> {
+    ///
+    /// Parsing is total: every input is either a state or an error, never a
+    /// panic. Deadlines are bounded by the settings in force at `now` (a
+    /// record from a process with a longer `probe_timeout`, or a damaged
+    /// one, cannot keep this breaker open or half-open for longer than this
+    /// process would), and times in the future are brought back to `now`.
+    /// Unknown fields are skipped, so a newer writer may add some.
+    pub(crate) fn decode(&mut self, text: &str, now: Nanos) -> Result<(), String> {
         let mut fields = text.split(' ');
         if fields.next() != Some(TAG) {
             return Err(format!(
@@ -56,7 +75,9 @@ impl Machine {
             generation: 0,
             since: 0,
             open_until: 0,
+            open_for: 0,
             failure_streak: 0,
+            failures_since_closed: 0,
             probe_successes: 0,
             probes: Vec::new(),
             next_probe: 1,
@@ -65,7 +86,7 @@ impl Machine {
             rng: self.rng,
             window: self.window.clone(),
         };
-        let mut seen = 0u32;
+        let mut seen: Vec<&str> = Vec::with_capacity(REQUIRED.len());
         for field in fields {
             let (key, value) = field
                 .split_once('=')
@@ -93,13 +114,16 @@ impl Machine {
                 }
                 "since" => next.since = number()?,
                 "until" => next.open_until = number()?,
+                "od" => next.open_for = number()?,
                 "streak" => next.failure_streak = small()?,
+                "fsc" => next.failures_since_closed = number()?,
                 "ps" => next.probe_successes = small()?,
                 "next" => next.next_probe = number()?.max(1),
                 "lf" => next.last_failure = if value == "-" { None } else { Some(number()?) },
                 "re" => next.reopens = small()?,
                 "rng" => next.rng = number()?.max(1),
                 "probes" => {
+                    next.probes.clear();
                     for probe in value.split(',').filter(|p| !p.is_empty()) {
                         let parsed = probe.split_once('@').and_then(|(id, deadline)| {
                             Some(Probe {
@@ -111,25 +135,63 @@ impl Machine {
                             .push(parsed.ok_or_else(|| format!("bad probe {probe:?}"))?);
                     }
                 }
-                "win" => {
-                    if self.window.is_some() && value != "-" {
-                        // A fresh window, so text for another kind or size
-                        // of window leaves it empty.
-                        let fresh = Machine::new(self.settings.clone(), 0).window;
-                        let fresh = fresh.expect("same settings, same window");
-                        fresh.decode(value)?;
-                        next.window = Some(fresh);
-                    }
-                    seen -= 1; // optional: not every state has a window
+                "win" if self.window.is_some() && value != "-" => {
+                    // A fresh window, so text for another kind or size of
+                    // window leaves it empty.
+                    let fresh = Machine::new(self.settings.clone(), 0).window;
+                    let fresh = fresh.expect("same settings, same window");
+                    fresh.decode(value)?;
+                    next.window = Some(fresh);
                 }
-                other => return Err(format!("unknown field {other:?}")),
+                _ => {} // a newer writer's field
             }
-            seen += 1;
+            if let Some(required) = REQUIRED.iter().find(|r| **r == key) {
+                if seen.contains(required) {
+                    return Err(format!("field {key} appears twice"));
+                }
+                seen.push(required);
+            }
         }
-        if seen < 11 {
-            return Err(format!("only {seen} of 11 fields present"));
+        if let Some(missing) = REQUIRED.iter().find(|r| !seen.contains(r)) {
+            return Err(format!("field {missing} is missing"));
+        }
+        next.bound(now);
+        if let Some(window) = &next.window {
+            window.adopt(next.generation);
         }
         *self = next;
         Ok(())
     }
+
+    /// Brings times read from a store within what this process's settings
+    /// allow at `now`.
+    fn bound(&mut self, now: Nanos) {
+        self.since = self.since.min(now);
+        self.last_failure = self.last_failure.map(|t| t.min(now));
+        let longest_open = match self.settings.backoff {
+            Backoff::Exponential { max, .. } => to_nanos(max).max(self.settings.open_duration),
+            Backoff::Fixed => self.settings.open_duration,
+        };
+        // The writer's own open duration counts too (up to a year): a
+        // reader with shorter settings must not cut its deadline short.
+        let longest_open = longest_open.max(self.open_for.min(LONGEST_STORED_OPEN));
+        self.open_until = self.open_until.min(now.saturating_add(longest_open));
+        let lease = now.saturating_add(self.settings.probe_timeout);
+        for probe in &mut self.probes {
+            probe.deadline = probe.deadline.min(lease);
+        }
+        // Trial ids must stay unique: the next id is past every id in flight.
+        let highest = self.probes.iter().map(|p| p.id).max().unwrap_or(0);
+        if self.next_probe <= highest {
+            self.next_probe = highest.wrapping_add(1).max(1);
+        }
+        if self.state == State::Closed {
+            self.failures_since_closed = self
+                .failures_since_closed
+                .max(u64::from(self.failure_streak));
+        }
+    }
 }
+
+#[cfg(test)]
+mod tests;

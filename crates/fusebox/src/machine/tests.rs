@@ -78,11 +78,12 @@ fn half_open_limits_probes_and_closes_after_success_threshold() {
     let a = admit(&mut m, t);
     let b = admit(&mut m, t);
     assert!(a.probe != 0 && b.probe != 0 && a.probe != b.probe);
+    // Every slot taken: a slot frees when the first lease runs out.
     assert_eq!(
-        m.acquire(t).0,
+        m.acquire(t + SEC).0,
         Admission::Reject {
             state: State::HalfOpen,
-            retry_after: None
+            retry_after: Some(m.settings().probe_timeout - SEC)
         }
     );
     assert_eq!(m.record(a, Report::Success, t), None);

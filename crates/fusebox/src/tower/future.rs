@@ -20,6 +20,16 @@ pin_project! {
     }
 }
 
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("running", &self.inner.is_some())
+            .field("permit", &self.permit)
+            .field("rejected", &self.rejected)
+            .finish()
+    }
+}
+
 impl<F> ResponseFuture<F> {
     pub(crate) fn running(inner: F, permit: OwnedPermit) -> ResponseFuture<F> {
         ResponseFuture {

@@ -22,6 +22,21 @@ impl<S> CircuitBreakerService<S> {
     pub fn breaker(&self) -> &CircuitBreaker {
         &self.breaker
     }
+
+    /// The guarded service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The guarded service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The guarded service, unguarded.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
 }
 
 impl<S, Request> Service<Request> for CircuitBreakerService<S>

@@ -1,6 +1,6 @@
 //! The text form of a window, kept with the state in a shared store.
 
-use super::{CallWindow, FAILED, FILLED, SLOW};
+use super::{count, CallWindow, FAILED, FILLED, SLOW};
 use crate::sync::Ordering;
 
 /// A count window is `c<size>:<cursor>:<held>:<slots>` with one digit per
@@ -11,16 +11,12 @@ impl CallWindow {
     pub(crate) fn encode(&self) -> String {
         match self {
             CallWindow::Count(w) => {
-                let slots: String = w
-                    .slots
-                    .iter()
-                    .map(|s| char::from(b'0' + s.load(std::sync::atomic::Ordering::Relaxed)))
-                    .collect();
+                let slots: String = w.slot_bits().map(|b| char::from(b'0' + b)).collect();
                 format!(
                     "c{}:{}:{}:{slots}",
                     w.size,
-                    w.cursor.load(Ordering::Relaxed),
-                    w.held.load(Ordering::Relaxed)
+                    count(w.cursor.load(Ordering::Relaxed)),
+                    w.tally().calls
                 )
             }
             CallWindow::Time(w) => {
@@ -37,10 +33,11 @@ impl CallWindow {
                     })
                     .collect();
                 format!(
-                    "t{}:{}:{}",
+                    "t{}:{}:{}:{}",
                     w.width,
                     w.floor.load(Ordering::Relaxed),
-                    buckets.join(",")
+                    buckets.join(","),
+                    w.newest.load(Ordering::Relaxed)
                 )
             }
         }
@@ -75,7 +72,7 @@ impl CallWindow {
                     }
                     failures += u64::from(value & FAILED != 0);
                     slow += u64::from(value & SLOW != 0);
-                    slot.store(value, std::sync::atomic::Ordering::Relaxed);
+                    slot.store(u64::from(value), std::sync::atomic::Ordering::Relaxed);
                 }
                 w.cursor.store(cursor, Ordering::Relaxed);
                 w.held.store(held, Ordering::Relaxed);
@@ -87,9 +84,11 @@ impl CallWindow {
                 let Some(rest) = text.strip_prefix('t') else {
                     return Ok(false);
                 };
-                let parts: Vec<&str> = rest.splitn(3, ':').collect();
-                let [width, floor, buckets] = parts[..] else {
-                    return Err(bad());
+                let parts: Vec<&str> = rest.splitn(4, ':').collect();
+                let (width, floor, buckets, newest) = match parts[..] {
+                    [width, floor, buckets] => (width, floor, buckets, u64::MAX),
+                    [width, floor, buckets, newest] => (width, floor, buckets, number(newest)?),
+                    _ => return Err(bad()),
                 };
                 if number(width)? != w.width {
                     return Ok(false);
@@ -111,6 +110,8 @@ impl CallWindow {
                     bucket.slow.store(slow, Ordering::Relaxed);
                 }
                 w.floor.store(number(floor)?, Ordering::Relaxed);
+                // Written before this field existed: trust the tags.
+                w.newest.store(newest, Ordering::Relaxed);
                 Ok(true)
             }
         }

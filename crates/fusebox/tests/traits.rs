@@ -1,0 +1,51 @@
+//! The common traits the public types promise.
+
+use fusebox::{CircuitBreaker, ManualClock, State, Window};
+use std::collections::{BTreeSet, HashSet};
+use std::time::Duration;
+
+#[test]
+fn states_parse_their_names_and_sort_in_declaration_order() {
+    for state in State::ALL {
+        assert_eq!(state.as_str().parse::<State>(), Ok(state));
+    }
+    let error = "opened".parse::<State>().unwrap_err();
+    assert!(error.to_string().contains("\"opened\""), "{error}");
+    let sorted: Vec<State> = State::ALL
+        .into_iter()
+        .rev()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(sorted, State::ALL);
+    let windows: HashSet<Window> = [
+        Window::count(10),
+        Window::count(10),
+        Window::time(Duration::from_secs(1)),
+    ]
+    .into();
+    assert_eq!(windows.len(), 2);
+}
+
+#[test]
+fn an_owned_permit_can_be_ignored_and_says_what_it_is() {
+    let clock = ManualClock::new();
+    let b = CircuitBreaker::builder("owned")
+        .failure_threshold(1)
+        .recovery_timeout(Duration::from_secs(1))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let closed = b.try_acquire_owned().unwrap();
+    assert!(!closed.is_probe());
+    assert_eq!(closed.generation(), 0);
+    closed.ignore();
+    b.trip();
+    clock.advance(Duration::from_secs(1));
+    let trial = b.try_acquire_owned().unwrap();
+    assert!(trial.is_probe());
+    trial.ignore(); // frees the trial slot, counts nothing
+    assert_eq!(b.state(), State::HalfOpen);
+    assert!(b.try_acquire_owned().unwrap().is_probe());
+    assert_eq!(b.metrics().ignored, 2);
+}
