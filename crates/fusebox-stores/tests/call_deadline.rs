@@ -141,12 +141,13 @@ fn a_slow_reply_path_is_a_timeout_and_no_outcome_counts_twice() {
     let store = RedisStore::open(&slow_url).unwrap().timeout(timeout);
     // A read and a write take two replies, 200 ms: past the timeout, and
     // the write may have been stored. (The first call also connects, and
-    // fails at its read.)
+    // fails at its read. A thread kept off the CPU past both replies finds
+    // them waiting and succeeds: no error then.)
     let errors: Vec<_> = (0..10)
-        .map(|_| {
+        .filter_map(|_| {
             store
                 .transact("slow", &mut |_, _| Some("fusebox/1 junk".to_owned()))
-                .unwrap_err()
+                .err()
         })
         .collect();
     assert!(
