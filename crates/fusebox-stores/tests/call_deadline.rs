@@ -107,11 +107,14 @@ fn debug_sleep(server: &RedisServer, seconds: u32) -> std::process::Child {
 fn callers_do_not_queue_behind_a_sleeping_redis() {
     let server = RedisServer::start_with(DEBUG);
     let store = RedisStore::open(&server.url()).unwrap().timeout(TIMEOUT);
-    // Connected before the server sleeps: the calls wait on commands.
+    // Connected before the server sleeps, so these calls wait on commands
+    // (the next test connects to the sleeping server).
     let store: Arc<dyn Store> = Arc::new(store);
-    for _ in 0..CALLERS {
-        store.transact("warm", &mut |_, _| None).unwrap();
-    }
+    std::thread::scope(|scope| {
+        for _ in 0..CALLERS {
+            scope.spawn(|| store.transact("warm", &mut |_, _| None).unwrap());
+        }
+    });
     let mut sleeper = debug_sleep(&server, 5);
     let times = callers_on(store);
     let _ = sleeper.kill();
