@@ -30,6 +30,14 @@ impl Deadline {
             .filter(|left| !left.is_zero())
     }
 
+    /// How long the next wait may take: what is left, but at least
+    /// `floor`. A call that is over its budget because its thread was kept
+    /// off the CPU (not because it waited) still gets an answer that is
+    /// ready at once; only waiting is bounded.
+    pub(crate) fn wait_at_most(&self, floor: Duration) -> Duration {
+        self.remaining().unwrap_or_default().max(floor)
+    }
+
     /// The whole budget, for messages.
     pub(crate) fn timeout(&self) -> Duration {
         self.timeout

@@ -76,11 +76,8 @@ pub(super) fn connect(
             "cannot start connecting: {e}"
         )));
     }
-    let left = deadline
-        .remaining()
-        .ok_or(ConnectError::TimedOut("before connecting"))?;
     answered
-        .recv_timeout(left)
+        .recv_timeout(deadline.wait_at_most(std::time::Duration::from_millis(1)))
         .unwrap_or(Err(ConnectError::TimedOut("connecting")))
 }
 

@@ -21,6 +21,10 @@ const COMPARE_AND_SET_LUA: &str = include_str!("../../scripts/compare_and_set.lu
 static READ: LazyLock<Script> = LazyLock::new(|| Script::new(READ_LUA));
 static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| Script::new(COMPARE_AND_SET_LUA));
 
+/// The least time a command may wait for its answer, even when the call's
+/// budget is spent (a socket cannot wait zero).
+const MIN_WAIT: Duration = Duration::from_millis(1);
+
 /// How early a socket's timeout may fire and still be the call's timeout.
 const TIMER_SLACK: Duration = Duration::from_millis(5);
 
@@ -152,11 +156,10 @@ impl RedisStore {
         })
     }
 
-    /// Lets the next command wait only for what is left of the call.
+    /// Lets the next command wait only for what is left of the call (at
+    /// least a millisecond: an answer already on its way is taken).
     fn limit(&self, connection: &Connection, deadline: &Deadline) -> Result<(), StoreError> {
-        let left = deadline
-            .remaining()
-            .ok_or_else(|| self.timed_out(deadline, "between commands"))?;
+        let left = deadline.wait_at_most(MIN_WAIT);
         connection
             .set_read_timeout(Some(left))
             .and_then(|()| connection.set_write_timeout(Some(left)))

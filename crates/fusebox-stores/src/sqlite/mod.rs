@@ -173,13 +173,11 @@ impl SqliteStore {
         Ok(connection)
     }
 
-    /// Lets SQLite wait for a locked file only as long as the call has left.
+    /// Lets SQLite wait for a locked file only as long as the call has left
+    /// (with nothing left, a free file is still used, a locked one not).
     fn wait_at_most(&self, connection: &Connection, deadline: &Deadline) -> Result<(), StoreError> {
-        let left = deadline
-            .remaining()
-            .ok_or_else(|| self.timed_out(deadline))?;
         connection
-            .busy_timeout(left)
+            .busy_timeout(deadline.wait_at_most(Duration::ZERO))
             .map_err(|e| self.error(e, deadline))
     }
 
