@@ -131,7 +131,8 @@ struct Mirror {
 struct Record<'a> {
     machine: &'a str,
     epoch: u64,
-    writes: Vec<u32>,
+    /// The last writes' ids, newest first, comma-separated.
+    writes: &'a str,
 }
 
 /// What the last run of a transaction read and wrote.
@@ -328,8 +329,7 @@ impl External {
                 }
             }
             let stored_epoch = record.as_ref().map(|r| r.epoch);
-            let epoch = stored_epoch.unwrap_or_else(|| new_epoch(now));
-            let mut writes = record.map_or_else(Vec::new, |r| r.writes);
+            let writes = record.as_ref().map_or("", |r| r.writes);
             let unchanged_since_sync = match synced {
                 Some(Synced {
                     epoch: Some(synced_epoch),
@@ -352,7 +352,7 @@ impl External {
                 }
             } else {
                 for doubt in &doubts {
-                    match fate(doubt, stored_epoch, &writes) {
+                    match fate(doubt, stored_epoch, writes) {
                         Fate::Stored => {}
                         Fate::NotStored => carried.extend_from_slice(&doubt.outcomes),
                         // A lost write is far more often one that lost a
@@ -366,7 +366,7 @@ impl External {
                 }
                 carried.extend_from_slice(&pending);
                 let admitted_here =
-                    |outcome: &&Pending| outcome.epoch.is_none() || outcome.epoch == Some(epoch);
+                    |outcome: &&Pending| outcome.epoch.is_none() || outcome.epoch == stored_epoch;
                 for outcome in carried.iter().filter(admitted_here) {
                     // Outcomes of another generation change nothing.
                     if let Some(change) = machine.record(outcome.ticket, outcome.call, now) {
@@ -377,31 +377,34 @@ impl External {
             let (result, change) = op(&mut machine, now);
             let after = machine.encode();
             let write = corrupt.is_some() || after != before || dirty;
-            let write_id = self.write_id(now);
-            let base = writes.first().copied();
-            if write {
-                writes.insert(0, write_id);
-                writes.truncate(HISTORY);
-            }
-            let text = join_record(&after, epoch, &writes);
-            let write = write && stored != Some(text.as_str());
-            let kept = write || stored_epoch.is_some();
-            attempt = Some(Attempt {
-                write: write_id,
-                epoch: stored_epoch,
-                base,
-                carried,
+            // A record written for the first time gets its epoch.
+            let epoch = match (stored_epoch, write) {
+                (None, true) => Some(new_epoch(now)),
+                (epoch, _) => epoch,
+            };
+            let text = epoch.filter(|_| write).map(|epoch| {
+                let id = self.write_id(now);
+                attempt = Some(Attempt {
+                    write: id,
+                    epoch: stored_epoch,
+                    base: newest(writes),
+                    carried: std::mem::take(&mut carried),
+                });
+                join_record(&after, epoch, id, writes)
             });
+            if text.is_none() {
+                attempt = None;
+            }
             out = Some((
                 result,
                 change.or(replayed_change),
                 machine,
                 Synced {
-                    epoch: kept.then_some(epoch),
+                    epoch,
                     generation: 0,
                 },
             ));
-            write.then_some(text)
+            text
         });
         let (result, change, machine, synced_now) = match (ran, out, attempt) {
             (Ok(()), Some(done), _) => done,
@@ -500,18 +503,18 @@ impl Mirror {
 }
 
 /// What became of `doubt`, from the record as stored now.
-fn fate(doubt: &Doubt, stored_epoch: Option<u64>, writes: &[u32]) -> Fate {
+fn fate(doubt: &Doubt, stored_epoch: Option<u64>, writes: &str) -> Fate {
     if doubt.epoch.is_some() && stored_epoch != doubt.epoch {
         return Fate::Unknown; // the record it went to is gone
     }
-    if writes.contains(&doubt.write) {
+    if write_ids(writes).any(|id| id == doubt.write) {
         return Fate::Stored;
     }
     // Had it been stored, it would follow its base in the record's list,
     // which then still lists every write since.
     let complete = match doubt.base {
-        Some(base) => writes.contains(&base),
-        None => writes.len() < HISTORY,
+        Some(base) => write_ids(writes).any(|id| id == base),
+        None => write_ids(writes).count() < HISTORY,
     };
     if complete {
         Fate::NotStored
@@ -520,20 +523,33 @@ fn fate(doubt: &Doubt, stored_epoch: Option<u64>, writes: &[u32]) -> Fate {
     }
 }
 
+/// The ids in a record's list of writes (checked by `split_record`).
+fn write_ids(writes: &str) -> impl Iterator<Item = u32> + '_ {
+    writes
+        .split(',')
+        .filter_map(|id| u32::from_str_radix(id, 16).ok())
+}
+
+/// The newest write in a record's list.
+fn newest(writes: &str) -> Option<u32> {
+    write_ids(writes).next()
+}
+
 /// Splits stored text into the machine's text, the record's epoch (0 for a
-/// record written before epochs were stored) and its last writes' ids.
+/// record written before epochs were stored) and its list of last writes.
 fn split_record(text: &str) -> Result<Record<'_>, String> {
     let (rest, writes) = match text.rsplit_once(WRITES_FIELD) {
         Some((rest, list)) => {
-            let writes = list
-                .split(',')
-                .filter(|id| !id.is_empty())
-                .map(|id| u32::from_str_radix(id, 16))
-                .collect::<Result<Vec<u32>, _>>()
-                .map_err(|_| format!("field w has a bad write id in {list:?}"))?;
-            (rest, writes)
+            let well_formed = list.is_empty()
+                || list.split(',').all(|id| {
+                    (1..=8).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit())
+                });
+            if !well_formed {
+                return Err(format!("field w has a bad write id in {list:?}"));
+            }
+            (rest, list)
         }
-        None => (text, Vec::new()),
+        None => (text, ""),
     };
     let (machine, epoch) = match rest.rsplit_once(EPOCH_FIELD) {
         Some((machine, epoch)) => (
@@ -550,13 +566,22 @@ fn split_record(text: &str) -> Result<Record<'_>, String> {
     })
 }
 
-/// The stored text of a record.
-fn join_record(machine: &str, epoch: u64, writes: &[u32]) -> String {
+/// The stored text of a record written by write `id`: `writes` are the
+/// ids before it, of which the newest `HISTORY - 1` are kept.
+fn join_record(machine: &str, epoch: u64, id: u32, writes: &str) -> String {
     use std::fmt::Write;
-    let mut text = format!("{machine}{EPOCH_FIELD}{epoch:x}{WRITES_FIELD}");
-    for (i, id) in writes.iter().enumerate() {
-        let comma = if i == 0 { "" } else { "," };
-        let _ = write!(text, "{comma}{id:08x}");
+    let mut text = String::with_capacity(machine.len() + 48 + writes.len());
+    let _ = write!(
+        text,
+        "{machine}{EPOCH_FIELD}{epoch:x}{WRITES_FIELD}{id:08x}"
+    );
+    for older in writes
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .take(HISTORY - 1)
+    {
+        text.push(',');
+        text.push_str(older);
     }
     text
 }
@@ -566,4 +591,74 @@ fn join_record(machine: &str, epoch: u64, writes: &[u32]) -> String {
 fn new_epoch(now: Nanos) -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(now) | 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_keep_their_epoch_and_the_last_writes() {
+        let mut text = join_record("fusebox/1 x", 0xab, 1, "");
+        assert_eq!(text, "fusebox/1 x epoch=ab w=00000001");
+        for id in 2..=100 {
+            let record = split_record(&text).unwrap();
+            text = join_record(record.machine, record.epoch, id, record.writes);
+        }
+        let record = split_record(&text).unwrap();
+        assert_eq!(record.machine, "fusebox/1 x");
+        assert_eq!(record.epoch, 0xab);
+        assert_eq!(write_ids(record.writes).count(), HISTORY);
+        assert_eq!(newest(record.writes), Some(100));
+        assert!(write_ids(record.writes).all(|id| id > 100 - HISTORY as u32));
+    }
+
+    #[test]
+    fn records_from_before_epochs_and_damaged_ones() {
+        let old = split_record("fusebox/1 state=closed").unwrap();
+        assert_eq!(
+            (old.machine, old.epoch, old.writes),
+            ("fusebox/1 state=closed", 0, "")
+        );
+        for bad in [
+            "m epoch=zz w=",
+            "m epoch=1 w=xyz",
+            "m epoch=1 w=1,,2",
+            "m epoch=1 w=123456789",
+        ] {
+            assert!(split_record(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_write_in_doubt_is_found_or_known_missing() {
+        let doubt = |write, base| Doubt {
+            write,
+            epoch: Some(7),
+            base,
+            outcomes: Vec::new(),
+        };
+        let fate_of = |d: &Doubt, epoch, writes| match fate(d, Some(epoch), writes) {
+            Fate::Stored => "stored",
+            Fate::NotStored => "not stored",
+            Fate::Unknown => "unknown",
+        };
+        assert_eq!(
+            fate_of(&doubt(5, Some(4)), 7, "00000005,00000004"),
+            "stored"
+        );
+        assert_eq!(
+            fate_of(&doubt(5, Some(4)), 7, "00000009,00000004"),
+            "not stored"
+        );
+        assert_eq!(
+            fate_of(&doubt(5, Some(4)), 7, "00000009,00000008"),
+            "unknown"
+        );
+        assert_eq!(
+            fate_of(&doubt(5, Some(4)), 8, "00000005,00000004"),
+            "unknown"
+        );
+        assert_eq!(fate_of(&doubt(5, None), 7, "00000009"), "not stored");
+    }
 }
