@@ -88,11 +88,18 @@ fn the_stress_bookkeeping_counts_trials_whose_lease_ended_while_it_waited_for_it
     assert!(most_in_flight <= TRIAL_SLOTS, "{most_in_flight}");
     assert_eq!(b.metrics().half_open_in_flight, 1, "only Z holds a slot");
 
-    // Thread W gets the lock at last and judges the leases at 30 s.
-    let booked = note_trial(&mut trials, &w, before_w, after_w);
+    // Thread W gets the lock at last. Judged at the `after` it read before
+    // waiting (what stress.rs did), the leases say three trial calls:
+    let mut stale = trials.clone();
+    let misread = note_trial(&mut stale, &w, before_w, after_w);
+    assert!(misread.unwrap_err().starts_with("3 trial calls"));
+    // Judged at the time read under the lock (stress.rs since the fix),
+    // X's lease has ended and W's booking is fine.
+    let after_w_locked = clock.elapsed();
+    let booked = note_trial(&mut trials, &w, before_w, after_w_locked);
     assert!(
         booked.is_ok(),
-        "stress.rs's bookkeeping reports an over-admission the breaker never made: {}",
+        "the breaker never over-admitted: {}",
         booked.unwrap_err()
     );
     drop((x, w, z));
