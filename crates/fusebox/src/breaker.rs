@@ -355,6 +355,9 @@ impl Shared {
             }
         }
         let _on_panic = OnPanic(&self.locked);
+        // A listener's panic reaches this caller only once the queue is
+        // empty: transitions queued behind it are still announced.
+        let mut panicked = None;
         loop {
             let next = {
                 let mut locked = lock(&self.locked);
@@ -365,9 +368,14 @@ impl Shared {
                 next
             };
             let Some(transition) = next else {
-                return;
+                break;
             };
-            announce(&transition, &self.listeners);
+            if let Some(panic) = announce(&transition, &self.listeners) {
+                panicked.get_or_insert(panic);
+            }
+        }
+        if let Some(panic) = panicked {
+            std::panic::resume_unwind(panic);
         }
     }
 }
