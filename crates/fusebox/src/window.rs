@@ -438,7 +438,10 @@ fn bump(counter: &AtomicU64, slice: u64) {
                 return; // saturated
             }
             word + 1
-        } else if is_later((word >> 32) as u32, slice as u32) {
+        } else if count(word) != 0 && is_later((word >> 32) as u32, slice as u32) {
+            // An empty counter holds nothing to keep, whatever its tag: a
+            // fresh or zeroed one is tag 0, which reads as "later" than
+            // every slice in the upper half of the tag space.
             return;
         } else {
             tag | 1
