@@ -338,7 +338,7 @@ impl Shared {
             at: at(change.at),
         });
         let me = std::process::id();
-        Announce(std::mem::replace(&mut locked.announcing, Some(me)) != Some(me))
+        Announce(locked.announcing.replace(me) != Some(me))
     }
 
     /// Announces queued transitions, in order, outside the lock, until none

@@ -1,4 +1,4 @@
-//! Review: listener delivery after a panicking listener and across fork().
+//! listener delivery after a panicking listener and across fork().
 #![allow(unsafe_code)] // fork, waitpid and _exit have no safe wrapper in std
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,7 +39,10 @@ fn a_transition_queued_behind_a_panicking_listener_is_still_announced() {
     entered_rx.recv().unwrap(); // generation 1 is being announced
     b.reset(); // generation 2: queued for the announcing thread
     go_tx.send(()).unwrap();
-    assert!(tripper.join().is_err(), "the listener's panic reached trip()");
+    assert!(
+        tripper.join().is_err(),
+        "the listener's panic reached trip()"
+    );
     // Give any announcer every chance; nothing else happens to the breaker.
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(
@@ -78,7 +81,7 @@ fn a_child_forked_during_an_announcement_still_announces_its_transitions() {
         std::thread::spawn(move || b.trip())
     };
     entered_rx.recv().unwrap(); // a parent thread is announcing
-    // SAFETY: the child only uses the breaker and exits with `_exit`.
+                                // SAFETY: the child only uses the breaker and exits with `_exit`.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
