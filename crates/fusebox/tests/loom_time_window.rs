@@ -1,9 +1,9 @@
-//! Review: a success admitted before `reset()` still reaches the new
+//! a success admitted before `reset()` still reaches the new
 //! generation's time window for a moment (bump, then unbump after the
 //! epoch re-check), and a failure of the new generation tallied in that
 //! moment trips the breaker on the stale call.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p fusebox --test review_loom --release`.
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p fusebox --test loom_time_window --release`.
 #![cfg(loom)]
 
 use std::time::Duration;
@@ -20,7 +20,11 @@ fn a_stale_success_never_counts_in_the_new_generations_time_window() {
         // Two calls at least, half of them failed: one failure alone (the
         // new generation's only call) can never trip it.
         let b = CircuitBreaker::builder("loom")
-            .policy(Policy::failure_rate(0.5, Window::time(Duration::from_secs(10)), 2))
+            .policy(Policy::failure_rate(
+                0.5,
+                Window::time(Duration::from_secs(10)),
+                2,
+            ))
             .clock(clock.clone())
             .build()
             .unwrap();
@@ -33,6 +37,10 @@ fn a_stale_success_never_counts_in_the_new_generations_time_window() {
         });
         early.success(); // stale: admitted before the reset
         let state = t.join().unwrap();
-        assert_eq!(state, State::Closed, "one failure of two calls, one of them stale");
+        assert_eq!(
+            state,
+            State::Closed,
+            "one failure of two calls, one of them stale"
+        );
     });
 }

@@ -1,5 +1,5 @@
-//! Review: time windows and store records (defects found by the outside
-//! review of the window/record changes).
+//! Time windows at the edges: slices past 2^31 and 2^32 widths, idle gaps,
+//! and window text from a store with slice numbers out of range.
 
 use std::time::Duration;
 
@@ -11,8 +11,12 @@ use fusebox::{CircuitBreaker, ManualClock, Policy, State, Window};
 const PAST_HALF_TAG_SPACE: Duration = Duration::from_secs((1 << 31) + 5);
 
 fn rate_breaker(clock: &ManualClock) -> CircuitBreaker {
-    CircuitBreaker::builder("review")
-        .policy(Policy::failure_rate(0.5, Window::time(Duration::from_secs(10)), 2))
+    CircuitBreaker::builder("edges")
+        .policy(Policy::failure_rate(
+            0.5,
+            Window::time(Duration::from_secs(10)),
+            2,
+        ))
         .clock(clock.clone())
         .build()
         .unwrap()
@@ -54,12 +58,16 @@ fn a_time_window_counts_calls_after_an_idle_gap() {
 }
 
 fn buckets(triple: &str) -> String {
-    vec![triple; 10].join(",")
+    [triple; 10].join(",")
 }
 
 fn shared(store: &MemoryStore, clock: &ManualClock) -> CircuitBreaker {
     CircuitBreaker::builder("api")
-        .policy(Policy::failure_rate(0.5, Window::time(Duration::from_secs(10)), 2))
+        .policy(Policy::failure_rate(
+            0.5,
+            Window::time(Duration::from_secs(10)),
+            2,
+        ))
         .clock(clock.clone())
         .store(store.clone())
         .build()

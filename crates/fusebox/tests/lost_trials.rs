@@ -1,4 +1,4 @@
-//! Review: the machine's bookkeeping of half-open trial calls.
+//! the machine's bookkeeping of half-open trial calls.
 
 use std::time::Duration;
 
