@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace. Sets up what it needs on a
-# fresh machine itself: redis-server, installed with apt-get when missing
-# and the Python package's virtualenvs, built by scripts/test_python.sh.
+# fresh machine itself: redis-server (installed with apt-get when missing)
+# and the Python package's virtualenvs (made by scripts/test_python.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -25,9 +25,23 @@ newest=$(ls -d "$HOME"/.pyenv/versions/3.*/bin/python 2>/dev/null \
 pythons=("$oldest")
 [ "$(readlink -f "$oldest")" != "$(readlink -f "$newest")" ] && pythons+=("$newest")
 
+# A virtualenv of $1 at $2; Debian's python3 needs python3-venv for that.
+make_venv() {
+    [ -x "$2/bin/python" ] && return
+    if ! "$1" -m venv "$2" 2>/dev/null; then
+        rm -rf "$2"
+        echo "$1 cannot make a virtualenv: installing python3-venv with apt-get"
+        sudo_cmd=""
+        [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+        $sudo_cmd apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-venv >/dev/null
+        "$1" -m venv "$2"
+    fi
+}
+
 step "python: build the abi3 wheel once"
 builder="$work/venv-build"
-[ -x "$builder/bin/python" ] || "$newest" -m venv "$builder"
+make_venv "$newest" "$builder"
 "$builder/bin/python" -m pip install -q --upgrade pip maturin
 rm -f "$root"/target/wheels/fusebox-*.whl
 "$builder/bin/maturin" build --release --quiet --out "$root/target/wheels" \
@@ -39,7 +53,7 @@ for python in "${pythons[@]}"; do
     version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     venv="$work/venv-$version"
     step "python $version: install the wheel and run pytest"
-    [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+    make_venv "$python" "$venv"
     "$venv/bin/python" -m pip install -q --upgrade pip pytest pytest-asyncio mypy
     "$venv/bin/python" -m pip install -q --force-reinstall --no-deps "$wheel"
     # From outside the source tree, so the installed package is the one tested.
