@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace. Sets up what it needs on a
-# fresh machine itself: redis-server (installed with apt-get when missing)
-# and the Python package's virtualenvs (made by scripts/test_python.sh).
+# fresh machine itself: redis-server, installed with apt-get when missing
+# (the Redis tests start their own servers), and for the Python package
+# (scripts/test_python.sh) the virtualenvs, maturin and the abi3 wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
