@@ -60,20 +60,25 @@ impl RedisServer {
         RedisServer::start_with(&[])
     }
 
-    /// A server started with extra `redis-server` arguments.
+    /// A server started with extra `redis-server` arguments, on a free
+    /// loopback port (another one if the port was taken meanwhile).
     pub fn start_with(args: &[&str]) -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = RedisServer {
-            port,
-            args: args.iter().map(|a| a.to_string()).collect(),
-            child: None,
-        };
-        server.restart();
-        server
+        for _ in 0..20 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut server = RedisServer {
+                port,
+                args: args.iter().map(|a| a.to_string()).collect(),
+                child: None,
+            };
+            if server.try_start() {
+                return server;
+            }
+        }
+        panic!("redis-server did not start on any of 20 free ports");
     }
 
     pub fn url(&self) -> String {
@@ -82,8 +87,14 @@ impl RedisServer {
 
     /// Starts the server again on the same port (after `kill`).
     pub fn restart(&mut self) {
+        assert!(self.try_start(), "redis-server did not start again on port {}", self.port);
+    }
+
+    /// Starts the server; false if it exited (its port was taken) or did not
+    /// answer PING within 10 s.
+    fn try_start(&mut self) -> bool {
         let binary = which_redis();
-        let child = Command::new(binary)
+        let mut child = Command::new(binary)
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
             .args(&self.args)
@@ -91,12 +102,23 @@ impl RedisServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("start redis-server");
-        self.child = Some(child);
-        // Wait until it accepts connections (process start-up, not test time).
+        // Wait until it answers (process start-up, not test time). A PING,
+        // not a bare connect: whatever else holds the port accepts those.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::yield_now();
+        loop {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return false; // exited: the port was not free after all
+            }
+            if pong(self.port) {
+                self.child = Some(child);
+                return true;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 
@@ -112,6 +134,19 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Whether a Redis server on `port` answers PING.
+fn pong(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").is_ok()
+        && stream.read_exact(&mut reply).is_ok()
+        && &reply == b"+PONG\r\n"
 }
 
 fn which_redis() -> String {
