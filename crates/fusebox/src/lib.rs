@@ -108,6 +108,8 @@ mod permit;
 mod policy;
 mod registry;
 pub mod retry;
+#[cfg(feature = "serde")]
+mod serialize;
 mod settings;
 mod state;
 pub mod store;
