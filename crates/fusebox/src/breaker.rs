@@ -260,6 +260,13 @@ impl Shared {
         snapshot.expect("metrics closure always runs")
     }
 
+    /// Every count since the breaker was built, never reset: what metrics
+    /// exporters publish as counters, which must not run backwards.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn lifetime_totals(&self) -> Totals {
+        self.counters.totals()
+    }
+
     /// Runs one machine method under the lock and announces its change.
     fn with_machine<R>(&self, f: impl FnOnce(&mut Machine, Nanos) -> (R, Option<Change>)) -> R {
         let mut out = None;
