@@ -100,6 +100,9 @@ mod counters;
 mod duration;
 mod error;
 mod external;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 mod machine;
 mod metrics;
 mod name;
@@ -138,5 +141,5 @@ pub use registry::Registry;
 pub use settings::{BackoffConfig, BreakerConfig, RatePolicy, SlowCalls};
 pub use state::{ParseStateError, State};
 #[cfg(feature = "tower")]
-pub use tower::{CircuitBreakerLayer, CircuitBreakerService, ResponseFuture};
+pub use tower::{CircuitBreakerLayer, CircuitBreakerService, Classify, ErrorsFail, ResponseFuture};
 pub use transition::{Reason, Transition};

@@ -1,0 +1,113 @@
+//! HTTP for the tower layer (feature `http`): which responses count as
+//! failures, and the answer to give when the breaker refuses a request.
+//!
+//! A dependency that answers `500 Internal Server Error` is as broken as one
+//! that does not answer, but to tower both are `Ok(response)`. With
+//! [`StatusClassifier`] the layer counts server errors (5xx) and transport
+//! errors (the inner service's `Err`) as failures, and everything else,
+//! client errors (4xx) included, as successes: a `404` says the dependency
+//! is up and the caller asked for something it does not have.
+//!
+//! ```
+//! use fusebox::http::StatusClassifier;
+//! use fusebox::{CircuitBreaker, CircuitBreakerLayer, State};
+//! use tower::{Service, ServiceBuilder, ServiceExt};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let breaker = CircuitBreaker::builder("inventory").failure_threshold(2).build()?;
+//! let mut client = ServiceBuilder::new()
+//!     .layer(CircuitBreakerLayer::new(breaker.clone()).classify(StatusClassifier::new()))
+//!     .service_fn(|status: u16| async move {
+//!         http::Response::builder().status(status).body(()).map_err(|e| e.to_string())
+//!     });
+//!
+//! client.ready().await?.call(404).await?; // the caller's mistake: not counted
+//! for _ in 0..2 {
+//!     let _ = client.ready().await?.call(503).await;
+//! }
+//! assert_eq!(breaker.state(), State::Open);
+//!
+//! // Refused without a request; answer your own caller with a 503.
+//! let error = client.ready().await?.call(200).await.unwrap_err();
+//! let rejected = error.rejected().expect("refused by the breaker");
+//! let response: http::Response<String> = fusebox::http::rejection_response(rejected);
+//! assert_eq!(response.status(), 503);
+//! assert!(response.headers().contains_key(http::header::RETRY_AFTER));
+//! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! In an axum application, map the layer's error with `HandleErrorLayer`
+//! (the inner error of an axum route is `Infallible`):
+//!
+//! ```ignore
+//! let guarded = ServiceBuilder::new()
+//!     .layer(HandleErrorLayer::new(|error: fusebox::Error<Infallible>| async move {
+//!         match error {
+//!             fusebox::Error::Open(rejected) => fusebox::http::rejection_response::<String>(&rejected),
+//!             fusebox::Error::Inner(never) => match never {},
+//!         }
+//!     }))
+//!     .layer(CircuitBreakerLayer::new(breaker).classify(StatusClassifier::new()));
+//! let app = Router::new().route("/", get(handler)).layer(guarded);
+//! ```
+//!
+//! The `http_service` example runs a whole client and server.
+
+use ::http::header::{HeaderValue, RETRY_AFTER};
+use ::http::{Response, StatusCode};
+
+use crate::tower::Classify;
+use crate::{Outcome, Rejected};
+
+/// Counts server errors (5xx) and transport errors as failures, every other
+/// response (1xx to 4xx) as a success.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatusClassifier {
+    _private: (),
+}
+
+impl StatusClassifier {
+    /// The classifier: 5xx and `Err` fail, the rest succeed.
+    pub const fn new() -> StatusClassifier {
+        StatusClassifier { _private: () }
+    }
+
+    /// How a response with `status` counts.
+    pub fn status(&self, status: StatusCode) -> Outcome {
+        if status.is_server_error() {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        }
+    }
+}
+
+impl<B, E> Classify<Response<B>, E> for StatusClassifier {
+    fn classify(&self, result: &Result<Response<B>, E>) -> Outcome {
+        match result {
+            Ok(response) => self.status(response.status()),
+            Err(_) => Outcome::Failure,
+        }
+    }
+}
+
+/// The response to give a caller whose request the breaker refused:
+/// `503 Service Unavailable`, with `Retry-After` in whole seconds (rounded
+/// up, at least 1) when the rejection says when to retry, and the
+/// rejection's message as the body.
+///
+/// Any body built from a `String` will do: `String`, axum's `Body`,
+/// `http_body_util::Full<Bytes>`. An `http::Response<String>` is an axum
+/// `IntoResponse`.
+pub fn rejection_response<B: From<String>>(rejected: &Rejected) -> Response<B> {
+    let mut response = Response::new(B::from(rejected.to_string()));
+    *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    if let Some(after) = rejected.retry_after {
+        let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    }
+    response
+}
