@@ -40,16 +40,26 @@
 //! In an axum application, map the layer's error with `HandleErrorLayer`
 //! (the inner error of an axum route is `Infallible`):
 //!
-//! ```ignore
-//! let guarded = ServiceBuilder::new()
+//! ```
+//! use std::convert::Infallible;
+//!
+//! use axum::{error_handling::HandleErrorLayer, routing::get, Router};
+//! use fusebox::http::{rejection_response, StatusClassifier};
+//! use fusebox::{CircuitBreaker, CircuitBreakerLayer};
+//! use tower::ServiceBuilder;
+//!
+//! let breaker = CircuitBreaker::builder("reports").build()?;
+//! let guard = ServiceBuilder::new()
 //!     .layer(HandleErrorLayer::new(|error: fusebox::Error<Infallible>| async move {
 //!         match error {
-//!             fusebox::Error::Open(rejected) => fusebox::http::rejection_response::<String>(&rejected),
+//!             fusebox::Error::Open(rejected) => rejection_response::<String>(&rejected),
 //!             fusebox::Error::Inner(never) => match never {},
 //!         }
 //!     }))
 //!     .layer(CircuitBreakerLayer::new(breaker).classify(StatusClassifier::new()));
-//! let app = Router::new().route("/", get(handler)).layer(guarded);
+//! let app: Router = Router::new().route("/report", get(|| async { "ok" })).layer(guard);
+//! # let _ = app;
+//! # Ok::<(), fusebox::ConfigError>(())
 //! ```
 //!
 //! The `http_service` example runs a whole client and server.
