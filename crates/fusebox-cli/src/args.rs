@@ -10,8 +10,21 @@ use clap::{Args, Parser, Subcommand};
 /// $XDG_STATE_HOME/fusebox/state.db, else ~/.local/state/fusebox/state.db;
 /// or in the store named by --store or $FUSEBOX_STORE (sqlite://PATH,
 /// redis://HOST:PORT/DB, memory:).
+/// The exit codes, as `--help` lists them.
+const EXIT_CODES: &str = "\
+Exit codes:
+  COMMAND's own  when COMMAND ran
+  1              status: no breaker of that name
+  64             bad usage (flags, names, durations, store URL, config file)
+  74             the store cannot be opened or reached (or run --fail-closed)
+  75             the breaker is open: COMMAND was not run
+  124            --timeout stopped COMMAND
+  126            COMMAND could not be started (e.g. not executable)
+  127            COMMAND was not found
+  128+N          COMMAND died of signal N, or fusebox was stopped by it";
+
 #[derive(Parser, Debug)]
-#[command(name = "fusebox", version, about, long_about)]
+#[command(name = "fusebox", version, about, long_about, after_help = EXIT_CODES)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -25,6 +38,7 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run COMMAND if the breaker NAME admits it; exit with its status, or
     /// 75 (EX_TEMPFAIL) without running it while the breaker is open.
+    #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
     /// Show breakers: name, state, failures, retry in.
     Status(StatusArgs),
@@ -56,7 +70,7 @@ pub(crate) struct BreakerArgs {
     pub(crate) failure_threshold: Option<u32>,
 
     /// How long the breaker stays open, e.g. 30s, 5m [default: 30s]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub(crate) recovery_timeout: Option<String>,
 
     /// Trial successes in a row that close it again [default: 1]
@@ -78,12 +92,29 @@ pub(crate) struct RunArgs {
 
     /// Exit codes that count as failures, e.g. 1,2 [default: any non-zero];
     /// other non-zero codes count as successes of the dependency.
-    #[arg(long, value_name = "CODES", value_delimiter = ',')]
-    pub(crate) failure_exit_codes: Option<Vec<i32>>,
+    #[arg(long, value_name = "CODES")]
+    pub(crate) failure_exit_codes: Option<String>,
 
-    /// Kill COMMAND if it runs longer than this (a failure; exit 124).
-    #[arg(long, value_name = "DURATION")]
+    /// Stop COMMAND if it runs longer than this: TERM to its process group,
+    /// then KILL after --kill-after (a failure; exit 124).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub(crate) timeout: Option<String>,
+
+    /// How long COMMAND has to stop after TERM before it gets KILL
+    /// [default: 5s]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub(crate) kill_after: Option<String>,
+
+    /// How long a half-open trial run keeps its slot if fusebox itself is
+    /// killed before it can report [default: --timeout + --kill-after + 2s
+    /// with --timeout, else 60s]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub(crate) probe_timeout: Option<String>,
+
+    /// When the store cannot be reached, exit 74 without running COMMAND
+    /// (default: warn once and run COMMAND without the breaker).
+    #[arg(long)]
+    pub(crate) fail_closed: bool,
 
     /// The command to run, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]

@@ -1,84 +1,78 @@
 //! The breaker a command line describes: its store and its settings.
 
-use std::path::PathBuf;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use fusebox::store::Store;
 use fusebox::{BreakerConfig, CircuitBreaker, Config, State};
-use fusebox_stores::{SqliteStore, StoreUrl};
 
 use crate::args::{BreakerArgs, ManualArgs};
-use crate::Exit;
+use crate::{store, Exit};
 
-/// How long the CLI waits for a store: longer than the library's default,
-/// since a cron job would rather wait a second than run on local state.
-const STORE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// A duration flag: `30s`, `250ms`, `5m`, or a bare number of seconds.
+/// A duration flag: `30s`, `250ms`, `5m`, `1m30s`, or a bare number of
+/// seconds (`30`, `0.5`), as in configuration files. The library's parser
+/// and its words, so a flag and a file refuse the same values alike: longer
+/// than zero, at most [`fusebox::Builder::MAX_DURATION`] (365 days).
 pub(crate) fn duration(flag: &str, text: &str) -> Result<Duration, Exit> {
-    let parsed = match text.trim().parse::<f64>() {
-        Ok(secs) => fusebox::duration_from_secs(flag, secs).map_err(|e| e.to_string()),
-        Err(_) => fusebox::parse_duration(text),
+    let bad = |why: &str| Exit::Usage(format!("--{flag} {text:?}: {why}"));
+    let trimmed = text.trim();
+    let parsed = match trimmed.parse::<f64>() {
+        Ok(secs) => fusebox::duration_from_secs(flag, secs).map_err(|e| bad(&e.expected))?,
+        // `-5s`: refused as any number of seconds not above zero is.
+        Err(_) if trimmed.starts_with('-') => {
+            let why = fusebox::duration_from_secs(flag, -1.0)
+                .map_or_else(|e| e.expected, |_| String::new());
+            return Err(bad(&why));
+        }
+        Err(_) => fusebox::parse_duration(trimmed).map_err(|why| {
+            // The parser's words follow `invalid duration "VALUE": `.
+            let prefix = format!("invalid duration {trimmed:?}: ");
+            bad(why.strip_prefix(&prefix).unwrap_or(&why))
+        })?,
     };
-    match parsed {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err(Exit::Usage(format!(
-            "--{flag} {text:?}: must be longer than zero"
-        ))),
-        Err(why) => Err(Exit::Usage(format!("--{flag}: {why}"))),
+    if parsed.is_zero() {
+        let why =
+            fusebox::duration_from_secs(flag, 0.0).map_or_else(|e| e.expected, |_| String::new());
+        return Err(bad(&why));
     }
+    Ok(parsed)
 }
 
-/// The default SQLite file: $FUSEBOX_STATE, else
-/// $XDG_STATE_HOME/fusebox/state.db, else ~/.local/state/fusebox/state.db.
-fn default_state_path() -> Result<PathBuf, Exit> {
-    let non_empty = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty());
-    if let Some(path) = non_empty("FUSEBOX_STATE") {
-        return Ok(PathBuf::from(path));
+/// The longest breaker name, in bytes.
+const MAX_NAME: usize = 256;
+
+/// A breaker name from the command line: besides the library's rules (not
+/// blank, no control characters), at most 256 bytes and no invisible
+/// characters, so two names that read the same are the same breaker.
+pub(crate) fn check_name(name: &str) -> Result<(), Exit> {
+    let shown = || crate::human::name(name, 40);
+    if name.len() > MAX_NAME {
+        return Err(Exit::Usage(format!(
+            "invalid breaker name '{}': {} bytes long, the most is {MAX_NAME}",
+            shown(),
+            name.len()
+        )));
     }
-    if let Some(dir) = non_empty("XDG_STATE_HOME") {
-        return Ok(PathBuf::from(dir).join("fusebox").join("state.db"));
+    if name.trim().is_empty() {
+        return Err(Exit::Usage(format!(
+            "invalid breaker name {name:?}: it is blank"
+        )));
     }
-    match non_empty("HOME") {
-        Some(home) => Ok(PathBuf::from(home).join(".local/state/fusebox/state.db")),
-        None => Err(Exit::Store(
-            "no place for state: set FUSEBOX_STATE, XDG_STATE_HOME or HOME, or pass --store".into(),
-        )),
+    if let Some(c) = name.chars().find(|c| crate::human::is_invisible(*c)) {
+        return Err(Exit::Usage(format!(
+            "invalid breaker name '{}': it holds the invisible or control character {}",
+            shown(),
+            c.escape_unicode()
+        )));
     }
+    Ok(())
 }
 
-fn open_sqlite(path: PathBuf) -> Result<Arc<dyn Store>, Exit> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Exit::Store(format!(
-                "cannot create state directory {}: {e}",
-                dir.display()
-            ))
-        })?;
-    }
-    let store = SqliteStore::open(&path)
-        .and_then(|s| s.timeout(STORE_TIMEOUT))
-        .map_err(|e| Exit::Store(e.to_string()))?;
-    Ok(Arc::new(store))
-}
-
-/// The store named by `--store`, $FUSEBOX_STORE, or the default file.
+/// The store named by `--store`, $FUSEBOX_STORE, or the default file,
+/// opened to run breakers on.
 pub(crate) fn open_store(args: &BreakerArgs) -> Result<Arc<dyn Store>, Exit> {
-    let from_env = std::env::var("FUSEBOX_STORE")
-        .ok()
-        .filter(|v| !v.is_empty());
-    let Some(url) = args.store.clone().or(from_env) else {
-        return open_sqlite(default_state_path()?);
-    };
-    match StoreUrl::parse(&url).map_err(|e| Exit::Usage(e.to_string()))? {
-        StoreUrl::Sqlite {
-            path,
-            prefix: None,
-            timeout: None,
-        } => open_sqlite(path),
-        _ => fusebox_stores::open(&url).map_err(|e| Exit::Store(e.to_string())),
-    }
+    store::open_for_writing(&store::locate(args)?)
 }
 
 /// Settings from `--config` for `name`, then the flags over them.
@@ -106,6 +100,7 @@ fn settings(name: &str, args: &BreakerArgs) -> Result<BreakerConfig, Exit> {
 
 /// Checks the settings before anything touches the store.
 pub(crate) fn check(name: &str, args: &BreakerArgs) -> Result<BreakerConfig, Exit> {
+    check_name(name)?;
     let settings = settings(name, args)?;
     settings
         .apply(CircuitBreaker::builder(name))
@@ -123,11 +118,18 @@ fn flag_error(e: &fusebox::ConfigError) -> String {
 }
 
 /// The breaker `name` on `store`.
+///
+/// `enabled` is left out: a file's `enabled: false` holds while the file
+/// says so (`run` then runs COMMAND without the breaker), whereas a breaker
+/// built disabled would write a manual Disabled state to the store that
+/// outlives the file. Only the manual commands write manual states.
 pub(crate) fn build(
     name: &str,
     settings: &BreakerConfig,
     store: Arc<dyn Store>,
 ) -> Result<CircuitBreaker, Exit> {
+    let mut settings = settings.clone();
+    settings.enabled = None;
     settings
         .apply(CircuitBreaker::builder(name))
         .shared_store(store)
@@ -139,6 +141,8 @@ pub(crate) fn build(
 pub(crate) fn manual(args: ManualArgs, to: State) -> Result<u8, Exit> {
     let settings = check(&args.name, &args.breaker)?;
     let store = open_store(&args.breaker)?;
+    store::reach(&*store, &args.name, false)
+        .map_err(|why| Exit::Store(format!("{why}; circuit '{}' is unchanged", args.name)))?;
     let breaker = build(&args.name, &settings, store)?;
     match to {
         State::Open => breaker.trip(),
@@ -153,6 +157,12 @@ pub(crate) fn manual(args: ManualArgs, to: State) -> Result<u8, Exit> {
             args.name
         )));
     }
-    println!("circuit '{}' is now {}", args.name, breaker.state());
+    // A reader that went away (`| head -0`) is not an error: the change is made.
+    let _ = writeln!(
+        std::io::stdout(),
+        "circuit '{}' is now {}",
+        args.name,
+        breaker.state()
+    );
     Ok(0)
 }

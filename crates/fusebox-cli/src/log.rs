@@ -18,7 +18,8 @@ pub(crate) fn init(verbose: bool) {
         .try_init();
 }
 
-struct MessageOnly;
+/// Formats an event as `fusebox: MESSAGE`.
+pub(crate) struct MessageOnly;
 
 impl<S, N> FormatEvent<S, N> for MessageOnly
 where
@@ -33,7 +34,7 @@ where
     ) -> fmt::Result {
         let mut message = Message(String::new());
         event.record(&mut message);
-        writeln!(writer, "fusebox: {}", message.0)
+        writeln!(writer, "fusebox: {}", crate::clean::message(&message.0))
     }
 }
 

@@ -8,9 +8,13 @@
 
 mod args;
 mod breaker;
+mod child;
+mod clean;
+mod human;
 mod log;
 mod run;
 mod status;
+mod store;
 
 use std::process::ExitCode;
 
@@ -66,10 +70,28 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(exit) => {
-            eprintln!("fusebox: {}", exit.message());
+            eprintln!("fusebox: {}", clean::message(exit.message()));
             ExitCode::from(exit.code())
         }
     }
+}
+
+/// One warning line on stderr, passwords hidden.
+pub(crate) fn warn(message: &str) {
+    eprintln!("fusebox: warning: {}", clean::message(message));
+}
+
+/// `fusebox run x true`: COMMAND given without the `--` before it, or not
+/// at all.
+fn is_run_without_separator(error: &clap::Error) -> bool {
+    let is_run = std::env::args().nth(1).as_deref() == Some("run");
+    let no_separator = !std::env::args().any(|a| a == "--");
+    is_run
+        && no_separator
+        && matches!(
+            error.kind(),
+            ErrorKind::UnknownArgument | ErrorKind::MissingRequiredArgument
+        )
 }
 
 /// Help and version go to stdout with status 0; every other parse error is
@@ -100,7 +122,12 @@ fn usage_error(error: clap::Error) -> ExitCode {
                     reason = format!("{reason} {what}");
                 }
             }
-            eprintln!("fusebox: {reason} (see fusebox --help)");
+            let hint = if is_run_without_separator(&error) {
+                "; put COMMAND after --: fusebox run NAME [FLAGS] -- COMMAND [ARGS...]"
+            } else {
+                " (see fusebox --help)"
+            };
+            eprintln!("fusebox: {reason}{hint}");
             ExitCode::from(64)
         }
     }

@@ -234,6 +234,21 @@ impl Shared {
         self.announce(announce);
     }
 
+    pub(crate) fn record_refusal(&self) {
+        if let Some(external) = &self.external {
+            let _ = external.run(&self.name, true, |machine, _| {
+                machine.note_refusal();
+                ((), None)
+            });
+            return;
+        }
+        let announce = self.with_locked(|locked, _| {
+            locked.machine.note_refusal();
+            None
+        });
+        self.announce(announce);
+    }
+
     pub(crate) fn metrics(&self) -> Metrics {
         if let Some(external) = &self.external {
             let baseline = lock(&self.locked).baseline;

@@ -144,6 +144,18 @@ impl CircuitBreaker {
     pub fn trip(&self) {
         self.shared.manual(State::Open);
     }
+
+    /// Counts a call its caller refused (after [`try_acquire`] said no) in
+    /// the breaker's state, so every process sharing a store sees how many
+    /// calls were refused since the breaker last closed
+    /// ([`Metrics::refusals_recorded`]). It costs one store transaction:
+    /// rejections themselves never write, and are counted per process in
+    /// [`Metrics::rejections`] without this.
+    ///
+    /// [`try_acquire`]: CircuitBreaker::try_acquire
+    pub fn record_refusal(&self) {
+        self.shared.record_refusal();
+    }
 }
 
 impl std::fmt::Debug for CircuitBreaker {

@@ -177,6 +177,13 @@ pub(crate) struct Machine {
     reopens: u32,
     /// xorshift64* state for the backoff's jitter.
     rng: u64,
+    /// Why the breaker entered its state (`None`: it never changed state).
+    why: Option<Reason>,
+    /// Refusals recorded with `note_refusal` since the breaker last closed.
+    /// Only callers that want them fleet-wide record them (the CLI does, one
+    /// store write per refusal); the in-process breaker counts its own
+    /// rejections in its counters and never writes for them.
+    refusals: u64,
     /// Shared with the lock-free success path of the in-memory breaker.
     window: Option<Arc<CallWindow>>,
 }
@@ -213,6 +220,8 @@ impl Machine {
             last_failure: None,
             reopens: 0,
             rng,
+            why: None,
+            refusals: 0,
             window,
         }
     }
@@ -258,6 +267,21 @@ impl Machine {
 
     pub(crate) fn failures_since_closed(&self) -> u64 {
         self.failures_since_closed
+    }
+
+    /// Why the breaker entered its state, if it ever changed state.
+    pub(crate) fn why(&self) -> Option<Reason> {
+        self.why
+    }
+
+    /// Refusals recorded since the breaker last closed.
+    pub(crate) fn refusals(&self) -> u64 {
+        self.refusals
+    }
+
+    /// Counts one refused call in the state (kept in a store's record).
+    pub(crate) fn note_refusal(&mut self) {
+        self.refusals = self.refusals.saturating_add(1);
     }
 
     pub(crate) fn probes_in_flight(&self) -> usize {
@@ -461,6 +485,7 @@ impl Machine {
         // Wraps (after 2^57 transitions) rather than overflow the word.
         self.generation = (self.generation + 1) & MAX_GENERATION;
         self.since = at;
+        self.why = Some(reason);
         self.failure_streak = 0;
         self.probe_successes = 0;
         self.probes.clear();
@@ -478,6 +503,7 @@ impl Machine {
             State::Closed => {
                 self.reopens = 0;
                 self.failures_since_closed = 0;
+                self.refusals = 0;
                 if let Some(window) = &self.window {
                     window.clear(at, self.generation);
                 }

@@ -28,7 +28,8 @@ pub struct Name(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    Inline([u8; INLINE]),
+    /// Bytes in native order, NUL-padded: three aligned words to copy.
+    Inline([u64; 3]),
     Shared(Arc<str>),
 }
 
@@ -36,9 +37,14 @@ impl Name {
     /// A name holding `name`.
     pub fn new(name: &str) -> Name {
         if name.len() <= INLINE && !name.contains('\0') {
-            let mut bytes = [0; INLINE];
+            let mut bytes = [0; 24];
             bytes[..name.len()].copy_from_slice(name.as_bytes());
-            Name(Repr::Inline(bytes))
+            let word = |i: usize| {
+                let mut chunk = [0; 8];
+                chunk.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+                u64::from_ne_bytes(chunk)
+            };
+            Name(Repr::Inline([word(0), word(1), word(2)]))
         } else {
             Name(Repr::Shared(Arc::from(name)))
         }
@@ -48,7 +54,8 @@ impl Name {
     pub fn as_str(&self) -> &str {
         match &self.0 {
             // Copied from a `str` in `new`, so always valid UTF-8.
-            Repr::Inline(bytes) => {
+            Repr::Inline(words) => {
+                let bytes: &[u8] = bytemuck::cast_slice(words.as_slice());
                 let len = bytes.iter().position(|b| *b == 0).unwrap_or(INLINE);
                 std::str::from_utf8(&bytes[..len]).unwrap_or_default()
             }

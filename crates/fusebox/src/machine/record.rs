@@ -7,7 +7,7 @@
 
 use super::{Machine, Probe, MAX_GENERATION};
 use crate::clock::{to_nanos, Nanos};
-use crate::{Backoff, State};
+use crate::{Backoff, Reason, State};
 
 const TAG: &str = "fusebox/1";
 
@@ -36,7 +36,7 @@ impl Machine {
             .as_ref()
             .map_or_else(|| "-".to_owned(), |w| w.encode());
         format!(
-            "{TAG} state={} gen={} since={} until={} od={} streak={} fsc={} ps={} next={} lf={} re={} rng={} probes={} win={window}",
+            "{TAG} state={} gen={} since={} until={} od={} streak={} fsc={} ref={} why={} ps={} next={} lf={} re={} rng={} probes={} win={window}",
             self.state,
             self.generation,
             self.since,
@@ -44,6 +44,8 @@ impl Machine {
             self.open_for,
             self.failure_streak,
             self.failures_since_closed,
+            self.refusals,
+            self.why.map_or_else(|| "-".to_owned(), encode_reason),
             self.probe_successes,
             self.next_probe,
             last_failure,
@@ -84,6 +86,8 @@ impl Machine {
             last_failure: None,
             reopens: 0,
             rng: self.rng,
+            why: None,
+            refusals: 0,
             window: self.window.clone(),
         };
         let mut seen: Vec<&str> = Vec::with_capacity(REQUIRED.len());
@@ -117,6 +121,10 @@ impl Machine {
                 "od" => next.open_for = number()?,
                 "streak" => next.failure_streak = small()?,
                 "fsc" => next.failures_since_closed = number()?,
+                "ref" => next.refusals = number()?,
+                // An unknown reason (a newer writer's) is no reason to
+                // refuse the state: it is shown as unknown.
+                "why" => next.why = decode_reason(value),
                 "ps" => next.probe_successes = small()?,
                 "next" => next.next_probe = number()?.max(1),
                 "lf" => next.last_failure = if value == "-" { None } else { Some(number()?) },
@@ -191,6 +199,52 @@ impl Machine {
                 .max(u64::from(self.failure_streak));
         }
     }
+}
+
+/// A reason as one token of a record: `failures:5`, `rate:5/10`,
+/// `slow:3/10`, `elapsed`, `probe_failed`, `probes_ok:2`, `forced_open`,
+/// `disabled`, `reset`, `tripped`.
+fn encode_reason(reason: Reason) -> String {
+    match reason {
+        Reason::ConsecutiveFailures(n) => format!("failures:{n}"),
+        Reason::FailureRate { failures, calls } => format!("rate:{failures}/{calls}"),
+        Reason::SlowCallRate { slow, calls } => format!("slow:{slow}/{calls}"),
+        Reason::OpenTimeoutElapsed => "elapsed".to_owned(),
+        Reason::ProbeFailed => "probe_failed".to_owned(),
+        Reason::ProbesSucceeded(n) => format!("probes_ok:{n}"),
+        Reason::ForcedOpen => "forced_open".to_owned(),
+        Reason::Disabled => "disabled".to_owned(),
+        Reason::Reset => "reset".to_owned(),
+        Reason::Tripped => "tripped".to_owned(),
+    }
+}
+
+/// The reason [`encode_reason`] wrote, or `None` for anything else.
+fn decode_reason(token: &str) -> Option<Reason> {
+    let pair = |text: &str| -> Option<(u64, u64)> {
+        let (a, b) = text.split_once('/')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    };
+    let (kind, value) = token.split_once(':').unwrap_or((token, ""));
+    Some(match kind {
+        "failures" => Reason::ConsecutiveFailures(value.parse().ok()?),
+        "rate" => {
+            let (failures, calls) = pair(value)?;
+            Reason::FailureRate { failures, calls }
+        }
+        "slow" => {
+            let (slow, calls) = pair(value)?;
+            Reason::SlowCallRate { slow, calls }
+        }
+        "elapsed" => Reason::OpenTimeoutElapsed,
+        "probe_failed" => Reason::ProbeFailed,
+        "probes_ok" => Reason::ProbesSucceeded(value.parse().ok()?),
+        "forced_open" => Reason::ForcedOpen,
+        "disabled" => Reason::Disabled,
+        "reset" => Reason::Reset,
+        "tripped" => Reason::Tripped,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

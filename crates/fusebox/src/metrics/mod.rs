@@ -7,7 +7,7 @@ use crate::breaker::Shared;
 use crate::clock::Nanos;
 use crate::counters::{Count, Totals};
 use crate::machine::Machine;
-use crate::{Name, State};
+use crate::{Name, Reason, State};
 
 /// A snapshot of one breaker, from [`CircuitBreaker::metrics`].
 ///
@@ -42,6 +42,14 @@ pub struct Metrics {
     /// keeps the count that opened the breaker while open and half-open,
     /// and starts again at 0 when the breaker closes.
     pub failures_since_closed: u64,
+    /// Why the breaker entered `state` (`None`: it never changed state). In
+    /// a shared store this is the reason of whichever process moved it.
+    pub reason: Option<Reason>,
+    /// Refused calls recorded in the breaker's shared state with
+    /// [`CircuitBreaker::record_refusal`](crate::CircuitBreaker::record_refusal)
+    /// since it last closed. Rejections of this process alone are in
+    /// `rejections`.
+    pub refusals_recorded: u64,
     /// Trial calls running now (half-open only).
     pub half_open_in_flight: u32,
     /// With a rate policy, the share of failed calls in its window; else
@@ -89,6 +97,8 @@ impl Metrics {
             cancelled: totals.get(Count::Cancelled),
             consecutive_failures: machine.failure_streak(),
             failures_since_closed: machine.failures_since_closed(),
+            reason: machine.why(),
+            refusals_recorded: machine.refusals(),
             half_open_in_flight: machine.probes_in_flight() as u32,
             failure_rate: if finished == 0 {
                 0.0

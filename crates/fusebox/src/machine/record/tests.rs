@@ -195,3 +195,69 @@ fn the_writers_open_duration_bounds_its_deadline() {
     );
     assert_eq!(decoded(&absurd, 0).open_until(), LONGEST_STORED_OPEN);
 }
+
+#[test]
+fn why_and_refusals_round_trip_and_old_records_read_without_them() {
+    let mut machine = Machine::new(settings(), 0);
+    for _ in 0..3 {
+        let Admission::Admit(ticket) = machine.acquire(SEC).0 else {
+            panic!("closed admits")
+        };
+        machine.record(ticket, Report::Failure, SEC);
+    }
+    machine.note_refusal();
+    machine.note_refusal();
+    let text = machine.encode();
+    assert!(
+        text.contains(" why=failures:3 ") && text.contains(" ref=2 "),
+        "{text}"
+    );
+    let copy = decoded(&text, 2 * SEC);
+    assert_eq!(copy.why(), Some(Reason::ConsecutiveFailures(3)));
+    assert_eq!(copy.refusals(), 2);
+    assert_eq!(copy.encode(), text);
+
+    // A record written before these fields existed: no reason, no refusals.
+    let old = decoded(HALF_OPEN, 0);
+    assert_eq!((old.why(), old.refusals()), (None, 0));
+    // A reason this version does not know is no reason to refuse the record.
+    let newer = HALF_OPEN.replace(" win=-", " why=moon_phase:3 win=-");
+    assert_eq!(decoded(&newer, 0).why(), None);
+}
+
+#[test]
+fn every_reason_has_a_token_that_reads_back() {
+    for reason in [
+        Reason::ConsecutiveFailures(5),
+        Reason::FailureRate {
+            failures: 5,
+            calls: 10,
+        },
+        Reason::SlowCallRate { slow: 3, calls: 10 },
+        Reason::OpenTimeoutElapsed,
+        Reason::ProbeFailed,
+        Reason::ProbesSucceeded(2),
+        Reason::ForcedOpen,
+        Reason::Disabled,
+        Reason::Reset,
+        Reason::Tripped,
+    ] {
+        let token = encode_reason(reason);
+        assert!(!token.contains(' ') && !token.contains('='), "{token}");
+        assert_eq!(decode_reason(&token), Some(reason), "{token}");
+    }
+    for bad in ["", "failures", "failures:x", "rate:5", "rate:a/b", "nope"] {
+        assert_eq!(decode_reason(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn closing_clears_the_refusals() {
+    let mut machine = Machine::new(settings(), 0);
+    machine.manual(State::Open, 0);
+    machine.note_refusal();
+    assert_eq!(machine.refusals(), 1);
+    machine.manual(State::Closed, SEC);
+    assert_eq!(machine.refusals(), 0);
+    assert_eq!(machine.why(), Some(Reason::Reset));
+}
