@@ -140,6 +140,9 @@ pub(crate) struct Shared {
     probe_deadline: AtomicU64,
     locked: Mutex<Locked>,
     counters: Counters,
+    /// Transitions announced, by from and to, for metrics exporters.
+    #[cfg(feature = "metrics")]
+    pub(crate) transitions: crate::metrics::export::TransitionCounts,
     pub(crate) name: crate::Name,
     pub(crate) clock: Clock,
     listeners: Box<[Listener]>,
@@ -182,6 +185,8 @@ impl Shared {
                 announcing: false,
             }),
             counters: Counters::new(),
+            #[cfg(feature = "metrics")]
+            transitions: Default::default(),
             name,
             clock,
             listeners: listeners.into_boxed_slice(),
@@ -374,6 +379,8 @@ impl Shared {
             let Some(transition) = next else {
                 return;
             };
+            #[cfg(feature = "metrics")]
+            self.transitions.add(&transition);
             announce(&transition, &self.listeners);
         }
     }

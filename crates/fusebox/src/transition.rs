@@ -104,8 +104,6 @@ pub(crate) fn announce(transition: &Transition, listeners: &[Listener]) {
         generation = transition.generation,
         "{transition}"
     );
-    #[cfg(feature = "metrics")]
-    crate::metrics::export::transition(transition);
     for listener in listeners {
         listener(transition);
     }

@@ -113,7 +113,9 @@ fn every_series_moves_through_trip_rejection_probe_and_recovery() {
         for _ in 0..2 {
             let _ = b.call(|| Err::<(), _>("down"));
         }
-        // The trip is counted as it is announced, and moves the gauge at once.
+        // Counted by the breaker; published, like everything, when asked.
+        assert_eq!(take(&s).transitions("payments", "closed", "open"), None);
+        b.export_metrics();
         let read = take(&s);
         assert_eq!(read.transitions("payments", "closed", "open"), Some(1.0));
         assert_eq!(read.states("payments"), (vec![State::Open], 5));
@@ -123,11 +125,13 @@ fn every_series_moves_through_trip_rejection_probe_and_recovery() {
         }
         clock.advance(Duration::from_secs(10));
         let probe = b.try_acquire().expect("the trial call passes");
+        b.export_metrics();
         let read = take(&s);
         assert_eq!(read.transitions("payments", "open", "half_open"), Some(1.0));
         assert_eq!(read.states("payments"), (vec![State::HalfOpen], 5));
         assert!(b.try_acquire().is_err(), "the only trial slot is taken");
         probe.success();
+        b.export_metrics();
         let read = take(&s);
         assert_eq!(
             read.transitions("payments", "half_open", "closed"),

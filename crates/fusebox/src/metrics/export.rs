@@ -7,12 +7,14 @@
 //! [`CircuitBreaker::export_metrics`] (or [`Registry::export_metrics`])
 //! reads the breaker's own exact counts and publishes them as absolute
 //! counter values, whenever the service asks: from its `/metrics` handler,
-//! just before rendering, or from a periodic task. Transitions are rare and
-//! are counted as they are announced, and move the state gauge at once.
+//! just before rendering, or from a periodic task. Transitions are counted
+//! by the breaker as they are announced (no allocation: reporting a label
+//! set to a recorder allocates) and published the same way.
 
 use ::metrics::{counter, describe_counter, describe_gauge, gauge, Unit};
 
 use crate::counters::Count;
+use crate::sync::{AtomicU64, Ordering};
 use crate::{CircuitBreaker, Registry, State, Transition};
 
 const CALLS: &str = "fusebox_calls_total";
@@ -42,13 +44,15 @@ impl CircuitBreaker {
     /// |---|---|---|
     /// | `fusebox_calls_total` | counter | `name`, `outcome` (`success`, `failure`, `ignored`, `cancelled`, `slow`) |
     /// | `fusebox_rejections_total` | counter | `name`, `state` (`open`, `half_open`, `forced_open`) |
-    /// | `fusebox_transitions_total` | counter | `name`, `from`, `to` |
+    /// | `fusebox_transitions_total` | counter | `name`, `from`, `to` (pairs that happened) |
     /// | `fusebox_state` | gauge | `name`, `state`: 1 for the current state, 0 for the others |
     ///
     /// Counters count from the breaker's creation and never run backwards, not
     /// even on [`reset`](CircuitBreaker::reset) (unlike [`Metrics`](crate::Metrics),
     /// which counts since the last reset). A slow call is also a success or a
-    /// failure: `slow` counts calls, not a separate outcome. Two breakers with
+    /// failure: `slow` counts calls, not a separate outcome. Transitions are
+    /// those this process announced (for a breaker in a shared store, the
+    /// ones its own calls made). Two breakers with
     /// the same name publish to the same series: give each its own name (a
     /// [`Registry`] does).
     ///
@@ -78,6 +82,21 @@ impl CircuitBreaker {
             counter!(REJECTIONS, "name" => name.clone(), "state" => state.as_str())
                 .absolute(totals.get(kind));
         }
+        let transitions = &self.shared().transitions;
+        for from in State::ALL {
+            for to in State::ALL {
+                let count = transitions.get(from, to);
+                if count > 0 {
+                    counter!(
+                        TRANSITIONS,
+                        "name" => name.clone(),
+                        "from" => from.as_str(),
+                        "to" => to.as_str()
+                    )
+                    .absolute(count);
+                }
+            }
+        }
         set_state(&name, snapshot.state);
     }
 }
@@ -93,17 +112,24 @@ impl Registry {
     }
 }
 
-/// Counts a transition and moves the state gauge; run as it is announced.
-pub(crate) fn transition(transition: &Transition) {
-    let name = transition.name.to_string();
-    counter!(
-        TRANSITIONS,
-        "name" => name.clone(),
-        "from" => transition.from.as_str(),
-        "to" => transition.to.as_str()
-    )
-    .increment(1);
-    set_state(&name, transition.to);
+/// Transitions announced by one breaker, by from and to state.
+#[derive(Default)]
+pub(crate) struct TransitionCounts([[AtomicU64; State::ALL.len()]; State::ALL.len()]);
+
+impl TransitionCounts {
+    /// Counts `transition`; run as it is announced.
+    pub(crate) fn add(&self, transition: &Transition) {
+        let cell = &self.0[index(transition.from)][index(transition.to)];
+        cell.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self, from: State, to: State) -> u64 {
+        self.0[index(from)][index(to)].load(Ordering::Relaxed)
+    }
+}
+
+fn index(state: State) -> usize {
+    state.to_bits() as usize
 }
 
 fn set_state(name: &str, current: State) {
