@@ -91,12 +91,14 @@ impl Retry {
     }
 
     /// Full jitter: each delay is uniform between zero and its exponential value.
+    #[must_use]
     pub const fn jitter(mut self, on: bool) -> Retry {
         self.jitter = on;
         self
     }
 
     /// Seeds the jitter, for reproducible delays.
+    #[must_use]
     pub const fn seed(mut self, seed: u64) -> Retry {
         self.seed = seed | 1;
         self

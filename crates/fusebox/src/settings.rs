@@ -126,6 +126,7 @@ pub struct BackoffConfig {
 
 impl BreakerConfig {
     /// These settings, with unset ones taken from `defaults`.
+    #[must_use]
     pub fn or(&self, defaults: &BreakerConfig) -> BreakerConfig {
         BreakerConfig {
             enabled: self.enabled.or(defaults.enabled),
