@@ -115,7 +115,7 @@ impl Backoff {
     }
 }
 
-/// A failure policy as a value: one of the three of the spec, or several
+/// A failure policy as a value: one of the three kinds below, or several
 /// combined with [`or`](Policy::or) (whichever trips first opens the
 /// breaker). Give it to [`Builder::policy`](crate::Builder::policy).
 ///

@@ -44,6 +44,7 @@ impl Registry {
 
     /// A registry with the defaults and per-name settings of a configuration file.
     #[cfg(feature = "config")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
     pub fn from_config(config: crate::Config) -> Result<Registry, ConfigError> {
         Registry::new()
             .with_defaults(config.defaults)?
@@ -52,6 +53,7 @@ impl Registry {
 
     /// A registry configured from a YAML or TOML file.
     #[cfg(feature = "config")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
     pub fn from_file(
         path: impl AsRef<std::path::Path>,
     ) -> Result<Registry, crate::ConfigFileError> {

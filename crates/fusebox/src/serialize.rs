@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::{Metrics, Name, Reason, State, Transition};
 
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl Serialize for Name {
     /// A string.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -20,6 +21,7 @@ impl Serialize for Name {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl Serialize for State {
     /// The name given by [`State::as_str`], e.g. `"half_open"`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -27,6 +29,7 @@ impl Serialize for State {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl Serialize for Reason {
     /// An object with the snake-case `kind`, the counts it carries, and the
     /// human `message` of its `Display`: `{"kind": "consecutive_failures",
@@ -61,6 +64,7 @@ impl Serialize for Reason {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl Serialize for Transition {
     /// `name`, `from`, `to`, `reason` and `generation`; the moment `at` is
     /// left out (an `Instant` means nothing outside the process).
@@ -75,6 +79,7 @@ impl Serialize for Transition {
     }
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 impl Serialize for Metrics {
     /// Every field under its own name, durations as float seconds
     /// (`retry_after` is `null` when not rejecting), except
