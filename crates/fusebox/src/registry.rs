@@ -43,6 +43,12 @@ impl Registry {
     }
 
     /// A registry with the defaults and per-name settings of a configuration file.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first invalid setting, as
+    /// [`with_defaults`](Self::with_defaults) and
+    /// [`with_overrides`](Self::with_overrides).
     #[cfg(feature = "config")]
     #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
     pub fn from_config(config: crate::Config) -> Result<Registry, ConfigError> {
@@ -52,6 +58,11 @@ impl Registry {
     }
 
     /// A registry configured from a YAML or TOML file.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigFileError`](crate::ConfigFileError) naming the file: it
+    /// cannot be read or parsed, or a setting is invalid.
     #[cfg(feature = "config")]
     #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
     pub fn from_file(
@@ -68,6 +79,11 @@ impl Registry {
     /// Sets the settings every breaker starts from, refusing invalid ones.
     /// Call before the first `get_or_create`: breakers already made keep
     /// their settings.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first invalid setting, in the defaults
+    /// or in a per-name setting over them.
     pub fn with_defaults(self, defaults: BreakerConfig) -> Result<Registry, ConfigError> {
         check(&defaults)?;
         for own in self.inner.overrides.values() {
@@ -77,6 +93,11 @@ impl Registry {
     }
 
     /// Sets per-name settings, over the defaults, refusing invalid ones.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first invalid per-name setting (over the
+    /// defaults).
     pub fn with_overrides(
         self,
         overrides: BTreeMap<String, BreakerConfig>,
