@@ -4,13 +4,35 @@
 -- ARGV[1]  the version read ('' when the hash did not exist)
 -- ARGV[2]  the new machine text
 -- ARGV[3]  the new state's name, kept in its own field for people reading
--- ARGV[4]  time to live in milliseconds: idle breakers expire
+-- ARGV[4]  time to live in milliseconds: idle breakers expire, except in a
+--          state set by hand (forced_open, disabled), which stays until
+--          someone changes it
 -- returns  1 when stored, 0 when the version moved on (read again and retry)
-local version = redis.call('HGET', KEYS[1], 'version')
+local kind = redis.call('TYPE', KEYS[1])['ok']
+local version = false
+if kind == 'hash' then
+  version = redis.call('HGET', KEYS[1], 'version')
+elseif kind ~= 'none' then
+  version = 'foreign:' .. kind
+end
 if (version or '') ~= ARGV[1] then
   return 0
 end
-local next_version = tonumber(version or '0') + 1
-redis.call('HSET', KEYS[1], 'machine', ARGV[2], 'state', ARGV[3], 'version', next_version)
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if kind ~= 'hash' then
+  -- Another tool's value (or nothing) under the key: start a fresh hash.
+  redis.call('DEL', KEYS[1])
+end
+-- A version that is not a whole number was not written by fusebox: start
+-- counting again rather than fail every write.
+local number = tonumber(version or '0')
+if number == nil or number ~= math.floor(number) or number < 0 or number >= 2^52 then
+  number = 0
+end
+redis.call('HSET', KEYS[1], 'machine', ARGV[2], 'state', ARGV[3],
+  'version', string.format('%.0f', number + 1))
+if ARGV[3] == 'forced_open' or ARGV[3] == 'disabled' then
+  redis.call('PERSIST', KEYS[1])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
 return 1

@@ -10,7 +10,13 @@
 //!   fleet's clock; keys expire when idle.
 //!
 //! Both run fusebox's one state machine inside each transaction, so all
-//! processes sharing a name are one breaker. [`open`] builds a store from a
+//! processes sharing a name are one breaker. In both, the timeout (default
+//! 50 ms) bounds a whole call, whatever other callers do: each caller takes
+//! an idle connection or makes its own, and every wait (for a lock, a
+//! connection, a host name, a reply) draws on the same budget. Breakers in
+//! use do not expire (reads refresh them), a state set by hand never
+//! expires, and a value fusebox did not write is reset, not trusted. A URL's
+//! password never shows ([`redact_url`]). [`open`] builds a store from a
 //! URL (`memory:`, `sqlite:///abs/path.db`, `sqlite://relative.db`,
 //! `redis://host:port/db?prefix=…`).
 //!
@@ -30,11 +36,18 @@
 //! # Ok::<(), fusebox::store::StoreError>(())
 //! ```
 
+#[cfg(any(feature = "sqlite", feature = "redis"))]
+mod deadline;
+#[cfg(any(feature = "sqlite", feature = "redis"))]
+mod pool;
+mod redact;
 #[cfg(feature = "redis")]
 mod redis_store;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod url;
+
+pub use redact::redact_url;
 
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
@@ -52,6 +65,7 @@ pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_milli
 pub const DEFAULT_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// The state's name from a machine's text (`fusebox/1 state=open …`).
+#[cfg(any(feature = "sqlite", feature = "redis"))]
 fn state_name(machine: &str) -> &str {
     machine
         .split(' ')

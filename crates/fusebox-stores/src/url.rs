@@ -1,11 +1,14 @@
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use fusebox::store::{MemoryStore, Store, StoreError, StoreErrorKind};
 
-/// A parsed store URL.
-#[derive(Clone, Debug, PartialEq, Eq)]
+use crate::redact_url;
+
+/// A parsed store URL. Its `Debug` form hides a Redis password.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StoreUrl {
     /// `memory:`: this process only.
@@ -36,7 +39,7 @@ impl StoreUrl {
         let bad = |why: String| {
             StoreError::new(
                 StoreErrorKind::Open,
-                format!("bad store URL {url:?}: {why}"),
+                format!("bad store URL {:?}: {why}", redact_url(url)),
             )
         };
         if url == "memory:" || url == "memory://" {
@@ -93,6 +96,34 @@ impl StoreUrl {
     }
 }
 
+impl fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreUrl::Memory => f.write_str("Memory"),
+            StoreUrl::Sqlite {
+                path,
+                prefix,
+                timeout,
+            } => f
+                .debug_struct("Sqlite")
+                .field("path", path)
+                .field("prefix", prefix)
+                .field("timeout", timeout)
+                .finish(),
+            StoreUrl::Redis {
+                url,
+                prefix,
+                timeout,
+            } => f
+                .debug_struct("Redis")
+                .field("url", &redact_url(url))
+                .field("prefix", prefix)
+                .field("timeout", timeout)
+                .finish(),
+        }
+    }
+}
+
 /// Opens the store a URL names: `memory:`, `sqlite:///abs/path.db`,
 /// `sqlite://relative.db`, `redis://host:port/db`, each SQLite and Redis URL
 /// optionally with `?prefix=…&timeout=…`.
@@ -132,7 +163,10 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         #[allow(unreachable_patterns)]
         _ => Err(StoreError::new(
             StoreErrorKind::Open,
-            format!("store URL {url:?} needs a fusebox-stores feature that is off"),
+            format!(
+                "store URL {:?} needs a fusebox-stores feature that is off",
+                redact_url(url)
+            ),
         )),
     }
 }
@@ -179,5 +213,17 @@ mod tests {
             let err = StoreUrl::parse(bad).unwrap_err();
             assert!(err.message.contains(bad), "{err}");
         }
+    }
+
+    #[test]
+    fn passwords_never_show() {
+        let url = "redis://:s3cretpw@host:6379/0?timeout=soon";
+        let err = StoreUrl::parse(url).unwrap_err();
+        assert!(err.message.contains("redis://:***@host:6379/0"), "{err}");
+        assert!(!err.message.contains("s3cretpw"), "{err}");
+        let parsed = StoreUrl::parse("redis://bob:s3cretpw@host:6379/0?prefix=a:").unwrap();
+        let debug = format!("{parsed:?}");
+        assert!(debug.contains("redis://bob:***@host:6379/0"), "{debug}");
+        assert!(!debug.contains("s3cretpw"), "{debug}");
     }
 }

@@ -17,7 +17,9 @@ use std::fmt;
 ///
 /// Implementations must make [`transact`](Store::transact) atomic with
 /// respect to every other process using the same store, and must give up
-/// after their timeout instead of blocking the caller.
+/// after their timeout instead of blocking the caller. An error after the
+/// write was sent, whose answer never came, must say so
+/// ([`StoreError::maybe_written`]).
 pub trait Store: Send + Sync + 'static {
     /// Atomically reads the text stored for breaker `name` (`None` when
     /// absent or expired), passes it to `update` with the store's current
@@ -49,6 +51,10 @@ pub struct StoreError {
     pub kind: StoreErrorKind,
     /// Details, naming the store.
     pub message: String,
+    /// The write was sent but its answer did not come in time, so the
+    /// store may have stored it: the caller must not simply apply the same
+    /// change again (it could count twice), nor take it as lost.
+    pub maybe_written: bool,
 }
 
 /// The kinds of [`StoreError`].
@@ -69,7 +75,14 @@ impl StoreError {
         StoreError {
             kind,
             message: message.into(),
+            maybe_written: false,
         }
+    }
+
+    /// The same error, saying that the write may have been stored.
+    pub fn maybe_written(mut self) -> StoreError {
+        self.maybe_written = true;
+        self
     }
 }
 

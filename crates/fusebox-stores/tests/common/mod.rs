@@ -3,6 +3,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod fleet;
+pub mod slow_proxy;
+pub mod write_lock;
 
 /// The worker entry points of the fleet scenarios, for a test binary that
 /// runs them (`spawn_worker` runs the binary again with one of these).
@@ -27,6 +29,21 @@ macro_rules! fleet_workers {
 #[allow(unused_imports)]
 pub(crate) use fleet_workers;
 
+/// The worker that holds an SQLite file's write lock for `WriteLock`.
+#[allow(unused_macros)] // not every test binary locks a file
+macro_rules! write_lock_worker {
+    () => {
+        #[test]
+        fn worker_hold_write_lock() {
+            if common::is_worker() {
+                common::write_lock::hold();
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use write_lock_worker;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -34,17 +51,27 @@ use std::time::{Duration, Instant};
 /// A `redis-server` started for one test, killed when dropped.
 pub struct RedisServer {
     pub port: u16,
+    args: Vec<String>,
     child: Option<Child>,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// A server started with extra `redis-server` arguments.
+    pub fn start_with(args: &[&str]) -> RedisServer {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut server = RedisServer { port, child: None };
+        let mut server = RedisServer {
+            port,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            child: None,
+        };
         server.restart();
         server
     }
@@ -59,6 +86,7 @@ impl RedisServer {
         let child = Command::new(binary)
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

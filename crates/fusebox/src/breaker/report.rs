@@ -58,9 +58,7 @@ impl Shared {
             windowed: false,
         };
         if let Some(external) = &self.external {
-            let ran = external.run(&self.name, true, |machine, now| {
-                ((), machine.record(ticket, call, now))
-            });
+            let ran = external.record(&self.name, ticket, call);
             if let Some(((), change)) = ran {
                 self.announce_external(external, change);
             }
