@@ -287,6 +287,21 @@ impl Shared {
         self.counters.totals()
     }
 
+    /// Keeps the breaker open for at least `wait` from now, if it is open.
+    /// A breaker in a store keeps the open duration its store records.
+    #[cfg(feature = "tower")]
+    pub(crate) fn hold_open(&self, wait: Duration) {
+        if self.external.is_some() {
+            return;
+        }
+        let wait = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+        let announce = self.with_locked(|locked, now| {
+            locked.machine.hold_open(now.saturating_add(wait));
+            None
+        });
+        self.announce(announce);
+    }
+
     /// Runs one machine method under the lock and announces its change.
     fn with_machine<R>(&self, f: impl FnOnce(&mut Machine, Nanos) -> (R, Option<Change>)) -> R {
         let mut out = None;

@@ -210,3 +210,95 @@ fn a_rejection_becomes_a_503_with_retry_after_in_whole_seconds() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().get(RETRY_AFTER).is_none());
 }
+
+/// A breaker of one failure and 10 s recovery in front of a dependency that
+/// answers `status` with `Retry-After: retry_after`.
+fn paused_by(
+    classifier: StatusClassifier,
+    status: u16,
+    retry_after: &'static str,
+    clock: &ManualClock,
+) -> CircuitBreaker {
+    let breaker = CircuitBreaker::builder("rate_limited")
+        .failure_threshold(1)
+        .recovery_timeout(Duration::from_secs(10))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let mut service = ServiceBuilder::new()
+        .layer(CircuitBreakerLayer::new(breaker.clone()).classify(classifier))
+        .service_fn(move |()| async move {
+            Ok::<_, String>(
+                Response::builder()
+                    .status(status)
+                    .header(RETRY_AFTER, retry_after)
+                    .body(())
+                    .unwrap(),
+            )
+        });
+    now(now(service.ready()).unwrap().call(())).unwrap();
+    breaker
+}
+
+/// How long the breaker stays open, in whole seconds of the manual clock.
+fn open_for(breaker: &CircuitBreaker, clock: &ManualClock) -> u64 {
+    let mut seconds = 0;
+    while breaker.state() == State::Open {
+        clock.advance(Duration::from_secs(1));
+        seconds += 1;
+        assert!(seconds < 100_000, "never leaves open");
+    }
+    seconds
+}
+
+#[test]
+fn an_opted_in_retry_after_is_a_minimum_open_duration_up_to_the_cap() {
+    let honoring = StatusClassifier::new().honor_retry_after(Duration::from_secs(300));
+    for (status, header, open) in [
+        (503, "120", 120),
+        (503, " 45 ", 45),
+        (503, "3", 10), // shorter than the open duration: no effect
+        (503, "86400", 300),
+        (429, "60", 60),
+        // Not a number of seconds: ignored.
+        (503, "Wed, 21 Oct 2015 07:28:00 GMT", 10),
+        (503, "-5", 10),
+    ] {
+        let clock = ManualClock::new();
+        let breaker = paused_by(honoring, status, header, &clock);
+        assert_eq!(
+            open_for(&breaker, &clock),
+            open,
+            "{status} Retry-After: {header}"
+        );
+    }
+}
+
+#[test]
+fn without_opting_in_retry_after_changes_nothing() {
+    let clock = ManualClock::new();
+    let breaker = paused_by(StatusClassifier::new(), 503, "120", &clock);
+    assert_eq!(open_for(&breaker, &clock), 10);
+    // A 429 is the caller's problem unless the classifier honours pauses.
+    let clock = ManualClock::new();
+    let breaker = paused_by(StatusClassifier::new(), 429, "120", &clock);
+    assert_eq!(breaker.state(), State::Closed);
+}
+
+#[test]
+fn a_429_without_retry_after_is_a_success_even_when_opted_in() {
+    let honoring = StatusClassifier::new().honor_retry_after(Duration::from_secs(300));
+    let clock = ManualClock::new();
+    let breaker = CircuitBreaker::builder("rate_limited")
+        .failure_threshold(1)
+        .clock(clock)
+        .build()
+        .unwrap();
+    let mut service = ServiceBuilder::new()
+        .layer(CircuitBreakerLayer::new(breaker.clone()).classify(honoring))
+        .service_fn(|()| async {
+            Ok::<_, String>(Response::builder().status(429).body(()).unwrap())
+        });
+    now(now(service.ready()).unwrap().call(())).unwrap();
+    assert_eq!(breaker.state(), State::Closed);
+}

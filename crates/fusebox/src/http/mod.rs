@@ -7,6 +7,8 @@
 //! errors (the inner service's `Err`) as failures, and everything else,
 //! client errors (4xx) included, as successes: a `404` says the dependency
 //! is up and the caller asked for something it does not have.
+//! [`StatusClassifier::honor_retry_after`] also lets a dependency that
+//! answers `503` or `429` with `Retry-After` keep the breaker open that long.
 //!
 //! ```
 //! use fusebox::http::StatusClassifier;
@@ -64,6 +66,8 @@
 //!
 //! The `http_service` example runs a whole client and server.
 
+use std::time::Duration;
+
 use ::http::header::{HeaderValue, RETRY_AFTER};
 use ::http::{Response, StatusCode};
 
@@ -72,18 +76,39 @@ use crate::{Outcome, Rejected};
 
 /// Counts server errors (5xx) and transport errors as failures, every other
 /// response (1xx to 4xx) as a success.
+///
+/// With [`honor_retry_after`](Self::honor_retry_after), a `503` or `429`
+/// carrying `Retry-After` in seconds also keeps the breaker open at least
+/// that long, and a `429` with it counts as a failure (the dependency asks
+/// its callers to back off).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StatusClassifier {
-    _private: (),
+    /// The longest `Retry-After` honoured; `None`: not honoured.
+    retry_after_max: Option<Duration>,
 }
 
 impl StatusClassifier {
-    /// The classifier: 5xx and `Err` fail, the rest succeed.
+    /// The classifier: 5xx and `Err` fail, the rest succeed, `Retry-After`
+    /// is not honoured.
     pub const fn new() -> StatusClassifier {
-        StatusClassifier { _private: () }
+        StatusClassifier {
+            retry_after_max: None,
+        }
     }
 
-    /// How a response with `status` counts.
+    /// Honours `Retry-After: SECONDS` on `503` and `429` responses, up to
+    /// `max` (a dependency cannot hold the breaker open longer): when the
+    /// breaker is open after such a response (it tripped, or was open
+    /// already), it stays open at least that long. Only for breakers kept
+    /// in memory: one in a store keeps the open duration its store records.
+    /// A `Retry-After` given as an HTTP date is not read.
+    #[must_use]
+    pub const fn honor_retry_after(mut self, max: Duration) -> StatusClassifier {
+        self.retry_after_max = Some(max);
+        self
+    }
+
+    /// How a response with `status` counts, without its headers.
     pub fn status(&self, status: StatusCode) -> Outcome {
         if status.is_server_error() {
             Outcome::Failure
@@ -91,14 +116,43 @@ impl StatusClassifier {
             Outcome::Success
         }
     }
+
+    /// The pause a response asks for, if honoured: `Retry-After` in whole
+    /// seconds on a `503` or `429`, capped at the maximum.
+    fn pause<B>(&self, response: &Response<B>) -> Option<Duration> {
+        let max = self.retry_after_max?;
+        let status = response.status();
+        if status != StatusCode::SERVICE_UNAVAILABLE && status != StatusCode::TOO_MANY_REQUESTS {
+            return None;
+        }
+        let seconds: u64 = response
+            .headers()
+            .get(RETRY_AFTER)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        Some(Duration::from_secs(seconds).min(max))
+    }
 }
 
 impl<B, E> Classify<Response<B>, E> for StatusClassifier {
     fn classify(&self, result: &Result<Response<B>, E>) -> Outcome {
         match result {
+            Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
+                match self.pause(response) {
+                    Some(_) => Outcome::Failure,
+                    None => Outcome::Success,
+                }
+            }
             Ok(response) => self.status(response.status()),
             Err(_) => Outcome::Failure,
         }
+    }
+
+    fn retry_after(&self, result: &Result<Response<B>, E>) -> Option<Duration> {
+        self.pause(result.as_ref().ok()?)
     }
 }
 

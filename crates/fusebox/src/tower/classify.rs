@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use crate::Outcome;
 
 /// Decides how a finished call of a [`CircuitBreakerService`] counts.
@@ -27,6 +29,15 @@ use crate::Outcome;
 pub trait Classify<T, E> {
     /// How `result` counts toward the breaker's failure policy.
     fn classify(&self, result: &Result<T, E>) -> Outcome;
+
+    /// How long the dependency asked callers to stay away (an HTTP
+    /// `Retry-After`), if this classifier honours such requests: an
+    /// in-memory breaker that is open after this call stays open at least
+    /// that long. `None` by default.
+    fn retry_after(&self, result: &Result<T, E>) -> Option<Duration> {
+        let _ = result;
+        None
+    }
 }
 
 /// The default classifier: `Ok` is a success, `Err` a failure.

@@ -64,7 +64,14 @@ where
         };
         let result = std::task::ready!(inner.poll(cx));
         if let Some((permit, classifier)) = this.permit.take() {
+            // Only a dependency asking for a pause costs a handle clone.
+            let pause = classifier
+                .retry_after(&result)
+                .map(|wait| (wait, permit.breaker().clone()));
             permit.record(classifier.classify(&result));
+            if let Some((wait, breaker)) = pause {
+                breaker.shared().hold_open(wait);
+            }
         }
         Poll::Ready(result.map_err(Error::Inner))
     }
