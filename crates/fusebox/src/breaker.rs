@@ -143,6 +143,9 @@ pub(crate) struct Shared {
     /// Transitions announced, by from and to, for metrics exporters.
     #[cfg(feature = "metrics")]
     pub(crate) transitions: crate::metrics::export::TransitionCounts,
+    /// Where timed calls report their durations, once an exporter ran.
+    #[cfg(feature = "metrics")]
+    pub(crate) call_durations: crate::metrics::export::CallDurations,
     pub(crate) name: crate::Name,
     pub(crate) clock: Clock,
     listeners: Box<[Listener]>,
@@ -187,6 +190,8 @@ impl Shared {
             counters: Counters::new(),
             #[cfg(feature = "metrics")]
             transitions: Default::default(),
+            #[cfg(feature = "metrics")]
+            call_durations: Default::default(),
             name,
             clock,
             listeners: listeners.into_boxed_slice(),
@@ -285,6 +290,12 @@ impl Shared {
     #[cfg(feature = "metrics")]
     pub(crate) fn lifetime_totals(&self) -> Totals {
         self.counters.totals()
+    }
+
+    /// Whether calls are timed (a slow-call policy).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn times_calls(&self) -> bool {
+        self.slow_call.is_some()
     }
 
     /// Keeps the breaker open for at least `wait` from now, if it is open.

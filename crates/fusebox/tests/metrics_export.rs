@@ -37,6 +37,31 @@ fn take(snapshotter: &Snapshotter) -> Reading {
     )
 }
 
+/// The durations recorded for `name` since the last reading.
+fn durations(snapshotter: &Snapshotter, name: &str) -> Vec<f64> {
+    let series = snapshotter.snapshot().into_vec().into_iter();
+    series
+        .filter_map(|(key, _, _, value)| {
+            let (_, key) = key.into_parts();
+            let labelled = key.labels().any(|l| l.key() == "name" && l.value() == name);
+            match value {
+                DebugValue::Histogram(values)
+                    if key.name() == "fusebox_call_duration_seconds" && labelled =>
+                {
+                    Some(
+                        values
+                            .into_iter()
+                            .map(|v| v.into_inner())
+                            .collect::<Vec<_>>(),
+                    )
+                }
+                _ => None,
+            }
+        })
+        .flatten()
+        .collect()
+}
+
 impl Reading {
     /// The value of the series `metric` whose labels are exactly `labels`.
     fn get(&self, kind: MetricKind, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
@@ -192,9 +217,18 @@ fn slow_calls_are_counted_and_registries_export_every_breaker() {
         })
         .unwrap();
         slow.export_metrics();
+        // Timed calls are recorded from the first export on.
+        slow.call(|| {
+            clock.advance(Duration::from_millis(250));
+            Ok::<_, ()>(())
+        })
+        .unwrap();
+        let durations = durations(&s, "slowpoke");
+        assert_eq!(durations, [0.25]);
+        slow.export_metrics();
         let read = take(&s);
         assert_eq!(read.calls("slowpoke", "slow"), Some(1.0));
-        assert_eq!(read.calls("slowpoke", "success"), Some(1.0));
+        assert_eq!(read.calls("slowpoke", "success"), Some(2.0));
         assert_eq!(read.calls("quick", "success"), None);
 
         registry.export_metrics();

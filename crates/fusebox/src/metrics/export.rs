@@ -11,7 +11,12 @@
 //! by the breaker as they are announced (no allocation: reporting a label
 //! set to a recorder allocates) and published the same way.
 
-use ::metrics::{counter, describe_counter, describe_gauge, gauge, Unit};
+use std::sync::OnceLock;
+
+use ::metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Histogram,
+    Unit,
+};
 
 use crate::counters::Count;
 use crate::sync::{AtomicU64, Ordering};
@@ -21,6 +26,7 @@ const CALLS: &str = "fusebox_calls_total";
 const REJECTIONS: &str = "fusebox_rejections_total";
 const TRANSITIONS: &str = "fusebox_transitions_total";
 const STATE: &str = "fusebox_state";
+const DURATION: &str = "fusebox_call_duration_seconds";
 
 /// The `outcome` label of each call count.
 const OUTCOMES: [(Count, &str); 5] = [
@@ -46,13 +52,17 @@ impl CircuitBreaker {
     /// | `fusebox_rejections_total` | counter | `name`, `state` (`open`, `half_open`, `forced_open`) |
     /// | `fusebox_transitions_total` | counter | `name`, `from`, `to` (pairs that happened) |
     /// | `fusebox_state` | gauge | `name`, `state`: 1 for the current state, 0 for the others |
+    /// | `fusebox_call_duration_seconds` | histogram | `name`; only with a slow-call policy, whose calls are timed anyway |
     ///
     /// Counters count from the breaker's creation and never run backwards, not
     /// even on [`reset`](CircuitBreaker::reset) (unlike [`Metrics`](crate::Metrics),
     /// which counts since the last reset). A slow call is also a success or a
     /// failure: `slow` counts calls, not a separate outcome. Transitions are
     /// those this process announced (for a breaker in a shared store, the
-    /// ones its own calls made). Two breakers with
+    /// ones its own calls made). Call durations are recorded as calls end,
+    /// into the histogram registered by the first `export_metrics` (with
+    /// the recorder installed then): durations of calls before it are not
+    /// recorded, and no call allocates. Two breakers with
     /// the same name publish to the same series: give each its own name (a
     /// [`Registry`] does).
     ///
@@ -98,6 +108,12 @@ impl CircuitBreaker {
             }
         }
         set_state(&name, snapshot.state);
+        if self.shared().times_calls() {
+            let durations = &self.shared().call_durations;
+            durations
+                .0
+                .get_or_init(|| histogram!(DURATION, "name" => name.clone()));
+        }
     }
 }
 
@@ -130,6 +146,21 @@ impl TransitionCounts {
 
 fn index(state: State) -> usize {
     state.to_bits() as usize
+}
+
+/// The histogram timed calls of one breaker record into, registered by the
+/// first export: registering a labelled series allocates, so calls only
+/// ever use a handle made before them.
+#[derive(Default)]
+pub(crate) struct CallDurations(OnceLock<Histogram>);
+
+impl CallDurations {
+    /// Records one call's duration, if an exporter has run.
+    pub(crate) fn record(&self, nanos: u64) {
+        if let Some(histogram) = self.0.get() {
+            histogram.record(nanos as f64 / 1e9);
+        }
+    }
 }
 
 fn set_state(name: &str, current: State) {
