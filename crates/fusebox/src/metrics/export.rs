@@ -182,6 +182,11 @@ fn describe() {
         "Calls a circuit breaker refused, by the refusing state."
     );
     describe_counter!(TRANSITIONS, Unit::Count, "Circuit breaker state changes.");
+    describe_histogram!(
+        DURATION,
+        Unit::Seconds,
+        "Durations of calls timed by a slow-call policy."
+    );
     describe_gauge!(
         STATE,
         "1 for the state a circuit breaker is in, 0 for the others."
