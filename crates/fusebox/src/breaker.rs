@@ -118,8 +118,10 @@ pub(crate) struct Locked {
     /// made (generation order). Queued under the lock that made them, so
     /// that listeners see them in that order whichever thread runs them.
     pending: VecDeque<Transition>,
-    /// A thread is announcing `pending`: others leave theirs to it.
-    announcing: bool,
+    /// The process whose thread is announcing `pending`: others of that
+    /// process leave theirs to it. A child forked during an announcement
+    /// has no such thread, so a pid other than its own is nobody.
+    announcing: Option<u32>,
 }
 
 /// Transitions queued in advance without allocating: more than this many
@@ -185,7 +187,7 @@ impl Shared {
                 machine,
                 baseline: Totals::default(),
                 pending: VecDeque::with_capacity(PENDING_CAPACITY),
-                announcing: false,
+                announcing: None,
             }),
             counters: Counters::new(),
             #[cfg(feature = "metrics")]
@@ -373,7 +375,8 @@ impl Shared {
             generation: change.generation,
             at: at(change.at),
         });
-        Announce(!std::mem::replace(&mut locked.announcing, true))
+        let me = std::process::id();
+        Announce(locked.announcing.replace(me) != Some(me))
     }
 
     /// Announces queued transitions, in order, outside the lock, until none
@@ -388,26 +391,34 @@ impl Shared {
         impl Drop for OnPanic<'_> {
             fn drop(&mut self) {
                 if std::thread::panicking() {
-                    lock(self.0).announcing = false;
+                    lock(self.0).announcing = None;
                 }
             }
         }
         let _on_panic = OnPanic(&self.locked);
+        // A listener's panic reaches this caller only once the queue is
+        // empty: transitions queued behind it are still announced.
+        let mut panicked = None;
         loop {
             let next = {
                 let mut locked = lock(&self.locked);
                 let next = locked.pending.pop_front();
                 // Under the same lock as the check, so a transition queued
                 // meanwhile finds either this loop or no announcer at all.
-                locked.announcing = next.is_some();
+                locked.announcing = next.as_ref().map(|_| std::process::id());
                 next
             };
             let Some(transition) = next else {
-                return;
+                break;
             };
             #[cfg(feature = "metrics")]
             self.transitions.add(&transition);
-            announce(&transition, &self.listeners);
+            if let Some(panic) = announce(&transition, &self.listeners) {
+                panicked.get_or_insert(panic);
+            }
+        }
+        if let Some(panic) = panicked {
+            std::panic::resume_unwind(panic);
         }
     }
 }

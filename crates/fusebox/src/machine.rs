@@ -367,6 +367,9 @@ impl Machine {
         if ticket.generation != self.generation {
             return None;
         }
+        if self.state == State::HalfOpen && !self.probes.iter().any(|p| p.id == ticket.probe) {
+            return None; // a trial call already declared lost
+        }
         let report = call.report;
         let report = match report {
             Report::Cancelled if self.settings.cancel_is_failure => Report::Failure,

@@ -16,20 +16,23 @@ use std::sync::Arc;
 /// The longest name kept inline, copied without touching shared memory.
 /// Unused bytes are 0: a name with a NUL byte in it (no breaker's name has
 /// one: control characters are refused) is kept shared.
-const INLINE: usize = 23;
+const INLINE: usize = 47;
+/// Words of an inline name.
+const WORDS: usize = (INLINE + 1) / 8;
 
 /// A breaker's name: a cheap, immutable string.
 ///
 /// It dereferences to `str` and compares with `&str`, so
 /// `rejected.name == "s3_upload"` and `format!("{}", rejected.name)` work.
-/// Cloning a name of up to 23 bytes copies it; a longer one is shared.
+/// Cloning a name of up to 47 bytes (host names with a port, tenant ids)
+/// copies it; a longer one is shared.
 #[derive(Clone)]
 pub struct Name(Repr);
 
 #[derive(Clone)]
 enum Repr {
     /// Bytes in native order, NUL-padded: three aligned words to copy.
-    Inline([u64; 3]),
+    Inline([u64; WORDS]),
     Shared(Arc<str>),
 }
 
@@ -37,14 +40,14 @@ impl Name {
     /// A name holding `name`.
     pub fn new(name: &str) -> Name {
         if name.len() <= INLINE && !name.contains('\0') {
-            let mut bytes = [0; 24];
+            let mut bytes = [0; WORDS * 8];
             bytes[..name.len()].copy_from_slice(name.as_bytes());
             let word = |i: usize| {
                 let mut chunk = [0; 8];
                 chunk.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
                 u64::from_ne_bytes(chunk)
             };
-            Name(Repr::Inline([word(0), word(1), word(2)]))
+            Name(Repr::Inline(std::array::from_fn(word)))
         } else {
             Name(Repr::Shared(Arc::from(name)))
         }
@@ -175,11 +178,31 @@ mod tests {
         }
     }
 
+    /// Defect: names were leaked for the life of the process; and a
+    /// rejection must not write a count other threads share, so a name of
+    /// a host with its port is copied into it, not shared.
+    #[test]
+    fn rejecting_a_call_copies_a_host_sized_name() {
+        let host = "payments.internal.example.com:8443";
+        let b = crate::CircuitBreaker::builder(host).build().unwrap();
+        b.force_open();
+        let Err(rejected) = b.try_acquire() else {
+            panic!("forced open")
+        };
+        assert!(
+            matches!(rejected.name.0, Repr::Inline(_)),
+            "{host} is shared"
+        );
+        assert_eq!(rejected.name, host);
+        assert!(matches!(Name::new(&"h".repeat(47)).0, Repr::Inline(_)));
+        assert!(matches!(Name::new(&"h".repeat(48)).0, Repr::Shared(_)));
+    }
+
     #[test]
     fn a_long_name_is_freed_with_its_last_holder() {
-        let name = Name::new(&"host-".repeat(10));
+        let name = Name::new(&"host-".repeat(20));
         let Repr::Shared(inner) = &name.0 else {
-            panic!("a 50-byte name is shared")
+            panic!("a 100-byte name is shared")
         };
         let weak = Arc::downgrade(inner);
         let copy = name.clone();

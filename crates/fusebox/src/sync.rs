@@ -11,6 +11,24 @@ pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 
+/// Lets another thread run (loom's, under the model checker).
+#[cfg(not(loom))]
+pub(crate) fn yield_now() {
+    std::thread::yield_now();
+}
+
+#[cfg(loom)]
+pub(crate) use loom::thread::yield_now;
+
+/// A pause in a spin loop (under loom, a yield: its model needs one).
+#[cfg(not(loom))]
+pub(crate) fn spin() {
+    std::hint::spin_loop();
+}
+
+#[cfg(loom)]
+pub(crate) use loom::thread::yield_now as spin;
+
 /// Locks a mutex, carrying on if a panicking thread poisoned it: the machine
 /// under it is only ever mutated by code that cannot panic half-way.
 #[cfg(not(loom))]

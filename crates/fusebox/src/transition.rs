@@ -93,8 +93,13 @@ impl fmt::Display for Transition {
 /// A callback run after every transition, outside the breaker's lock.
 pub(crate) type Listener = Arc<dyn Fn(&Transition) + Send + Sync>;
 
-/// Emits the one INFO event and runs the listeners.
-pub(crate) fn announce(transition: &Transition, listeners: &[Listener]) {
+/// Emits the one INFO event and runs the listeners. A listener that panics
+/// does not keep the others from seeing the transition: the first panic is
+/// returned, for the caller to resume once nothing is left to announce.
+pub(crate) fn announce(
+    transition: &Transition,
+    listeners: &[Listener],
+) -> Option<Box<dyn std::any::Any + Send>> {
     tracing::info!(
         target: "fusebox",
         circuit = &*transition.name,
@@ -104,7 +109,12 @@ pub(crate) fn announce(transition: &Transition, listeners: &[Listener]) {
         generation = transition.generation,
         "{transition}"
     );
+    let mut panicked = None;
     for listener in listeners {
-        listener(transition);
+        let run = std::panic::AssertUnwindSafe(|| listener(transition));
+        if let Err(panic) = std::panic::catch_unwind(run) {
+            panicked.get_or_insert(panic);
+        }
     }
+    panicked
 }

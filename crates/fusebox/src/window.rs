@@ -104,7 +104,7 @@ impl CallWindow {
     pub(crate) fn adopt(&self, generation: u64) {
         match self {
             CallWindow::Count(w) => w.adopt(generation),
-            CallWindow::Time(w) => w.epoch.store(generation, Ordering::Release),
+            CallWindow::Time(w) => w.gate.store(epoch_bits(generation), Ordering::Release),
         }
     }
 
@@ -315,8 +315,14 @@ pub(crate) struct TimeWindow {
     /// as the window, nothing in the buckets is live, whatever their tags
     /// say (tags are slice numbers modulo 2^32).
     newest: AtomicU64,
-    /// The generation whose calls the window counts.
-    epoch: AtomicU64,
+    /// The generation whose calls the window counts (its low 44 bits, in
+    /// the upper part) and the calls recording right now (the low 20 bits).
+    /// One word, so that a call's check of the generation and its claim to
+    /// be recording are one atomic step, ordered with a clear's change of
+    /// generation: a clear then waits for the calls that got in first, so a
+    /// call of the old generation lands before the clear empties its bucket,
+    /// never in the new generation's window.
+    gate: AtomicU64,
     buckets: Box<[Bucket]>,
 }
 
@@ -340,15 +346,20 @@ impl TimeWindow {
             width: (span / TIME_BUCKETS).max(1),
             floor: AtomicU64::new(0),
             newest: AtomicU64::new(0),
-            epoch: AtomicU64::new(0),
+            gate: AtomicU64::new(0),
             buckets: (0..TIME_BUCKETS).map(|_| Bucket::default()).collect(),
         }
     }
 
     fn record(&self, generation: u64, now: Nanos, failed: bool, slow: bool) {
-        if self.epoch.load(Ordering::Acquire) != generation {
-            return;
+        let gate = self.gate.fetch_add(1, Ordering::AcqRel);
+        if gate & !RECORDING == epoch_bits(generation) {
+            self.count(now, failed, slow);
         }
+        self.gate.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn count(&self, now: Nanos, failed: bool, slow: bool) {
         let slice = now / self.width;
         let newest = self.newest.load(Ordering::Acquire);
         if slice > newest {
@@ -369,15 +380,6 @@ impl TimeWindow {
         for (counter, yes) in bucket.counters().into_iter().zip(counted) {
             if yes {
                 bump(counter, slice);
-            }
-        }
-        if self.epoch.load(Ordering::Acquire) != generation {
-            // The window was cleared for a new generation while this call
-            // recorded: take it back out.
-            for (counter, yes) in bucket.counters().into_iter().zip(counted) {
-                if yes {
-                    unbump(counter, slice);
-                }
             }
         }
     }
@@ -415,7 +417,22 @@ impl TimeWindow {
 
     fn clear(&self, now: Nanos, generation: u64) {
         let slice = now / self.width;
-        self.epoch.store(generation, Ordering::Release);
+        let _ = self
+            .gate
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |gate| {
+                Some(epoch_bits(generation) | gate & RECORDING)
+            });
+        // Calls of the old generation still recording finish first (a few
+        // instructions each, unless a thread was preempted mid-call).
+        let mut spins = 0u32;
+        while self.gate.load(Ordering::Acquire) & RECORDING != 0 {
+            spins += 1;
+            if spins < 64 {
+                crate::sync::spin();
+            } else {
+                crate::sync::yield_now();
+            }
+        }
         self.floor.store(slice, Ordering::Release);
         let bucket = &self.buckets[(slice % TIME_BUCKETS) as usize];
         let empty = (slice & LOW) << 32;
@@ -423,6 +440,14 @@ impl TimeWindow {
             counter.store(empty, Ordering::Release);
         }
     }
+}
+
+/// The count of calls recording, in a time window's `gate`.
+const RECORDING: u64 = (1 << 20) - 1;
+
+/// A generation as a time window's `gate` holds it.
+fn epoch_bits(generation: u64) -> u64 {
+    generation << 20
 }
 
 /// Adds one to `counter` for `slice`, restarting it if it holds an older
@@ -438,7 +463,10 @@ fn bump(counter: &AtomicU64, slice: u64) {
                 return; // saturated
             }
             word + 1
-        } else if is_later((word >> 32) as u32, slice as u32) {
+        } else if count(word) != 0 && is_later((word >> 32) as u32, slice as u32) {
+            // An empty counter holds nothing to keep, whatever its tag: a
+            // fresh or zeroed one is tag 0, which reads as "later" than
+            // every slice in the upper half of the tag space.
             return;
         } else {
             tag | 1
@@ -448,14 +476,6 @@ fn bump(counter: &AtomicU64, slice: u64) {
             Err(seen) => word = seen,
         }
     }
-}
-
-/// Takes back one [`bump`] for `slice`, if that slice's count is still there.
-fn unbump(counter: &AtomicU64, slice: u64) {
-    let tag = (slice & LOW) << 32;
-    let _ = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
-        (word & !LOW == tag && count(word) > 0).then(|| word - 1)
-    });
 }
 
 /// Whether slice tag `a` is after `b`, modulo 2^32 (tags within 2^31 of

@@ -89,8 +89,12 @@ fn eight_threads_of_calls_manual_control_and_clock_jumps() {
                                     let generation = permit.generation();
                                     let lease_end = before + Duration::from_secs(60);
                                     if permit.is_probe() {
-                                        let after = clock.elapsed();
                                         let mut trials = trials.lock().unwrap();
+                                        // Judged at a time read under the lock: a time
+                                        // read before it may predate leases that ran
+                                        // out (and slots given to later trial calls,
+                                        // already in the map) while this thread waited.
+                                        let after = clock.elapsed();
                                         let running = trials.entry(generation).or_default();
                                         let leased =
                                             running.iter().filter(|end| **end > after).count();

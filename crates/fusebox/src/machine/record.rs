@@ -149,6 +149,7 @@ impl Machine {
                     let fresh = Machine::new(self.settings.clone(), 0).window;
                     let fresh = fresh.expect("same settings, same window");
                     fresh.decode(value)?;
+                    fresh.bound(now);
                     next.window = Some(fresh);
                 }
                 _ => {} // a newer writer's field

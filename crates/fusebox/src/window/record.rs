@@ -43,6 +43,19 @@ impl CallWindow {
         }
     }
 
+    /// Brings slice numbers read from a store within the time `now`: no
+    /// call was recorded after it, and nothing after it was cleared. (A
+    /// missing or damaged `newest`, or a `floor` from the future, would
+    /// otherwise stay in the record for good.)
+    pub(crate) fn bound(&self, now: crate::clock::Nanos) {
+        if let CallWindow::Time(w) = self {
+            let current = now / w.width;
+            for word in [&w.floor, &w.newest] {
+                let _ = word.fetch_min(current, Ordering::AcqRel);
+            }
+        }
+    }
+
     /// Restores a window from [`encode`](Self::encode)'s text. `Ok(false)`
     /// when the text is for another kind or size of window (left empty).
     pub(crate) fn decode(&self, text: &str) -> Result<bool, String> {
@@ -86,7 +99,11 @@ impl CallWindow {
                 };
                 let parts: Vec<&str> = rest.splitn(4, ':').collect();
                 let (width, floor, buckets, newest) = match parts[..] {
-                    [width, floor, buckets] => (width, floor, buckets, u64::MAX),
+                    // Written before `newest` existed: tags modulo 2^32
+                    // cannot tell how old the buckets are, so the window
+                    // starts empty (at most one window of calls is lost,
+                    // once) rather than keep `newest = u64::MAX` for good.
+                    [_, _, _] => return Ok(false),
                     [width, floor, buckets, newest] => (width, floor, buckets, number(newest)?),
                     _ => return Err(bad()),
                 };
@@ -110,7 +127,6 @@ impl CallWindow {
                     bucket.slow.store(slow, Ordering::Relaxed);
                 }
                 w.floor.store(number(floor)?, Ordering::Relaxed);
-                // Written before this field existed: trust the tags.
                 w.newest.store(newest, Ordering::Relaxed);
                 Ok(true)
             }
