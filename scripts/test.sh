@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace. Sets up what it needs on a
 # fresh machine itself: redis-server, installed with apt-get when missing
-# (there is no Python package yet, so no venv or maturin step).
+# (the Redis tests start their own servers), and for the Python package
+# (scripts/test_python.sh) the virtualenvs, maturin and the abi3 wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,9 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 
 step "doc build"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --quiet
+
+step "python package"
+scripts/test_python.sh
 
 echo
 echo "all checks passed"

@@ -32,9 +32,9 @@
 //! case in which the machine would return the same answer and change nothing,
 //! which is what the model tests check.
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
+use announce::{Announce, Announcements};
 pub(crate) use answer::Answer;
 
 use crate::clock::{Clock, Nanos};
@@ -42,12 +42,13 @@ use crate::counters::{Counters, Totals};
 use crate::external::External;
 use crate::machine::{Change, Machine, RateSettings};
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
-use crate::transition::{announce, Listener};
+use crate::transition::Listener;
 use crate::window::CallWindow;
-use crate::{Metrics, State, Transition};
+use crate::{Metrics, State};
 use std::sync::Arc;
 
 mod admit;
+mod announce;
 mod answer;
 mod report;
 
@@ -114,23 +115,9 @@ pub(crate) struct Locked {
     pub(crate) machine: Machine,
     /// Totals at the last reset; metrics report counts since then.
     baseline: Totals,
-    /// Transitions made but not yet announced, in the order they were
-    /// made (generation order). Queued under the lock that made them, so
-    /// that listeners see them in that order whichever thread runs them.
-    pending: VecDeque<Transition>,
-    /// The process whose thread is announcing `pending`: others of that
-    /// process leave theirs to it. A child forked during an announcement
-    /// has no such thread, so a pid other than its own is nobody.
-    announcing: Option<u32>,
+    /// Transitions waiting for their listeners (see `announce.rs`).
+    announcements: Announcements,
 }
-
-/// Transitions queued in advance without allocating: more than this many
-/// waiting at once (listeners slower than transitions) grow the queue.
-const PENDING_CAPACITY: usize = 8;
-
-/// Whether the thread that queued a transition must announce the queue.
-#[must_use]
-struct Announce(bool);
 
 pub(crate) struct Shared {
     word: AtomicU64,
@@ -186,8 +173,7 @@ impl Shared {
             locked: Mutex::new(Locked {
                 machine,
                 baseline: Totals::default(),
-                pending: VecDeque::with_capacity(PENDING_CAPACITY),
-                announcing: None,
+                announcements: Announcements::new(),
             }),
             counters: Counters::new(),
             #[cfg(feature = "metrics")]
@@ -229,12 +215,11 @@ impl Shared {
             if to == State::Closed {
                 lock(&self.locked).baseline = self.counters.totals();
             }
-            let ran = external.run(&self.name, true, |machine, now| {
-                ((), Some(machine.manual(to, now)))
+            self.on_store(external, || {
+                external.run(&self.name, true, |machine, now| {
+                    ((), Some(machine.manual(to, now)))
+                })
             });
-            if let Some(((), change)) = ran {
-                self.announce_external(external, change);
-            }
             return;
         }
         let announce = self.with_locked(|locked, now| {
@@ -265,14 +250,15 @@ impl Shared {
         if let Some(external) = &self.external {
             let baseline = lock(&self.locked).baseline;
             let totals = self.counters.totals().since(&baseline);
-            let ran = external.run(&self.name, true, |machine, now| {
-                let change = machine.tick(now);
-                let at = |t: Nanos| external_instant(external, t);
-                (Metrics::new(self, machine, &totals, now, at), change)
+            let ran = self.on_store(external, || {
+                external.run(&self.name, true, |machine, now| {
+                    let change = machine.tick(now);
+                    let at = |t: Nanos| external_instant(external, t);
+                    (Metrics::new(self, machine, &totals, now, at), change)
+                })
             });
-            let (mut metrics, change) = ran.expect("metrics may run locally");
+            let mut metrics = ran.expect("metrics may run locally");
             metrics.degraded = external.is_degraded();
-            self.announce_external(external, change);
             return metrics;
         }
         let mut snapshot = None;
@@ -334,92 +320,18 @@ impl Shared {
         let mut locked = lock(&self.locked);
         let now = self.clock.now();
         let change = f(&mut locked, now);
-        self.open_until
-            .store(locked.machine.open_until(), Ordering::Relaxed);
+        // `opened_at` first: a rejection that sees the new deadline sees when
+        // it was set, so its wait never exceeds the open duration.
         self.opened_at
             .store(locked.machine.since(), Ordering::Relaxed);
+        self.open_until
+            .store(locked.machine.open_until(), Ordering::Release);
         self.probe_deadline
             .store(locked.machine.earliest_probe_deadline(), Ordering::Relaxed);
         let word = mirror(&locked.machine, self.external.is_some());
         self.word.store(word, Ordering::Release);
         let at = |t: Nanos| self.clock.instant(t);
         self.queue(&mut locked, change, at)
-    }
-
-    fn announce_external(&self, external: &External, change: Option<Change>) {
-        if change.is_none() {
-            return;
-        }
-        let mut locked = lock(&self.locked);
-        let announce = self.queue(&mut locked, change, |t| external_instant(external, t));
-        drop(locked);
-        self.announce(announce);
-    }
-
-    /// Queues `change` for the listeners; the caller announces the queue
-    /// unless another thread is doing so already.
-    fn queue(
-        &self,
-        locked: &mut Locked,
-        change: Option<Change>,
-        at: impl Fn(Nanos) -> std::time::Instant,
-    ) -> Announce {
-        let Some(change) = change else {
-            return Announce(false);
-        };
-        locked.pending.push_back(Transition {
-            name: self.name.clone(),
-            from: change.from,
-            to: change.to,
-            reason: change.reason,
-            generation: change.generation,
-            at: at(change.at),
-        });
-        let me = std::process::id();
-        Announce(locked.announcing.replace(me) != Some(me))
-    }
-
-    /// Announces queued transitions, in order, outside the lock, until none
-    /// is left: a listener may call the breaker (and make transitions of its
-    /// own, which this loop then announces after the current one).
-    fn announce(&self, Announce(mine): Announce) {
-        if !mine {
-            return;
-        }
-        /// Hands the queue on if a listener panics, so announcing never stops.
-        struct OnPanic<'a>(&'a Mutex<Locked>);
-        impl Drop for OnPanic<'_> {
-            fn drop(&mut self) {
-                if std::thread::panicking() {
-                    lock(self.0).announcing = None;
-                }
-            }
-        }
-        let _on_panic = OnPanic(&self.locked);
-        // A listener's panic reaches this caller only once the queue is
-        // empty: transitions queued behind it are still announced.
-        let mut panicked = None;
-        loop {
-            let next = {
-                let mut locked = lock(&self.locked);
-                let next = locked.pending.pop_front();
-                // Under the same lock as the check, so a transition queued
-                // meanwhile finds either this loop or no announcer at all.
-                locked.announcing = next.as_ref().map(|_| std::process::id());
-                next
-            };
-            let Some(transition) = next else {
-                break;
-            };
-            #[cfg(feature = "metrics")]
-            self.transitions.add(&transition);
-            if let Some(panic) = announce(&transition, &self.listeners) {
-                panicked.get_or_insert(panic);
-            }
-        }
-        if let Some(panic) = panicked {
-            std::panic::resume_unwind(panic);
-        }
     }
 }
 

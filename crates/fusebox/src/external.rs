@@ -481,11 +481,21 @@ impl External {
                 self.store.describe()
             );
         }
-        mirror.synced = Some(Synced {
-            generation: machine.generation(),
-            ..synced_now
+        // The mirror only moves forward: a thread held up after its
+        // transaction must not put back a state the store has left (the
+        // breaker runs on the mirror when the store cannot be reached).
+        let older = mirror.synced.is_some_and(|seen| {
+            seen.epoch.is_some()
+                && seen.epoch == synced_now.epoch
+                && machine.generation() < seen.generation
         });
-        mirror.machine = machine;
+        if !older {
+            mirror.synced = Some(Synced {
+                generation: machine.generation(),
+                ..synced_now
+            });
+            mirror.machine = machine;
+        }
         mirror.dirty = false;
         Ok((result, change))
     }

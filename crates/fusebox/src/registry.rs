@@ -209,6 +209,14 @@ impl Registry {
         lock_std(&self.inner.breakers).get(name).cloned()
     }
 
+    /// Forgets the breaker called `name` and returns it: the registry's
+    /// next `get_or_create(name)` makes a new one. For names that come and
+    /// go (per host, per tenant), so the registry does not grow forever; the
+    /// breaker itself lives on while any clone of it does.
+    pub fn remove(&self, name: &str) -> Option<CircuitBreaker> {
+        lock_std(&self.inner.breakers).remove(name)
+    }
+
     /// Every breaker made so far, by name.
     pub fn breakers(&self) -> Vec<CircuitBreaker> {
         lock_std(&self.inner.breakers).values().cloned().collect()

@@ -49,3 +49,15 @@ fn an_owned_permit_can_be_ignored_and_says_what_it_is() {
     assert!(b.try_acquire_owned().unwrap().is_probe());
     assert_eq!(b.metrics().ignored, 2);
 }
+
+#[test]
+fn a_registry_forgets_a_breaker_it_is_told_to() {
+    let registry = fusebox::Registry::new();
+    let first = registry.get_or_create("tenant-42");
+    first.trip();
+    let removed = registry.remove("tenant-42").expect("it was made");
+    assert_eq!(removed.name(), "tenant-42");
+    assert!(registry.get("tenant-42").is_none());
+    assert!(registry.remove("tenant-42").is_none());
+    assert_eq!(registry.get_or_create("tenant-42").state(), State::Closed);
+}

@@ -62,7 +62,7 @@ impl Shared {
     /// thread's own counter, less than a call would cost.
     #[inline(always)]
     fn reject_open(&self) -> Answer {
-        let until = self.open_until.load(Ordering::Relaxed);
+        let until = self.open_until.load(Ordering::Acquire);
         // Far from the deadline the coarse clock settles it; near it, the
         // precise one does, so no call is admitted early or late.
         let coarse = self.clock.recent();
@@ -141,14 +141,15 @@ impl Shared {
     }
 
     fn acquire_external(&self, external: &External) -> Answer {
-        let ran = external.run(&self.name, !external.fail_closed, |machine, now| {
-            machine.acquire(now)
+        let ran = self.on_store(external, || {
+            external.run(&self.name, !external.fail_closed, |machine, now| {
+                machine.acquire(now)
+            })
         });
-        let Some((admission, change)) = ran else {
+        let Some(admission) = ran else {
             // Degraded and failing closed: no call until the store is back.
             return self.reject(State::Open, None);
         };
-        self.announce_external(external, change);
         self.answer(admission)
     }
 }

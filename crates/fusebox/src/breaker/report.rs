@@ -61,10 +61,7 @@ impl Shared {
             windowed: false,
         };
         if let Some(external) = &self.external {
-            let ran = external.record(&self.name, ticket, call);
-            if let Some(((), change)) = ran {
-                self.announce_external(external, change);
-            }
+            self.on_store(external, || external.record(&self.name, ticket, call));
             return;
         }
         if ticket.probe == 0 {

@@ -1,0 +1,52 @@
+//! `fusebox._fusebox`: the extension module behind the Python package
+//! `fusebox`.
+//!
+//! Only wrappers live here: every decision (admit, refuse, count, change
+//! state) is made by the Rust core, the same `fusebox::CircuitBreaker` the
+//! Rust crate and the command-line tool use. The pure-Python package
+//! (`python/fusebox`) adds what must be Python: the `CircuitState` enum, the
+//! exception class, decorators, context managers and `retry`.
+//!
+//! * `breaker`: `CircuitBreaker`, its settings, state and manual control.
+//! * `call`: the sync call path, one method that acquires, calls, records.
+//! * `execution`: the awaitable of `execute` (and of `call` on an `async`
+//!   function), written in Rust so an async call costs no Python frame.
+//! * `guarded`: the callable `@cb` returns, written in Rust for the same reason.
+//! * `permit`: permits held by a `with` block or by the calling thread
+//!   between `allow_request()` and `record_*()`.
+//! * `clock`: `ManualClock`, for tests that move time by hand.
+//! * `config`: `load_config`, a file read by the core's `fusebox::Config`.
+//! * `args`: checks of Python arguments, with errors naming the argument.
+//! * `errors`: the one place Rust errors become Python exceptions.
+//! * `python`: the Python objects the module hands out (states, the
+//!   exception class, the transition announcer), imported once.
+//! * `log_bridge`: the core's warnings (a store that cannot be reached) as
+//!   records of the `fusebox` logger.
+
+mod args;
+mod breaker;
+mod call;
+mod clock;
+mod config;
+mod errors;
+mod execution;
+mod guarded;
+mod log_bridge;
+mod permit;
+mod python;
+
+use pyo3::prelude::*;
+
+/// The extension module `fusebox._fusebox`.
+#[pymodule]
+fn _fusebox(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<breaker::CircuitBreaker>()?;
+    module.add_class::<execution::Execution>()?;
+    module.add_class::<permit::Permit>()?;
+    module.add_class::<guarded::Guarded>()?;
+    module.add_class::<config::LoadedConfig>()?;
+    module.add_class::<clock::ManualClock>()?;
+    module.add_function(wrap_pyfunction!(config::load_config, module)?)?;
+    log_bridge::install();
+    Ok(())
+}

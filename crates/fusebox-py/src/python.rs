@@ -1,0 +1,101 @@
+//! The Python objects the extension hands out, defined in the pure-Python
+//! module `fusebox._types` and looked up once per interpreter.
+
+use fusebox::State;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+
+/// What `fusebox._types` provides, in the order of [`State::ALL`] for states.
+struct Handles {
+    states: [Py<PyAny>; 5],
+    open_error: Py<PyType>,
+    announce: Py<PyAny>,
+    coroutine: Py<PyType>,
+    /// `types.CoroutineType.send`, called unbound: no bound method per step.
+    coroutine_send: Py<PyAny>,
+}
+
+static HANDLES: PyOnceLock<Handles> = PyOnceLock::new();
+
+fn handles(py: Python<'_>) -> PyResult<&Handles> {
+    HANDLES.get_or_try_init(py, || {
+        let types = py.import("fusebox._types")?;
+        let enum_class = types.getattr("CircuitState")?;
+        let member = |state: State| -> PyResult<Py<PyAny>> {
+            Ok(enum_class.call1((state.as_str(),))?.unbind())
+        };
+        let coroutine = py
+            .import("types")?
+            .getattr("CoroutineType")?
+            .cast_into::<PyType>()?;
+        Ok(Handles {
+            states: [
+                member(State::ALL[0])?,
+                member(State::ALL[1])?,
+                member(State::ALL[2])?,
+                member(State::ALL[3])?,
+                member(State::ALL[4])?,
+            ],
+            open_error: types
+                .getattr("CircuitOpenError")?
+                .cast_into::<PyType>()?
+                .unbind(),
+            announce: types.getattr("announce")?.unbind(),
+            coroutine_send: coroutine.getattr("send")?.unbind(),
+            coroutine: coroutine.unbind(),
+        })
+    })
+}
+
+/// Loads the handles now, so that a broken installation fails at import.
+pub(crate) fn load(py: Python<'_>) -> PyResult<()> {
+    handles(py).map(drop)
+}
+
+/// The `CircuitState` member of `state`.
+pub(crate) fn state(py: Python<'_>, state: State) -> Py<PyAny> {
+    let index = State::ALL
+        .iter()
+        .position(|s| *s == state)
+        .unwrap_or_default();
+    match handles(py) {
+        Ok(handles) => handles.states[index].clone_ref(py),
+        // Unreachable after a successful import; the name is still right.
+        Err(_) => pyo3::types::PyString::new(py, state.as_str())
+            .into_any()
+            .unbind(),
+    }
+}
+
+/// The class `CircuitOpenError`.
+pub(crate) fn open_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    Ok(handles(py)?.open_error.bind(py))
+}
+
+/// `fusebox._types.announce`, which logs a transition and runs callbacks.
+pub(crate) fn announce(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    Ok(handles(py)?.announce.bind(py))
+}
+
+/// Whether `value` is a native coroutine (the result of an `async def`).
+#[inline]
+pub(crate) fn is_coroutine(value: &Bound<'_, PyAny>) -> bool {
+    match handles(value.py()) {
+        Ok(handles) => value.get_type().is(handles.coroutine.bind(value.py())),
+        Err(_) => false,
+    }
+}
+
+/// `coroutine.send(value)` for a native coroutine.
+#[inline]
+pub(crate) fn coroutine_send<'py>(
+    coroutine: &Bound<'py, PyAny>,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = coroutine.py();
+    handles(py)?
+        .coroutine_send
+        .bind(py)
+        .call1((coroutine, value))
+}

@@ -1,0 +1,126 @@
+"""A breaker made before fork() works in the child: os.fork and
+multiprocessing's fork start method (gunicorn's and Celery's workers)."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fusebox import CircuitBreaker, CircuitOpenError, CircuitState
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fork() is POSIX")
+
+
+class Down(Exception):
+    pass
+
+
+def fail() -> None:
+    raise Down()
+
+
+def exercise(cb: CircuitBreaker) -> str:
+    """Trips the breaker, waits out its 50 ms recovery timeout (real time: the
+    child's clock is what is checked), and closes it with a trial call."""
+    for _ in range(2):
+        try:
+            cb.call(fail)
+        except Down:
+            pass
+    assert cb.state is CircuitState.OPEN, cb.state
+    try:
+        cb.call(lambda: None)
+        return "not refused"
+    except CircuitOpenError:
+        pass
+    deadline = time.monotonic() + 0.05
+    while time.monotonic() < deadline + 0.02:
+        time.sleep(0.01)
+    assert cb.state is CircuitState.HALF_OPEN, cb.state
+    assert asyncio.run(cb.execute(_ok)) == "ok"  # type: ignore[arg-type]
+    assert cb.state is CircuitState.CLOSED, cb.state
+    return "ok"
+
+
+async def _ok() -> str:
+    return "ok"
+
+
+def _open_before_fork(cb: CircuitBreaker) -> None:
+    # The parent opens the breaker first, so its clock thread is running
+    # (and lost in the child) at the time of the fork.
+    cb.trip()
+    try:
+        cb.call(lambda: None)
+    except CircuitOpenError:
+        pass
+    cb.reset()
+
+
+def test_os_fork_child_uses_a_breaker_made_before(name: str) -> None:
+    cb = CircuitBreaker(name, failure_threshold=2, recovery_timeout=0.05)
+    _open_before_fork(cb)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read)
+        try:
+            answer = exercise(cb)
+        except BaseException as error:  # report, never run the parent's tests
+            answer = f"{type(error).__name__}: {error}"
+        os.write(write, answer.encode())
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1000).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == "ok"
+    # The child's calls were its own: the parent's breaker is untouched.
+    assert cb.state is CircuitState.CLOSED
+
+
+def _child(cb: CircuitBreaker, answers: "multiprocessing.Queue[str]") -> None:
+    try:
+        answers.put(exercise(cb))
+    except BaseException as error:
+        answers.put(f"{type(error).__name__}: {error}")
+
+
+def test_multiprocessing_fork_workers_use_a_breaker_made_before(name: str) -> None:
+    context = multiprocessing.get_context("fork")
+    cb = CircuitBreaker(name, failure_threshold=2, recovery_timeout=0.05)
+    _open_before_fork(cb)
+    answers: "multiprocessing.Queue[str]" = context.Queue()
+    workers = [context.Process(target=_child, args=(cb, answers)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    results = [answers.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(60)
+    assert results == ["ok", "ok"]
+
+
+def test_a_sqlite_breaker_made_before_fork_shares_state_with_the_child(tmp_path: Path, name: str) -> None:
+    cb = CircuitBreaker(name, failure_threshold=2, store=f"sqlite:///{tmp_path}/state.db")
+    assert cb.call(lambda: 1) == 1
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            for _ in range(2):
+                try:
+                    cb.call(fail)
+                except Down:
+                    pass
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert cb.state is CircuitState.OPEN
