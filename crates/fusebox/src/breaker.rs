@@ -129,6 +129,12 @@ pub(crate) struct Shared {
     probe_deadline: AtomicU64,
     locked: Mutex<Locked>,
     counters: Counters,
+    /// Transitions announced, by from and to, for metrics exporters.
+    #[cfg(feature = "metrics")]
+    pub(crate) transitions: crate::metrics::export::TransitionCounts,
+    /// Where timed calls report their durations, once an exporter ran.
+    #[cfg(feature = "metrics")]
+    pub(crate) call_durations: crate::metrics::export::CallDurations,
     pub(crate) name: crate::Name,
     pub(crate) clock: Clock,
     listeners: Box<[Listener]>,
@@ -170,6 +176,10 @@ impl Shared {
                 announcements: Announcements::new(),
             }),
             counters: Counters::new(),
+            #[cfg(feature = "metrics")]
+            transitions: Default::default(),
+            #[cfg(feature = "metrics")]
+            call_durations: Default::default(),
             name,
             clock,
             listeners: listeners.into_boxed_slice(),
@@ -261,6 +271,34 @@ impl Shared {
         });
         self.announce(announce);
         snapshot.expect("metrics closure always runs")
+    }
+
+    /// Every count since the breaker was built, never reset: what metrics
+    /// exporters publish as counters, which must not run backwards.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn lifetime_totals(&self) -> Totals {
+        self.counters.totals()
+    }
+
+    /// Whether calls are timed (a slow-call policy).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn times_calls(&self) -> bool {
+        self.slow_call.is_some()
+    }
+
+    /// Keeps the breaker open for at least `wait` from now, if it is open.
+    /// A breaker in a store keeps the open duration its store records.
+    #[cfg(feature = "tower")]
+    pub(crate) fn hold_open(&self, wait: Duration) {
+        if self.external.is_some() {
+            return;
+        }
+        let wait = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+        let announce = self.with_locked(|locked, now| {
+            locked.machine.hold_open(now.saturating_add(wait));
+            None
+        });
+        self.announce(announce);
     }
 
     /// Runs one machine method under the lock and announces its change.

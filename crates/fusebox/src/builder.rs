@@ -29,6 +29,24 @@ pub const MAX_HALF_OPEN_CALLS: u32 = 10_000;
 /// | `probe_timeout` | 60 s before a silent trial call is declared lost |
 /// | `count_cancelled_as_failure` | `false` (a dropped permit is neutral) |
 /// | `clock` | the system's monotonic clock |
+///
+/// ```
+/// use fusebox::{Backoff, CircuitBreaker};
+/// use std::time::Duration;
+///
+/// let breaker = CircuitBreaker::builder("geocoder")
+///     .failure_threshold(3)
+///     .recovery_timeout(Duration::from_secs(10))
+///     .backoff(Backoff::exponential(Duration::from_secs(300)).jitter(true))
+///     .half_open_max_calls(2)
+///     .success_threshold(2)
+///     .build()?;
+/// # let _ = breaker;
+/// // Invalid settings are refused with the field and the value.
+/// let error = CircuitBreaker::builder("geocoder").failure_threshold(0).build().unwrap_err();
+/// assert_eq!(error.field, "failure_threshold");
+/// # Ok::<(), fusebox::ConfigError>(())
+/// ```
 #[derive(Clone)]
 #[must_use = "a builder does nothing until build() is called"]
 pub struct Builder {
@@ -206,12 +224,37 @@ impl Builder {
     }
 
     /// Calls `listener` after every transition, outside the breaker's lock.
+    ///
+    /// Listeners run in the order they were added, on the thread that made
+    /// the transition; a listener may call the breaker.
+    ///
+    /// ```
+    /// use fusebox::{CircuitBreaker, State};
+    ///
+    /// let breaker = CircuitBreaker::builder("ledger")
+    ///     .failure_threshold(1)
+    ///     .on_transition(|t| {
+    ///         if t.to == State::Open {
+    ///             eprintln!("page the on-call: {t}"); // circuit 'ledger' closed -> open: 1 consecutive failures
+    ///         }
+    ///     })
+    ///     .build()?;
+    /// let _ = breaker.call(|| Err::<(), _>("disk full"));
+    /// # Ok::<(), fusebox::ConfigError>(())
+    /// ```
     pub fn on_transition(mut self, listener: impl Fn(&Transition) + Send + Sync + 'static) -> Self {
         self.listeners.push(Arc::new(listener));
         self
     }
 
     /// Checks the settings and builds the breaker, closed.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first invalid setting and its value: a
+    /// threshold or call limit of 0, a rate outside (0, 1], a window or
+    /// duration of zero or longer than [`Builder::MAX_DURATION`], a breaker
+    /// name that is empty or holds control characters.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         let settings = self.settings()?;
         let external = self
@@ -229,6 +272,10 @@ impl Builder {
     }
 
     /// Checks the settings without building a breaker.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] [`build`](Self::build) would return.
     pub fn check(&self) -> Result<(), ConfigError> {
         self.settings().map(drop)
     }
@@ -424,6 +471,11 @@ fn within_maximum(field: &str, value: Duration) -> Result<(), ConfigError> {
 /// command line) to a [`Duration`], refusing negative, zero, NaN and infinite
 /// values, and values over [`Builder::MAX_DURATION`] (365 days), with an
 /// error that names `field` and the value.
+///
+/// # Errors
+///
+/// A [`ConfigError`] naming `field` and `secs` when `secs` is NaN,
+/// infinite, not above zero, or longer than [`Builder::MAX_DURATION`].
 pub fn duration_from_secs(field: &str, secs: f64) -> Result<Duration, ConfigError> {
     duration::from_secs(secs).map_err(|why| ConfigError::new(field, secs, why.expected()))
 }

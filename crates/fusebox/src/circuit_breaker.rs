@@ -39,6 +39,29 @@ impl CircuitBreaker {
 
     /// Asks to run one call: a [`Permit`] to report its outcome on, or the
     /// [`Rejected`] reason it may not run.
+    ///
+    /// For calls that do not fit a closure: report the outcome on the permit
+    /// (dropping it instead counts nothing).
+    ///
+    /// ```
+    /// use fusebox::CircuitBreaker;
+    ///
+    /// let breaker = CircuitBreaker::builder("queue").build()?;
+    /// match breaker.try_acquire() {
+    ///     Ok(permit) => match "42".parse::<u32>() {
+    ///         Ok(_) => permit.success(),
+    ///         Err(_) => permit.failure(),
+    ///     },
+    ///     Err(rejected) => eprintln!("{rejected}"),
+    /// }
+    /// assert_eq!(breaker.metrics().successes, 1);
+    /// # Ok::<(), fusebox::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] when the breaker refuses the call: open, forced open, or
+    /// half-open with every trial slot taken.
     #[inline(always)]
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         match self.shared.acquire() {
@@ -50,6 +73,10 @@ impl CircuitBreaker {
     /// Like [`try_acquire`](Self::try_acquire), with a permit that holds its
     /// own handle to the breaker, for futures and services that must own
     /// what they use.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`], as [`try_acquire`](Self::try_acquire).
     pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
         let (ticket, started) = match self.shared.acquire() {
             Ok(admitted) => admitted,
@@ -66,6 +93,11 @@ impl CircuitBreaker {
     ///
     /// The call's own error comes back unchanged as [`Error::Inner`]. If `f`
     /// panics, the call counts as cancelled.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Open`] when the breaker refuses the call (`f` does not run);
+    /// [`Error::Inner`] with `f`'s own error.
     #[inline(always)]
     pub fn call<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, Error<E>> {
         self.call_with(Outcome::of, f)
@@ -73,6 +105,10 @@ impl CircuitBreaker {
 
     /// Like [`call`](Self::call), with `classify` deciding whether the result
     /// is a success, a failure or ignored.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Self::call).
     #[inline(always)]
     pub fn call_with<T, E>(
         &self,
@@ -91,6 +127,21 @@ impl CircuitBreaker {
     ///
     /// Dropping the returned future before it finishes is neutral: a
     /// half-open trial slot is freed and nothing is counted.
+    ///
+    /// ```
+    /// use fusebox::CircuitBreaker;
+    ///
+    /// async fn fetch(id: u32) -> Result<String, std::io::Error> {
+    ///     Ok(format!("user {id}"))
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let breaker = CircuitBreaker::builder("users").build()?;
+    /// let user = breaker.call_async(|| fetch(7)).await?;
+    /// assert_eq!(user, "user 7");
+    /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    /// # }).unwrap();
+    /// ```
     #[inline(always)]
     pub fn call_async<T, E, F, Fut>(
         &self,
@@ -120,6 +171,19 @@ impl CircuitBreaker {
     }
 
     /// A snapshot of state and counts.
+    ///
+    /// ```
+    /// use fusebox::{CircuitBreaker, State};
+    ///
+    /// let breaker = CircuitBreaker::builder("cache").failure_threshold(2).build()?;
+    /// breaker.call(|| Ok::<_, ()>(())).unwrap();
+    /// let _ = breaker.call(|| Err::<(), _>(()));
+    /// let metrics = breaker.metrics();
+    /// assert_eq!((metrics.state, metrics.successes, metrics.failures), (State::Closed, 1, 1));
+    /// assert_eq!(metrics.consecutive_failures, 1);
+    /// assert_eq!(metrics.failure_rate, 0.5);
+    /// # Ok::<(), fusebox::ConfigError>(())
+    /// ```
     pub fn metrics(&self) -> Metrics {
         self.shared.metrics()
     }

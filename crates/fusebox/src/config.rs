@@ -85,6 +85,12 @@ impl std::error::Error for ConfigFileError {}
 
 impl Config {
     /// Reads a `.yaml`, `.yml` or `.toml` file.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigFileError`] naming the file (and the line, when the format
+    /// gives it) when it cannot be read, its extension is not `.yaml`, `.yml`
+    /// or `.toml`, it is not valid YAML or TOML, or a key or value is invalid.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Config, ConfigFileError> {
         let path = path.as_ref();
         let at = |line, message| ConfigFileError {
@@ -109,11 +115,21 @@ impl Config {
     }
 
     /// Parses YAML text.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigFileError`] naming the line and the key when the text is not
+    /// valid YAML, has an unknown key, or a value is invalid.
     pub fn from_yaml(text: &str) -> Result<Config, ConfigFileError> {
         Config::parse(text, Format::Yaml)
     }
 
     /// Parses TOML text.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigFileError`] naming the line and the key when the text is not
+    /// valid TOML, has an unknown key, or a value is invalid.
     pub fn from_toml(text: &str) -> Result<Config, ConfigFileError> {
         Config::parse(text, Format::Toml)
     }

@@ -8,23 +8,48 @@
 //! with `fetch_add`. Readers sum all lines.
 
 use crate::sync::{AtomicU64, Ordering::Relaxed};
+use crate::State;
 
 const STRIPES: usize = 16;
 const _: () = assert!(
     STRIPES.is_power_of_two(),
     "slots are masked with STRIPES - 1"
 );
-const KINDS: usize = 6;
+const KINDS: usize = 8;
 
-/// What a counter counts.
-#[derive(Clone, Copy, Debug)]
+/// What a counter counts. Rejections are kept by the refusing state, for
+/// metrics labelled by it; eight kinds still fill one 64-byte line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Count {
     Success = 0,
     Failure = 1,
-    Rejection = 2,
+    RejectedOpen = 2,
     Ignored = 3,
     Slow = 4,
     Cancelled = 5,
+    RejectedHalfOpen = 6,
+    RejectedForcedOpen = 7,
+}
+
+impl Count {
+    /// Every rejection kind with the state it counts.
+    pub(crate) const REJECTIONS: [(Count, State); 3] = [
+        (Count::RejectedOpen, State::Open),
+        (Count::RejectedHalfOpen, State::HalfOpen),
+        (Count::RejectedForcedOpen, State::ForcedOpen),
+    ];
+
+    /// The kind counting a rejection by `state`. Only open, half-open and
+    /// forced-open breakers refuse calls; a store that cannot be reached
+    /// refuses as open.
+    #[inline(always)]
+    pub(crate) const fn rejected_in(state: State) -> Count {
+        match state {
+            State::HalfOpen => Count::RejectedHalfOpen,
+            State::ForcedOpen => Count::RejectedForcedOpen,
+            State::Closed | State::Open | State::Disabled => Count::RejectedOpen,
+        }
+    }
 }
 
 #[repr(align(128))]
@@ -46,6 +71,13 @@ pub(crate) struct Totals([u64; KINDS]);
 impl Totals {
     pub(crate) fn get(&self, kind: Count) -> u64 {
         self.0[kind as usize]
+    }
+
+    /// Rejections in every state.
+    pub(crate) fn rejections(&self) -> u64 {
+        Count::REJECTIONS
+            .iter()
+            .fold(0, |sum, (kind, _)| sum.wrapping_add(self.get(*kind)))
     }
 
     pub(crate) fn since(&self, baseline: &Totals) -> Totals {
@@ -198,6 +230,6 @@ mod tests {
         let totals = counters.totals();
         assert_eq!(totals.get(Count::Success), 40_000);
         assert_eq!(totals.get(Count::Failure), 40);
-        assert_eq!(totals.get(Count::Rejection), 0);
+        assert_eq!(totals.rejections(), 0);
     }
 }

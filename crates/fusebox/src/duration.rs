@@ -57,6 +57,12 @@ impl Refusal {
 /// assert!(fusebox::parse_duration("30").is_err());
 /// assert!(fusebox::parse_duration("999999999999s").unwrap_err().contains("365d"));
 /// ```
+///
+/// # Errors
+///
+/// A message naming `text` and what was expected when it is empty, has
+/// a number without a unit or an unknown unit, or is longer than 365
+/// days.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     parse(text).map_err(|why| format!("invalid duration {text:?}: {}", why.expected()))
 }

@@ -48,6 +48,22 @@ impl StdError for Rejected {}
 
 /// The error of a call made through a breaker: either the breaker refused to
 /// run it, or it ran and returned its own error, unchanged.
+///
+/// It is a [`std::error::Error`] whenever `E` displays, so `?` turns it into
+/// a `Box<dyn Error + Send + Sync>` (tower's `BoxError`) or `anyhow::Error`.
+///
+/// ```
+/// use fusebox::{CircuitBreaker, Error};
+///
+/// let breaker = CircuitBreaker::builder("db").failure_threshold(1).build()?;
+/// let result = breaker.call(|| Err::<u32, _>("connection reset"));
+/// assert_eq!(result, Err(Error::Inner("connection reset")));
+/// match breaker.call(|| Ok::<u32, &str>(1)) {
+///     Err(Error::Open(rejected)) => assert!(rejected.retry_after.is_some()),
+///     other => panic!("expected a refusal, got {other:?}"),
+/// }
+/// # Ok::<(), fusebox::ConfigError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Error<E> {
     /// The breaker did not run the call.

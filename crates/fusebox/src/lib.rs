@@ -73,7 +73,15 @@
 //!   stops as soon as it rejects.
 //! * [`Builder::store`] keeps the state in a [`store::Store`] shared by
 //!   processes and hosts (SQLite and Redis in the `fusebox-stores` crate).
-//! * Feature `tower`: `CircuitBreakerLayer` for any `tower::Service`.
+//! * Feature `tower`: `CircuitBreakerLayer` for any `tower::Service`;
+//!   feature `http` adds HTTP status classification and the `503` +
+//!   `Retry-After` answer (module `http`).
+//! * Feature `metrics`: `CircuitBreaker::export_metrics` publishes counts
+//!   and state through the `metrics` facade; feature `serde`: [`Metrics`],
+//!   [`State`] and [`Transition`] serialize.
+//!
+//! The [guide](_guide) explains the states, how to choose a policy, sharing
+//! state between processes, services and the command-line tool.
 //!
 //! # Cost
 //!
@@ -88,7 +96,11 @@
 
 // One exception, in `clock/recent/fork.rs`: registering a fork handler.
 #![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod _guide {
+    #![doc = include_str!("../docs/guide.md")]
+}
 mod breaker;
 mod builder;
 mod call_async;
@@ -100,6 +112,9 @@ mod counters;
 mod duration;
 mod error;
 mod external;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
 mod machine;
 mod metrics;
 mod name;
@@ -108,6 +123,8 @@ mod permit;
 mod policy;
 mod registry;
 pub mod retry;
+#[cfg(feature = "serde")]
+mod serialize;
 mod settings;
 mod state;
 pub mod store;
@@ -124,6 +141,7 @@ pub use builder::{duration_from_secs, Builder, MAX_HALF_OPEN_CALLS};
 pub use circuit_breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock};
 #[cfg(feature = "config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use config::{Config, ConfigFileError};
 pub use duration::parse_duration;
 pub use error::{ConfigError, Error, Rejected};
@@ -136,5 +154,6 @@ pub use registry::Registry;
 pub use settings::{BackoffConfig, BreakerConfig, RatePolicy, SlowCalls};
 pub use state::{ParseStateError, State};
 #[cfg(feature = "tower")]
-pub use tower::{CircuitBreakerLayer, CircuitBreakerService, ResponseFuture};
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use tower::{CircuitBreakerLayer, CircuitBreakerService, Classify, ErrorsFail, ResponseFuture};
 pub use transition::{Reason, Transition};

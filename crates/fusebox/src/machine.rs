@@ -432,6 +432,15 @@ impl Machine {
         self.enter(to, reason, now)
     }
 
+    /// Keeps an open breaker open until at least `until` (a dependency
+    /// asked callers to stay away that long); in any other state, nothing.
+    #[cfg(feature = "tower")]
+    pub(crate) fn hold_open(&mut self, until: Nanos) {
+        if self.state == State::Open && until > self.open_until {
+            self.open_until = until;
+        }
+    }
+
     /// Records a closed-state call in the window and opens the breaker if a
     /// rate policy says so.
     fn window_verdict(&mut self, failed: bool, call: Call, now: Nanos) -> Option<Change> {

@@ -111,6 +111,12 @@ pub struct OwnedPermit {
 }
 
 impl OwnedPermit {
+    /// The breaker the permit was taken from.
+    #[cfg(feature = "tower")]
+    pub(crate) fn breaker(&self) -> &crate::CircuitBreaker {
+        &self.breaker
+    }
+
     pub(crate) fn new(breaker: crate::CircuitBreaker, ticket: Ticket, started: u64) -> OwnedPermit {
         OwnedPermit {
             breaker,

@@ -61,6 +61,7 @@ impl Backoff {
     }
 
     /// Sets the growth per re-open of an exponential backoff.
+    #[must_use]
     pub const fn multiplier(self, value: f64) -> Backoff {
         match self {
             Backoff::Exponential {
@@ -76,6 +77,7 @@ impl Backoff {
     }
 
     /// Turns full jitter on or off for an exponential backoff.
+    #[must_use]
     pub const fn jitter(self, on: bool) -> Backoff {
         match self {
             Backoff::Exponential {
@@ -94,6 +96,7 @@ impl Backoff {
     }
 
     /// Seeds the jitter, so open durations repeat from run to run.
+    #[must_use]
     pub const fn seed(self, value: u64) -> Backoff {
         match self {
             Backoff::Exponential {
@@ -112,7 +115,7 @@ impl Backoff {
     }
 }
 
-/// A failure policy as a value: one of the three of the spec, or several
+/// A failure policy as a value: one of the three kinds below, or several
 /// combined with [`or`](Policy::or) (whichever trips first opens the
 /// breaker). Give it to [`Builder::policy`](crate::Builder::policy).
 ///
@@ -168,6 +171,7 @@ impl Policy {
 
     /// Both policies: whichever trips first opens the breaker. Where both
     /// set the same policy, `other`'s settings win.
+    #[must_use]
     pub const fn or(self, other: Policy) -> Policy {
         Policy {
             consecutive: match other.consecutive {

@@ -3,7 +3,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::sync::lock_std;
 
-use crate::{BreakerConfig, CircuitBreaker, Clock, ConfigError, Metrics};
+use crate::store::Store;
+use crate::transition::Listener;
+use crate::{BreakerConfig, CircuitBreaker, Clock, ConfigError, Metrics, Transition};
 
 /// Breakers by name, made on first use from defaults and per-name settings.
 ///
@@ -29,6 +31,8 @@ struct Inner {
     defaults: BreakerConfig,
     overrides: BTreeMap<String, BreakerConfig>,
     clock: Option<Clock>,
+    listeners: Vec<Listener>,
+    store: Option<Arc<dyn Store>>,
     breakers: Mutex<BTreeMap<String, CircuitBreaker>>,
 }
 
@@ -39,7 +43,14 @@ impl Registry {
     }
 
     /// A registry with the defaults and per-name settings of a configuration file.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first invalid setting, as
+    /// [`with_defaults`](Self::with_defaults) and
+    /// [`with_overrides`](Self::with_overrides).
     #[cfg(feature = "config")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
     pub fn from_config(config: crate::Config) -> Result<Registry, ConfigError> {
         Registry::new()
             .with_defaults(config.defaults)?
@@ -47,7 +58,13 @@ impl Registry {
     }
 
     /// A registry configured from a YAML or TOML file.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigFileError`](crate::ConfigFileError) naming the file: it
+    /// cannot be read or parsed, or a setting is invalid.
     #[cfg(feature = "config")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
     pub fn from_file(
         path: impl AsRef<std::path::Path>,
     ) -> Result<Registry, crate::ConfigFileError> {
@@ -62,6 +79,11 @@ impl Registry {
     /// Sets the settings every breaker starts from, refusing invalid ones.
     /// Call before the first `get_or_create`: breakers already made keep
     /// their settings.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first invalid setting, in the defaults
+    /// or in a per-name setting over them.
     pub fn with_defaults(self, defaults: BreakerConfig) -> Result<Registry, ConfigError> {
         check(&defaults)?;
         for own in self.inner.overrides.values() {
@@ -71,6 +93,11 @@ impl Registry {
     }
 
     /// Sets per-name settings, over the defaults, refusing invalid ones.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first invalid per-name setting (over the
+    /// defaults).
     pub fn with_overrides(
         self,
         overrides: BTreeMap<String, BreakerConfig>,
@@ -82,9 +109,46 @@ impl Registry {
     }
 
     /// Uses this clock for every breaker made from now on.
+    #[must_use]
     pub fn with_clock(self, clock: impl Into<Clock>) -> Registry {
         let clock = clock.into();
         self.rebuild(|inner| inner.clock = Some(clock))
+    }
+
+    /// Gives every breaker made from now on this listener, called after
+    /// each of its transitions (see [`Builder::on_transition`]).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use fusebox::Registry;
+    ///
+    /// let tripped = Arc::new(Mutex::new(Vec::new()));
+    /// let log = tripped.clone();
+    /// let registry = Registry::new().on_transition(move |t| log.lock().unwrap().push(t.name.to_string()));
+    /// registry.get_or_create("payments").trip();
+    /// assert_eq!(*tripped.lock().unwrap(), ["payments"]);
+    /// ```
+    ///
+    /// [`Builder::on_transition`]: crate::Builder::on_transition
+    #[must_use]
+    pub fn on_transition(self, listener: impl Fn(&Transition) + Send + Sync + 'static) -> Registry {
+        let listener: Listener = Arc::new(listener);
+        self.rebuild(|inner| inner.listeners.push(listener))
+    }
+
+    /// Keeps the state of every breaker made from now on in `store`, each
+    /// under its own name (see [`Builder::store`]).
+    ///
+    /// [`Builder::store`]: crate::Builder::store
+    #[must_use]
+    pub fn with_store(self, store: impl Store) -> Registry {
+        self.with_shared_store(Arc::new(store))
+    }
+
+    /// Like [`with_store`](Self::with_store), for a store used elsewhere too.
+    #[must_use]
+    pub fn with_shared_store(self, store: Arc<dyn Store>) -> Registry {
+        self.rebuild(|inner| inner.store = Some(store))
     }
 
     fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Registry {
@@ -92,6 +156,8 @@ impl Registry {
             defaults: self.inner.defaults.clone(),
             overrides: self.inner.overrides.clone(),
             clock: self.inner.clock.clone(),
+            listeners: self.inner.listeners.clone(),
+            store: self.inner.store.clone(),
             breakers: Mutex::new(lock_std(&self.inner.breakers).clone()),
         };
         change(&mut inner);
@@ -123,6 +189,13 @@ impl Registry {
         let mut builder = settings.apply(CircuitBreaker::builder(shown));
         if let Some(clock) = &self.inner.clock {
             builder = builder.clock(clock.clone());
+        }
+        if let Some(store) = &self.inner.store {
+            builder = builder.shared_store(store.clone());
+        }
+        for listener in &self.inner.listeners {
+            let listener = listener.clone();
+            builder = builder.on_transition(move |t| listener(t));
         }
         let breaker = builder
             .build()

@@ -58,6 +58,10 @@ impl Retry {
     /// `base_delay`, and delays longer than
     /// [`Builder::MAX_DURATION`](crate::Builder::MAX_DURATION) (365 days).
     /// A zero delay is allowed: the attempts then follow each other at once.
+    ///
+    /// # Errors
+    ///
+    /// The [`ConfigError`] described above.
     pub fn new(
         max_attempts: u32,
         base_delay: Duration,
@@ -91,12 +95,14 @@ impl Retry {
     }
 
     /// Full jitter: each delay is uniform between zero and its exponential value.
+    #[must_use]
     pub const fn jitter(mut self, on: bool) -> Retry {
         self.jitter = on;
         self
     }
 
     /// Seeds the jitter, for reproducible delays.
+    #[must_use]
     pub const fn seed(mut self, seed: u64) -> Retry {
         self.seed = seed | 1;
         self
@@ -121,6 +127,12 @@ impl Retry {
 
     /// Runs `f` through `breaker` until it succeeds, the attempts run out,
     /// or the breaker rejects; sleeps the thread between attempts.
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's own error ([`Error::Inner`]) once every attempt
+    /// failed, or as soon as the breaker refuses a retry; [`Error::Open`] when
+    /// it refused the first attempt, so nothing ran.
     pub fn call<T, E>(
         &self,
         breaker: &CircuitBreaker,
@@ -131,6 +143,12 @@ impl Retry {
 
     /// Like [`call`](Self::call), waiting with `sleep` (tests pass one that
     /// records the delay instead).
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's own error ([`Error::Inner`]) once every attempt
+    /// failed, or as soon as the breaker refuses a retry; [`Error::Open`] when
+    /// it refused the first attempt, so nothing ran.
     pub fn call_with_sleep<T, E>(
         &self,
         breaker: &CircuitBreaker,
@@ -156,6 +174,12 @@ impl Retry {
 
     /// The async form: `sleep` makes the future that waits (e.g.
     /// `tokio::time::sleep`), so no runtime is tied to fusebox.
+    ///
+    /// # Errors
+    ///
+    /// The last attempt's own error ([`Error::Inner`]) once every attempt
+    /// failed, or as soon as the breaker refuses a retry; [`Error::Open`] when
+    /// it refused the first attempt, so nothing ran.
     pub async fn call_async<T, E, F, Fut, S, SleepFut>(
         &self,
         breaker: &CircuitBreaker,

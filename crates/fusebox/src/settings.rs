@@ -124,8 +124,77 @@ pub struct BackoffConfig {
     pub seed: Option<u64>,
 }
 
+impl RatePolicy {
+    /// Opens the breaker when `failure_rate` of the calls in the window
+    /// fail; the window and minimum take their defaults until set.
+    pub const fn new(failure_rate: f64) -> RatePolicy {
+        RatePolicy {
+            failure_rate,
+            window: None,
+            minimum_calls: None,
+        }
+    }
+
+    /// The calls looked at.
+    #[must_use]
+    pub const fn window(mut self, window: Window) -> RatePolicy {
+        self.window = Some(window);
+        self
+    }
+
+    /// Fewest calls in the window before the rate counts.
+    #[must_use]
+    pub const fn minimum_calls(mut self, calls: u32) -> RatePolicy {
+        self.minimum_calls = Some(calls);
+        self
+    }
+}
+
+impl SlowCalls {
+    /// Calls slower than `duration` are slow; when `rate` of the calls in
+    /// the window are, the breaker opens.
+    pub const fn new(duration: Duration, rate: f64) -> SlowCalls {
+        SlowCalls { duration, rate }
+    }
+}
+
+impl BackoffConfig {
+    /// Exponential growth of the open duration up to `max`; multiplier,
+    /// jitter and seed take their defaults until set.
+    pub const fn new(max: Duration) -> BackoffConfig {
+        BackoffConfig {
+            max,
+            multiplier: None,
+            jitter: None,
+            seed: None,
+        }
+    }
+
+    /// Growth per re-open.
+    #[must_use]
+    pub const fn multiplier(mut self, value: f64) -> BackoffConfig {
+        self.multiplier = Some(value);
+        self
+    }
+
+    /// Full jitter on or off.
+    #[must_use]
+    pub const fn jitter(mut self, on: bool) -> BackoffConfig {
+        self.jitter = Some(on);
+        self
+    }
+
+    /// Seed of the jitter, for reproducible open durations.
+    #[must_use]
+    pub const fn seed(mut self, value: u64) -> BackoffConfig {
+        self.seed = Some(value);
+        self
+    }
+}
+
 impl BreakerConfig {
     /// These settings, with unset ones taken from `defaults`.
+    #[must_use]
     pub fn or(&self, defaults: &BreakerConfig) -> BreakerConfig {
         BreakerConfig {
             enabled: self.enabled.or(defaults.enabled),

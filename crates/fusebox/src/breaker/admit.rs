@@ -115,7 +115,7 @@ impl Shared {
     /// Counts a rejection.
     #[inline]
     fn reject(&self, state: State, retry_after: Option<Nanos>) -> Answer {
-        self.counters.add(Count::Rejection);
+        self.counters.add(Count::rejected_in(state));
         Answer::refuse(state, retry_after)
     }
 

@@ -186,6 +186,8 @@ impl Shared {
             let Some(transition) = next else {
                 break;
             };
+            #[cfg(feature = "metrics")]
+            self.transitions.add(&transition);
             if let Some(panic) = announce(&transition, &self.listeners) {
                 panicked.get_or_insert(panic);
             }

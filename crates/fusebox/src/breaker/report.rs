@@ -39,7 +39,10 @@ impl Shared {
     fn report_other(&self, ticket: Ticket, report: Report, started: Nanos) {
         let slow = match (self.slow_call, report) {
             (Some(limit), Report::Success | Report::Failure) => {
-                self.clock.now().saturating_sub(started) > limit
+                let took = self.clock.now().saturating_sub(started);
+                #[cfg(feature = "metrics")]
+                self.call_durations.record(took);
+                took > limit
             }
             _ => false,
         };

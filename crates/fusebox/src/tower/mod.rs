@@ -18,10 +18,12 @@
 //! and never reaches the inner service; the inner service's errors come back
 //! as [`Error::Inner`](crate::Error::Inner) and count as failures.
 
+mod classify;
 mod future;
 mod layer;
 mod service;
 
+pub use classify::{Classify, ErrorsFail};
 pub use future::ResponseFuture;
 pub use layer::CircuitBreakerLayer;
 pub use service::CircuitBreakerService;

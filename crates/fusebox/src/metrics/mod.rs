@@ -1,3 +1,6 @@
+#[cfg(feature = "metrics")]
+pub(crate) mod export;
+
 use std::time::{Duration, Instant};
 
 use crate::breaker::Shared;
@@ -88,7 +91,7 @@ impl Metrics {
             generation: machine.generation(),
             successes,
             failures,
-            rejections: totals.get(Count::Rejection),
+            rejections: totals.rejections(),
             ignored: totals.get(Count::Ignored),
             slow: totals.get(Count::Slow),
             cancelled: totals.get(Count::Cancelled),
