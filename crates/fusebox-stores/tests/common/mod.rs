@@ -87,7 +87,11 @@ impl RedisServer {
 
     /// Starts the server again on the same port (after `kill`).
     pub fn restart(&mut self) {
-        assert!(self.try_start(), "redis-server did not start again on port {}", self.port);
+        assert!(
+            self.try_start(),
+            "redis-server did not start again on port {}",
+            self.port
+        );
     }
 
     /// Starts the server; false if it exited (its port was taken) or did not
@@ -136,7 +140,8 @@ impl Drop for RedisServer {
     }
 }
 
-/// Whether a Redis server on `port` answers PING.
+/// Whether a Redis server on `port` answers PING (a server that wants a
+/// password answers NOAUTH, which is an answer too).
 fn pong(port: u16) -> bool {
     use std::io::{Read, Write};
     let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
@@ -146,7 +151,7 @@ fn pong(port: u16) -> bool {
     let mut reply = [0u8; 7];
     stream.write_all(b"PING\r\n").is_ok()
         && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
+        && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
 }
 
 fn which_redis() -> String {
