@@ -58,7 +58,7 @@ pub struct StoreError {
 }
 
 /// The kinds of [`StoreError`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StoreErrorKind {
     /// The store could not be reached or refused the operation.
@@ -67,6 +67,16 @@ pub enum StoreErrorKind {
     Timeout,
     /// The store could not be opened: bad URL, path or permissions.
     Open,
+}
+
+impl fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreErrorKind::Unavailable => "store unavailable",
+            StoreErrorKind::Timeout => "store timed out",
+            StoreErrorKind::Open => "store cannot be opened",
+        })
+    }
 }
 
 impl StoreError {

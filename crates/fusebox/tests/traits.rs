@@ -61,3 +61,16 @@ fn a_registry_forgets_a_breaker_it_is_told_to() {
     assert!(registry.remove("tenant-42").is_none());
     assert_eq!(registry.get_or_create("tenant-42").state(), State::Closed);
 }
+
+#[test]
+fn store_error_kinds_hash_and_say_what_they_are() {
+    use fusebox::store::StoreErrorKind;
+    let kinds: HashSet<StoreErrorKind> = [
+        StoreErrorKind::Timeout,
+        StoreErrorKind::Timeout,
+        StoreErrorKind::Open,
+    ]
+    .into();
+    assert_eq!(kinds.len(), 2);
+    assert_eq!(StoreErrorKind::Timeout.to_string(), "store timed out");
+}
