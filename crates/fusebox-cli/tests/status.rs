@@ -332,3 +332,41 @@ fn another_applications_database_is_refused_and_left_alone() {
         .unwrap();
     assert_eq!(tables, 1, "a table was added");
 }
+
+#[test]
+fn a_manual_state_is_listed_however_old_its_row_is() {
+    // The stores never expire a forced-open or disabled breaker (it rejects
+    // or admits until reset), so status must not hide it after the TTL.
+    let env = Env::new();
+    for (name, command) in [("held", "force-open"), ("off", "disable")] {
+        let out = env.run(&[command, name]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    fail(&env, "idle", &[]);
+    let db = Connection::open(env.path("state.db")).unwrap();
+    // Untouched for far longer than the 7-day TTL.
+    db.execute("UPDATE fusebox_state SET updated_at = 5", [])
+        .unwrap();
+    let (status_code, table, message) = status(&env, &[]);
+    assert_eq!(status_code, 0, "{message}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("held ") && l.contains("forced_open")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("off ") && l.contains("disabled")),
+        "{table}"
+    );
+    assert!(
+        !table.contains("idle"),
+        "an expired closed breaker is gone: {table}"
+    );
+    assert_eq!(env.status_json("held")["state"], "forced_open");
+    // And the store agrees: the run is refused.
+    let out = env.run(&["run", "held", "--", "true"]);
+    assert_eq!(code(&out), 75, "{}", stderr(&out));
+}
