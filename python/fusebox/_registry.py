@@ -85,10 +85,28 @@ def _check_same(breaker: CircuitBreaker, setting: str, wanted: Any) -> None:
     else:
         same = have == wanted
     if not same:
+        if setting == "store":
+            have, wanted = _redacted(have), _redacted(wanted)
         raise ValueError(
             f"{setting}: circuit {breaker.name!r} is registered with {setting}={have!r}; "
             f"it cannot be {wanted!r} here as well (use another name)"
         )
+
+
+def _redacted(url: Any) -> Any:
+    """A store URL as a message may show it: the password replaced by
+    ``***`` (``redis://:***@host:6379/0``), as the Rust stores' messages do."""
+    if not isinstance(url, str) or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    ends = [i for i in (rest.find("?"), rest.find("#")) if i != -1]
+    at = rest.rfind("@", 0, min(ends) if ends else len(rest))
+    if at == -1:
+        return url
+    user, colon, _password = rest[:at].partition(":")
+    if not colon or "/" in user:
+        return url
+    return f"{scheme}://{user}:***{rest[at:]}"
 
 
 def circuit_breaker(

@@ -124,3 +124,49 @@ def test_a_sqlite_breaker_made_before_fork_shares_state_with_the_child(tmp_path:
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == 0
     assert cb.state is CircuitState.OPEN
+
+
+def _hammer(cb: CircuitBreaker, calls: int) -> None:
+    for _ in range(calls):
+        try:
+            cb.call(fail)
+        except Down:
+            pass
+
+
+@pytest.mark.parametrize("kind", ["redis", "sqlite"])
+def test_connections_made_before_fork_are_not_shared_with_the_children(
+    request: pytest.FixtureRequest, tmp_path: Path, name: str, kind: str
+) -> None:
+    # A store used before fork() holds idle connections; the children
+    # inherit them. Sharing one Redis socket between processes interleaves
+    # their commands and replies: failures were lost (602 of 1200) or
+    # counted twice. Each process must use connections of its own.
+    if kind == "redis":
+        server = request.getfixturevalue("redis")
+        url = f"{server.url}?timeout=10s"
+    else:
+        url = f"sqlite:///{tmp_path}/state.db?timeout=10s"
+    cb = CircuitBreaker(name, failure_threshold=1_000_000, store=url)
+    for _ in range(5):
+        assert cb.call(lambda: 1) == 1
+    children, calls = 3, 200
+    pids = []
+    for _ in range(children):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                _hammer(cb, calls)
+                if cb.metrics()["degraded"]:
+                    code = 2
+            except BaseException:
+                code = 1
+            os._exit(code)
+        pids.append(pid)
+    _hammer(cb, calls)
+    codes = [os.WEXITSTATUS(os.waitpid(pid, 0)[1]) for pid in pids]
+    assert codes == [0] * children
+    assert not cb.metrics()["degraded"]
+    fresh = CircuitBreaker(name, failure_threshold=1_000_000, store=url)
+    assert fresh.failure_count == (children + 1) * calls

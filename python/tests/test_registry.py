@@ -156,3 +156,14 @@ def test_bad_config_files_name_the_problem(tmp_path: Path) -> None:
 
 def _fail() -> None:
     raise Down()
+
+
+def test_a_conflicting_store_is_named_without_its_password(name: str) -> None:
+    # Nothing listens on port 1: the breaker carries on with local state.
+    circuit_breaker(name=name, store="redis://:s3cretpw@127.0.0.1:1/0")(lambda: None)
+    with pytest.raises(ValueError, match="store") as raised:
+        circuit_breaker(name=name, store="redis://bob:0therpw@127.0.0.1:1/0?prefix=a@b")(lambda: None)
+    message = str(raised.value)
+    assert "s3cretpw" not in message and "0therpw" not in message, message
+    assert "redis://:***@127.0.0.1:1/0" in message, message
+    assert "redis://bob:***@127.0.0.1:1/0?prefix=a@b" in message, message

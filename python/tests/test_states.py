@@ -214,7 +214,10 @@ def test_metrics_has_the_rust_metrics_fields(name: str, clock: fusebox.ManualClo
     assert set(m) >= {
         "name", "state", "generation", "successes", "failures", "rejections", "ignored", "slow",
         "cancelled", "consecutive_failures", "half_open_in_flight", "failure_rate", "time_in_state",
-        "last_failure_time", "retry_after", "degraded"}
+        "last_failure_time", "retry_after", "degraded", "failures_since_closed", "reason",
+        "refusals_recorded"}
+    assert m["reason"] == "2 consecutive failures"
+    assert m["refusals_recorded"] == 0
     assert (m["name"], m["state"], m["successes"], m["failures"], m["rejections"]) == (
         name, CircuitState.OPEN, 1, 2, 1)
     assert m["failure_rate"] == pytest.approx(2 / 3)

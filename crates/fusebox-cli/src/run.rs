@@ -172,10 +172,13 @@ fn lease(args: &RunArgs, limits: Limits) -> Result<Option<Duration>, Exit> {
     if let Some(text) = &args.probe_timeout {
         return duration("probe-timeout", text).map(Some);
     }
+    // Derived, so capped: a `--timeout` near the 365d maximum must not be
+    // refused for a `--probe-timeout` the user never gave.
     Ok(limits.timeout.map(|timeout| {
         timeout
             .saturating_add(limits.kill_after)
             .saturating_add(STORE_TIMEOUT)
+            .min(fusebox::Builder::MAX_DURATION)
     }))
 }
 
@@ -309,6 +312,20 @@ mod tests {
             lease_of(&["--timeout", "10s", "--probe-timeout", "3s"]),
             Some(secs(3)),
             "an explicit lease wins"
+        );
+    }
+
+    #[test]
+    fn a_derived_lease_never_exceeds_the_longest_duration() {
+        // `--timeout 365d` is valid; its derived lease must not be refused as
+        // a `--probe-timeout` the user never gave.
+        assert_eq!(
+            lease_of(&["--timeout", "365d"]),
+            Some(fusebox::Builder::MAX_DURATION)
+        );
+        assert_eq!(
+            lease_of(&["--timeout", "1s", "--kill-after", "365d"]),
+            Some(fusebox::Builder::MAX_DURATION)
         );
     }
 }

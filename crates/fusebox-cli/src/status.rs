@@ -101,7 +101,7 @@ fn read_row(record: Record) -> Row {
         let memory = MemoryStore::new();
         memory.put_raw(&name, &text);
         let breaker = CircuitBreaker::builder(&name)
-            .recovery_timeout(WIDE)
+            .recovery_timeout(stored_open_duration(&text).unwrap_or(WIDE))
             .probe_timeout(WIDE)
             .store(memory)
             .build()
@@ -130,6 +130,19 @@ fn read_row(record: Record) -> Row {
         }
     });
     Row { name, view }
+}
+
+/// The open duration the writer stored (`od=`, in nanoseconds). Read with
+/// it, a deadline further away than that (a wall clock that jumped back, a
+/// damaged value) is bounded as every run bounds it, so `status` does not
+/// show "retry in 1d" for a breaker the next run admits in 30s.
+fn stored_open_duration(text: &str) -> Option<Duration> {
+    text.split(' ')
+        .find_map(|field| field.strip_prefix("od="))?
+        .parse::<u64>()
+        .ok()
+        .filter(|&nanos| nanos > 0)
+        .map(|nanos| Duration::from_nanos(nanos).min(WIDE))
 }
 
 /// Why the machine refused a record, from its warning

@@ -403,8 +403,12 @@ fn read_sqlite(path: &Path, prefix: &str) -> Result<Vec<Record>, Exit> {
         };
         let updated_at = row.get_ref(2).map_err(fail)?;
         if let ValueRef::Integer(at) = updated_at {
-            if now.saturating_sub(at) >= ttl {
-                continue; // expired: the store no longer has it
+            // Expired: the store no longer has it. A state set by hand
+            // (forced open, disabled) never expires: the store still obeys
+            // it, so it is listed however old its row is.
+            let manual = is_manual(row.get_ref(1).map_err(fail)?);
+            if !manual && now.saturating_sub(at) >= ttl {
+                continue;
             }
         }
         let text = match updated_at {
@@ -420,6 +424,18 @@ fn read_sqlite(path: &Path, prefix: &str) -> Result<Vec<Record>, Exit> {
         });
     }
     Ok(records)
+}
+
+/// Whether a stored state is one only a person leaves (`forced_open`,
+/// `disabled`), which the stores never expire.
+fn is_manual(machine: ValueRef<'_>) -> bool {
+    let ValueRef::Text(bytes) = machine else {
+        return false;
+    };
+    String::from_utf8_lossy(bytes)
+        .split(' ')
+        .find_map(|field| field.strip_prefix("state="))
+        .is_some_and(|state| matches!(state, "forced_open" | "disabled"))
 }
 
 /// The text of a stored state, or what is wrong with it.

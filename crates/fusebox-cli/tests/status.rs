@@ -332,3 +332,83 @@ fn another_applications_database_is_refused_and_left_alone() {
         .unwrap();
     assert_eq!(tables, 1, "a table was added");
 }
+
+#[test]
+fn a_manual_state_is_listed_however_old_its_row_is() {
+    // The stores never expire a forced-open or disabled breaker (it rejects
+    // or admits until reset), so status must not hide it after the TTL.
+    let env = Env::new();
+    for (name, command) in [("held", "force-open"), ("off", "disable")] {
+        let out = env.run(&[command, name]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    fail(&env, "idle", &[]);
+    let db = Connection::open(env.path("state.db")).unwrap();
+    // Untouched for far longer than the 7-day TTL.
+    db.execute("UPDATE fusebox_state SET updated_at = 5", [])
+        .unwrap();
+    let (status_code, table, message) = status(&env, &[]);
+    assert_eq!(status_code, 0, "{message}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("held ") && l.contains("forced_open")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("off ") && l.contains("disabled")),
+        "{table}"
+    );
+    assert!(
+        !table.contains("idle"),
+        "an expired closed breaker is gone: {table}"
+    );
+    assert_eq!(env.status_json("held")["state"], "forced_open");
+    // And the store agrees: the run is refused.
+    let out = env.run(&["run", "held", "--", "true"]);
+    assert_eq!(code(&out), 75, "{}", stderr(&out));
+}
+
+#[test]
+fn a_deadline_beyond_the_open_duration_is_shown_as_runs_bound_it() {
+    // A wall clock that jumped back (or a damaged value) leaves a stored
+    // deadline a day away; every run bounds it by the open duration (30s),
+    // and status must say the same, not "retry in 1d".
+    let env = Env::new();
+    fail(
+        &env,
+        "jumped",
+        &["--failure-threshold", "1", "--recovery-timeout", "30s"],
+    );
+    let db = Connection::open(env.path("state.db")).unwrap();
+    let text: String = db
+        .query_row("SELECT machine FROM fusebox_state", [], |r| r.get(0))
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let moved: Vec<String> = text
+        .split(' ')
+        .map(|field| match field.strip_prefix("until=") {
+            Some(_) => format!("until={}", now + 86_400 * 1_000_000_000),
+            None => field.to_owned(),
+        })
+        .collect();
+    db.execute("UPDATE fusebox_state SET machine = ?1", [moved.join(" ")])
+        .unwrap();
+    let retry = env.status_json("jumped")["retry_after"].as_f64().unwrap();
+    assert!(retry <= 30.0, "status says retry in {retry}s");
+    let (status_code, table, message) = status(&env, &[]);
+    assert_eq!(status_code, 0, "{message}");
+    assert!(!table.contains("1d"), "{table}");
+    let out = env.run(&["run", "jumped", "--", "true"]);
+    assert_eq!(code(&out), 75);
+    assert!(
+        stderr(&out).contains("retry in 30s") || stderr(&out).contains("retry in 29s"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -499,6 +499,8 @@ fn metrics_dict<'py>(py: Python<'py>, m: &Metrics) -> PyResult<Bound<'py, PyDict
     dict.set_item("cancelled", m.cancelled)?;
     dict.set_item("consecutive_failures", m.consecutive_failures)?;
     dict.set_item("failures_since_closed", failures_since_closed(m))?;
+    dict.set_item("reason", m.reason.as_ref().map(ToString::to_string))?;
+    dict.set_item("refusals_recorded", m.refusals_recorded)?;
     dict.set_item("half_open_in_flight", m.half_open_in_flight)?;
     dict.set_item("failure_rate", m.failure_rate)?;
     dict.set_item("time_in_state", m.time_in_state.as_secs_f64())?;
