@@ -60,3 +60,10 @@ def test_non_callables_are_refused_naming_the_argument() -> None:
     with pytest.raises(TypeError, match="func"):
         cb(3)  # type: ignore[type-var]
     assert cb.metrics()["rejections"] == 0 and cb.metrics()["successes"] == 0
+
+
+def test_a_breaker_in_a_store_needs_a_name(tmp_path: Any) -> None:
+    # A generated name would make unrelated programs share one state.
+    with pytest.raises(ValueError, match="name"):
+        CircuitBreaker(store=f"sqlite:///{tmp_path}/state.db")
+    CircuitBreaker()  # in memory, a name is optional

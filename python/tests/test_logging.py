@@ -91,7 +91,7 @@ def test_on_transition_callbacks_receive_transitions(name: str, clock: fusebox.M
         (name, CircuitState.CLOSED, CircuitState.OPEN),
         (name, CircuitState.OPEN, CircuitState.CLOSED),
     ]
-    assert seen[0].reason == "1 consecutive failures" and seen[1].reason == "reset by hand"
+    assert seen[0].reason == "1 failure" and seen[1].reason == "reset by hand"
     assert seen[1].generation > seen[0].generation
     assert seen[0].at > 1.5e9
 

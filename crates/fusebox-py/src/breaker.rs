@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fusebox::{Metrics, Outcome, OwnedPermit, Rejected, Transition};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
@@ -144,6 +144,13 @@ impl CircuitBreaker {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let name = match name.filter(|n| !n.is_none()) {
             Some(name) => args::text("name", name)?,
+            // A shared store keys breakers by name: a generated one would
+            // make unrelated programs share one state.
+            None if store.is_some_and(|s| !s.is_none()) => {
+                return Err(PyValueError::new_err(
+                    "name: a breaker kept in a store needs a name (the store keys breakers by it)",
+                ))
+            }
             None => format!("circuit-{id}"),
         };
         let recovery_timeout = match (recovery_timeout, reset_timeout) {

@@ -235,7 +235,7 @@ impl Builder {
     ///     .failure_threshold(1)
     ///     .on_transition(|t| {
     ///         if t.to == State::Open {
-    ///             eprintln!("page the on-call: {t}"); // circuit 'ledger' closed -> open: 1 consecutive failures
+    ///             eprintln!("page the on-call: {t}"); // circuit 'ledger' closed -> open: 1 failure
     ///         }
     ///     })
     ///     .build()?;

@@ -43,6 +43,7 @@ pub enum Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Reason::ConsecutiveFailures(1) => f.write_str("1 failure"),
             Reason::ConsecutiveFailures(n) => write!(f, "{n} consecutive failures"),
             Reason::FailureRate { failures, calls } => {
                 write!(f, "{failures} of the last {calls} calls failed")
