@@ -140,6 +140,8 @@ impl CircuitBreaker {
         config: Option<PyRef<'_, LoadedConfig>>,
         clock: Option<PyRef<'_, ManualClock>>,
     ) -> PyResult<CircuitBreaker> {
+        const NAME_FOR_STORE: &str =
+            "name: a breaker kept in a store needs a name (the store keys breakers by it)";
         python::load(py)?;
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let name = match name.filter(|n| !n.is_none()) {
@@ -147,9 +149,7 @@ impl CircuitBreaker {
             // A shared store keys breakers by name: a generated one would
             // make unrelated programs share one state.
             None if store.is_some_and(|s| !s.is_none()) => {
-                return Err(PyValueError::new_err(
-                    "name: a breaker kept in a store needs a name (the store keys breakers by it)",
-                ))
+                return Err(PyValueError::new_err(NAME_FOR_STORE));
             }
             None => format!("circuit-{id}"),
         };
