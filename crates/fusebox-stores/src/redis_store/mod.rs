@@ -65,7 +65,7 @@ impl RedisStore {
     pub fn open(url: &str) -> Result<RedisStore, StoreError> {
         let shown_url = redact_url(url);
         let info = url.into_connection_info().map_err(|e| {
-            let why = hide_password(&e.to_string(), url);
+            let why = hide_password(&plain_words(&e.to_string()), url);
             StoreError::new(
                 StoreErrorKind::Open,
                 format!("bad redis url {shown_url:?}: {why}"),
@@ -128,7 +128,7 @@ impl RedisStore {
         } else {
             StoreErrorKind::Unavailable
         };
-        self.failure(kind, &e.to_string())
+        self.failure(kind, &plain_words(&words))
     }
 
     /// An error naming the store, with no password in it whatever `why`
@@ -363,6 +363,33 @@ impl Store for RedisStore {
     }
 }
 
+/// The client's message without the name of its error kind, which it
+/// appends for programmers ("Password authentication failed -
+/// AuthenticationFailed"): users read the words.
+fn plain_words(words: &str) -> String {
+    let mut out = String::with_capacity(words.len());
+    let mut rest = words;
+    while let Some(at) = rest.find(" - ") {
+        let tail = &rest[at + 3..];
+        let kind_len = tail
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(tail.len());
+        let kind = &tail[..kind_len];
+        let is_kind = kind.len() > 2
+            && kind.starts_with(|c: char| c.is_ascii_uppercase())
+            && kind.chars().skip(1).any(|c| c.is_ascii_uppercase());
+        if is_kind {
+            out.push_str(&rest[..at]);
+            rest = &tail[kind_len..];
+        } else {
+            out.push_str(&rest[..at + 3]);
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +398,19 @@ mod tests {
     fn scan_patterns_match_the_prefix_literally() {
         assert_eq!(scan_pattern("circuit_breaker:"), "circuit_breaker:*");
         assert_eq!(scan_pattern(r"team[1]:*?\"), r"team\[1\]:\*\?\\*");
+    }
+
+    #[test]
+    fn client_error_kinds_are_left_out_of_messages() {
+        assert_eq!(
+            plain_words("Password authentication failed - AuthenticationFailed"),
+            "Password authentication failed"
+        );
+        assert_eq!(
+            plain_words("Redis URL did not parse - InvalidClientConfig: bad port"),
+            "Redis URL did not parse: bad port"
+        );
+        assert_eq!(plain_words("a - b - c"), "a - b - c");
     }
 
     #[test]
