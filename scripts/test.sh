@@ -28,7 +28,7 @@ step "tests"
 cargo test --workspace --all-features
 
 step "loom model checks"
-RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+RUSTFLAGS="--cfg fusebox_loom" CARGO_TARGET_DIR=target/loom \
     cargo test -p fusebox --test loom --test loom_time_window --release
 
 step "doc build"

@@ -123,7 +123,7 @@ impl Counters {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(fusebox_loom))]
 mod slot {
     use super::STRIPES;
     use std::cell::Cell;
@@ -197,7 +197,7 @@ mod slot {
     }
 }
 
-#[cfg(loom)]
+#[cfg(fusebox_loom)]
 mod slot {
     /// Under loom every thread uses the shared overflow line, which keeps
     /// the model small; the slot protocol is exercised by the normal tests.
@@ -206,7 +206,7 @@ mod slot {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(fusebox_loom)))]
 mod tests {
     use super::*;
 

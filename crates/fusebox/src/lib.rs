@@ -134,7 +134,7 @@ mod tower;
 mod transition;
 mod window;
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(fusebox_loom)))]
 mod model_tests;
 
 pub use builder::{duration_from_secs, Builder, MAX_HALF_OPEN_CALLS};

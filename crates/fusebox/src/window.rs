@@ -485,5 +485,5 @@ fn is_later(a: u32, b: u32) -> bool {
 }
 
 mod record;
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(fusebox_loom)))]
 mod tests;

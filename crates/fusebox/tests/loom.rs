@@ -1,7 +1,7 @@
 //! Model-checked interleavings of the admission and transition code.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p fusebox --test loom --release`.
-#![cfg(loom)]
+//! Run with `RUSTFLAGS="--cfg fusebox_loom" cargo test -p fusebox --test loom --release`.
+#![cfg(fusebox_loom)]
 
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 //! epoch re-check), and a failure of the new generation tallied in that
 //! moment trips the breaker on the stale call.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p fusebox --test loom_time_window --release`.
-#![cfg(loom)]
+//! Run with `RUSTFLAGS="--cfg fusebox_loom" cargo test -p fusebox --test loom_time_window --release`.
+#![cfg(fusebox_loom)]
 
 use std::time::Duration;
 

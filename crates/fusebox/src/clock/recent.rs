@@ -205,5 +205,5 @@ pub(crate) fn freeze(frozen: Nanos) -> u64 {
 }
 
 mod fork;
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(fusebox_loom)))]
 mod tests;
