@@ -22,7 +22,9 @@ pub enum StoreUrl {
         /// Lock wait (`?timeout=`).
         timeout: Option<Duration>,
     },
-    /// `redis://host:port/db` (or `rediss://`).
+    /// `redis://host:port/db`, `rediss://…` (TLS, with `?ca=/path/ca.pem`
+    /// to trust a CA of one's own), or a cluster's
+    /// `redis+cluster://host1:port1,host2:port2/` (or `rediss+cluster://…`).
     Redis {
         /// The URL given to the Redis client, without fusebox's parameters.
         url: String,
@@ -78,7 +80,7 @@ impl StoreUrl {
                     timeout,
                 })
             }
-            "redis" | "rediss" => {
+            "redis" | "rediss" | "redis+cluster" | "rediss+cluster" => {
                 let mut url = format!("{scheme}:{base}");
                 if !others.is_empty() {
                     url = format!("{url}?{}", others.join("&"));
@@ -125,7 +127,9 @@ impl fmt::Debug for StoreUrl {
 }
 
 /// Opens the store a URL names: `memory:`, `sqlite:///abs/path.db`,
-/// `sqlite://relative.db`, `redis://host:port/db`, each SQLite and Redis URL
+/// `sqlite://relative.db`, `redis://host:port/db` (`rediss://` for TLS,
+/// `redis+cluster://host1:port1,host2:port2/` for a Redis Cluster: see
+/// [`RedisStore::open`](crate::RedisStore::open)), each SQLite and Redis URL
 /// optionally with `?prefix=…&timeout=…`.
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     match StoreUrl::parse(url)? {
@@ -192,6 +196,14 @@ mod tests {
                 path: "rel.db".into(),
                 prefix: Some("x:".into()),
                 timeout: Some(Duration::from_secs(1))
+            })
+        );
+        assert_eq!(
+            StoreUrl::parse("rediss+cluster://u:p@h1:7000,h2:7001/?ca=/ca.pem&prefix=cb:"),
+            Ok(StoreUrl::Redis {
+                url: "rediss+cluster://u:p@h1:7000,h2:7001/?ca=/ca.pem".into(),
+                prefix: Some("cb:".into()),
+                timeout: None
             })
         );
         assert_eq!(

@@ -1,60 +1,61 @@
-//! The Redis store against a real `redis-server` of the test's own, killed
-//! and restarted to test faults.
+//! The Redis store against real servers of the test's own (one plain
+//! server, one speaking only TLS, a three-master cluster), killed and
+//! restarted to test faults. Each case runs against each deployment.
 
 mod common;
 
 use std::time::Duration;
 
+use common::deploy::{Kind, TestRedis};
 use common::{fleet, RedisServer};
 use fusebox::{CircuitBreaker, ManualClock, State};
 use fusebox_stores::RedisStore;
 
 common::fleet_workers!();
 
-#[test]
-fn eight_processes_share_one_breaker() {
-    let server = RedisServer::start();
-    fleet::eight_processes_trip_one_breaker("worker_fail_until_rejected", &server.url());
+common::deploy::on_every_redis!(
+    eight_processes_share_one_breaker,
+    half_open_probes_are_limited_across_processes,
+    one_hash_per_breaker_under_the_prefix_with_a_ttl,
+    a_killed_server_degrades_calls_and_state_is_written_back_after_restart,
+    fail_closed_rejects_while_the_server_is_down,
+    a_foreign_value_is_reset_not_trusted,
+);
+
+fn eight_processes_share_one_breaker(kind: Kind) {
+    let redis = TestRedis::start(kind);
+    fleet::eight_processes_trip_one_breaker("worker_fail_until_rejected", &redis.url());
 }
 
-#[test]
-fn half_open_probes_are_limited_across_processes() {
-    let server = RedisServer::start();
-    fleet::half_open_probes_are_limited_fleet_wide("worker_take_a_probe", &server.url());
+fn half_open_probes_are_limited_across_processes(kind: Kind) {
+    let redis = TestRedis::start(kind);
+    fleet::half_open_probes_are_limited_fleet_wide("worker_take_a_probe", &redis.url());
 }
 
-fn client(server: &RedisServer) -> redis::Connection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap()
-}
-
-#[test]
-fn one_hash_per_breaker_under_the_prefix_with_a_ttl() {
-    let server = RedisServer::start();
+fn one_hash_per_breaker_under_the_prefix_with_a_ttl(kind: Kind) {
+    let redis = TestRedis::start(kind);
     let b = CircuitBreaker::builder("pypi")
         .failure_threshold(1)
-        .store(RedisStore::open(&server.url()).unwrap())
+        .store(RedisStore::open(&redis.url()).unwrap())
         .build()
         .unwrap();
     let _ = b.call(|| Err::<(), _>(()));
-    let mut raw = client(&server);
+    let mut raw = redis.raw();
     let state: String = redis::cmd("HGET")
         .arg("circuit_breaker:pypi")
         .arg("state")
-        .query(&mut raw)
+        .query(&mut *raw)
         .unwrap();
     assert_eq!(state, "open");
     let ttl: i64 = redis::cmd("PTTL")
         .arg("circuit_breaker:pypi")
-        .query(&mut raw)
+        .query(&mut *raw)
         .unwrap();
     assert!(ttl > 0, "idle breakers must expire");
 
     let custom = CircuitBreaker::builder("pypi")
         .failure_threshold(1)
-        .shared_store(fusebox_stores::open(&format!("{}?prefix=team_a:", server.url())).unwrap())
+        .shared_store(fusebox_stores::open(&redis.url_with("prefix=team_a:")).unwrap())
         .build()
         .unwrap();
     assert_eq!(
@@ -64,11 +65,10 @@ fn one_hash_per_breaker_under_the_prefix_with_a_ttl() {
     );
 }
 
-#[test]
-fn a_killed_server_degrades_calls_and_state_is_written_back_after_restart() {
-    let mut server = RedisServer::start();
+fn a_killed_server_degrades_calls_and_state_is_written_back_after_restart(kind: Kind) {
+    let mut redis = TestRedis::start(kind);
     let clock = ManualClock::new();
-    let url = server.url();
+    let url = redis.url();
     let store = || RedisStore::open(&url).unwrap().with_clock(clock.clone());
     let b = CircuitBreaker::builder("flaky")
         .failure_threshold(3)
@@ -79,7 +79,7 @@ fn a_killed_server_degrades_calls_and_state_is_written_back_after_restart() {
     let _ = b.call(|| Err::<(), _>(()));
     assert_eq!(b.metrics().consecutive_failures, 1);
 
-    server.kill();
+    let killed = redis.kill_holder_of("circuit_breaker:flaky");
     // Calls go on without the store, on the last state seen.
     assert_eq!(b.call(|| Ok::<_, ()>(7)), Ok(7));
     assert!(b.metrics().degraded);
@@ -92,7 +92,7 @@ fn a_killed_server_degrades_calls_and_state_is_written_back_after_restart() {
         "tripped locally while Redis was down"
     );
 
-    server.restart();
+    redis.restart(killed);
     clock.advance(Duration::from_secs(1)); // the degraded breaker's retry interval
     assert!(!b.metrics().degraded);
     let observer = CircuitBreaker::builder("flaky")
@@ -106,46 +106,31 @@ fn a_killed_server_degrades_calls_and_state_is_written_back_after_restart() {
     );
 }
 
-#[test]
-fn fail_closed_rejects_while_the_server_is_down() {
-    let mut server = RedisServer::start();
+fn fail_closed_rejects_while_the_server_is_down(kind: Kind) {
+    let mut redis = TestRedis::start(kind);
     let b = CircuitBreaker::builder("strict")
         .fail_closed(true)
-        .store(RedisStore::open(&server.url()).unwrap())
+        .store(RedisStore::open(&redis.url()).unwrap())
         .build()
         .unwrap();
     assert_eq!(b.call(|| Ok::<_, ()>(1)), Ok(1));
-    server.kill();
+    redis.kill_holder_of("circuit_breaker:strict");
     assert!(b.call(|| Ok::<_, ()>(1)).is_err());
 }
 
-#[test]
-fn a_server_that_never_answers_is_not_waited_on_forever() {
-    // A listener that accepts connections and never replies.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("redis://{}/0", silent.local_addr().unwrap());
-    let b = CircuitBreaker::builder("silent")
-        .store(RedisStore::open(&url).unwrap())
-        .build()
-        .unwrap();
-    assert_eq!(b.call(|| Ok::<_, ()>(1)), Ok(1), "fail open on local state");
-    assert!(b.metrics().degraded);
-}
-
-#[test]
-fn a_foreign_value_is_reset_not_trusted() {
-    let server = RedisServer::start();
-    let mut raw = client(&server);
+fn a_foreign_value_is_reset_not_trusted(kind: Kind) {
+    let redis = TestRedis::start(kind);
+    let mut raw = redis.raw();
     let _: () = redis::cmd("HSET")
         .arg("circuit_breaker:junk")
         .arg("machine")
         .arg("\u{0}garbage")
         .arg("version")
         .arg("7")
-        .query(&mut raw)
+        .query(&mut *raw)
         .unwrap();
     let b = CircuitBreaker::builder("junk")
-        .store(RedisStore::open(&server.url()).unwrap())
+        .store(RedisStore::open(&redis.url()).unwrap())
         .build()
         .unwrap();
     assert_eq!(b.state(), State::Closed);
@@ -153,7 +138,7 @@ fn a_foreign_value_is_reset_not_trusted() {
     let machine: String = redis::cmd("HGET")
         .arg("circuit_breaker:junk")
         .arg("machine")
-        .query(&mut raw)
+        .query(&mut *raw)
         .unwrap();
     assert!(machine.starts_with("fusebox/1 state=closed"), "{machine}");
 
@@ -161,10 +146,10 @@ fn a_foreign_value_is_reset_not_trusted() {
     let _: () = redis::cmd("SET")
         .arg("circuit_breaker:str")
         .arg("x")
-        .query(&mut raw)
+        .query(&mut *raw)
         .unwrap();
     let b = CircuitBreaker::builder("str")
-        .store(RedisStore::open(&server.url()).unwrap())
+        .store(RedisStore::open(&redis.url()).unwrap())
         .build()
         .unwrap();
     assert_eq!(
@@ -172,4 +157,41 @@ fn a_foreign_value_is_reset_not_trusted() {
         Ok(1),
         "no panic; degraded instead"
     );
+}
+
+#[test]
+fn a_server_that_never_answers_is_not_waited_on_forever() {
+    // A listener that accepts connections and never replies: neither to
+    // commands nor to a TLS handshake.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap();
+    for url in [
+        format!("redis://{address}/0"),
+        format!("rediss://localhost:{}/0", address.port()),
+        format!("redis+cluster://{address}/"),
+    ] {
+        let b = CircuitBreaker::builder("silent")
+            .store(RedisStore::open(&url).unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(
+            b.call(|| Ok::<_, ()>(1)),
+            Ok(1),
+            "{url}: fail open on local state"
+        );
+        assert!(b.metrics().degraded, "{url}");
+    }
+}
+
+#[test]
+fn a_plain_server_is_still_reachable_by_its_bare_url() {
+    let server = RedisServer::start();
+    let b = CircuitBreaker::builder("bare")
+        .failure_threshold(1)
+        .store(RedisStore::open(&format!("redis://127.0.0.1:{}", server.port)).unwrap())
+        .build()
+        .unwrap();
+    let _ = b.call(|| Err::<(), _>(()));
+    assert!(!b.metrics().degraded);
+    assert_eq!(b.state(), State::Open);
 }

@@ -87,12 +87,18 @@ fn connect_now(
     deadline: &Deadline,
 ) -> Result<redis::Connection, ConnectError> {
     let ConnectionAddr::Tcp(host, port) = info.addr() else {
-        // A Unix socket: no lookup, one try.
+        // A Unix socket (no lookup), or TLS, whose certificate is checked
+        // against the host's name: the client looks it up itself, and
+        // only the helper waits for that. One try.
         let left = deadline
             .remaining()
             .ok_or(ConnectError::TimedOut("before connecting"))?;
         return redis::Client::open(info.clone())
             .and_then(|client| client.get_connection_with_timeout(left))
+            .and_then(|mut connection| {
+                load_scripts(&mut connection, deadline)?;
+                Ok(connection)
+            })
             .map_err(ConnectError::Redis);
     };
     let addresses = resolve(host, *port)?;

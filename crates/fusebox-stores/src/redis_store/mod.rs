@@ -1,20 +1,23 @@
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use fusebox::store::{store_now, wall_clock_nanos, Store, StoreError, StoreErrorKind, Update};
 use fusebox::ManualClock;
-use redis::{Connection, ConnectionInfo, IntoConnectionInfo, Script, Value};
+use redis::{Script, Value};
 
 use crate::deadline::Deadline;
-use crate::pool::Pool;
 use crate::redact::redact_url;
 use crate::{state_name, DEFAULT_PREFIX, DEFAULT_TIMEOUT, DEFAULT_TTL};
 
+mod cluster;
 mod connect;
+mod servers;
+mod target;
 
 use connect::ConnectError;
+use servers::{Lease, Servers};
 
 const READ_LUA: &str = include_str!("../../scripts/read.lua");
 const COMPARE_AND_SET_LUA: &str = include_str!("../../scripts/compare_and_set.lua");
@@ -47,8 +50,7 @@ const TIMER_SLACK: Duration = Duration::from_millis(5);
 /// command of the transaction, retries included. A connection that failed
 /// is closed.
 pub struct RedisStore {
-    info: ConnectionInfo,
-    pool: Arc<Pool<Connection>>,
+    servers: Servers,
     /// The URL with its password hidden: the only form ever shown.
     shown_url: String,
     prefix: String,
@@ -60,20 +62,35 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
-    /// A store on the server at `url` (`redis://host:port/db`). Connects
-    /// lazily: a server that is down makes calls degrade, not this fail.
+    /// A store on the server or cluster at `url`. Connects lazily: a
+    /// server that is down makes calls degrade, not this fail.
+    ///
+    /// * `redis://[user:password@]host:port/db`: one server; an ACL user
+    ///   and its password, or a password alone (`redis://:password@…`).
+    /// * `rediss://…`: over TLS, checking the server's certificate against
+    ///   the system's trusted roots, or only against the CA certificates
+    ///   in the PEM file of `?ca=/path/to/ca.pem`. Certificate checks
+    ///   cannot be turned off.
+    /// * `redis+cluster://[user:password@]host1:port1,host2:port2/` (or
+    ///   `rediss+cluster://…`): a Redis Cluster, found through any of the
+    ///   listed nodes. Each breaker is one key, so breakers spread over
+    ///   the masters; listing visits every master.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreErrorKind::Open`] for a URL that is not one of these, or a
+    /// CA file that cannot be read; the message never shows the password.
     pub fn open(url: &str) -> Result<RedisStore, StoreError> {
         let shown_url = redact_url(url);
-        let info = url.into_connection_info().map_err(|e| {
-            let why = hide_password(&plain_words(&e.to_string()), url);
+        let target = target::Target::parse(url).map_err(|e| {
+            let why = hide_password(&plain_words(&e), url);
             StoreError::new(
                 StoreErrorKind::Open,
                 format!("bad redis url {shown_url:?}: {why}"),
             )
         })?;
         Ok(RedisStore {
-            info,
-            pool: Arc::new(Pool::new()),
+            servers: Servers::new(target),
             shown_url,
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
@@ -134,9 +151,9 @@ impl RedisStore {
     /// An error naming the store, with no password in it whatever `why`
     /// quotes.
     fn failure(&self, kind: StoreErrorKind, why: &str) -> StoreError {
-        let why = match self.info.redis_settings().password() {
-            Some(password) if !password.is_empty() => why.replace(password, "***"),
-            _ => why.to_owned(),
+        let why = match self.servers.password() {
+            Some(password) => why.replace(password, "***"),
+            None => why.to_owned(),
         };
         StoreError::new(kind, format!("redis store {}: {why}", self.shown_url))
     }
@@ -148,17 +165,29 @@ impl RedisStore {
         )
     }
 
-    fn connect(&self, deadline: &Deadline) -> Result<Connection, StoreError> {
-        connect::connect(&self.info, deadline, &self.pool).map_err(|e| match e {
+    /// A connection to the server holding `key`: an idle one unless
+    /// `fresh`.
+    fn lease(&self, key: &str, fresh: bool, deadline: &Deadline) -> Result<Lease, StoreError> {
+        self.servers
+            .node_for(key, deadline)
+            .and_then(|node| match fresh {
+                true => node.fresh(deadline),
+                false => node.lease(deadline),
+            })
+            .map_err(|e| self.connect_error(e, deadline))
+    }
+
+    fn connect_error(&self, e: ConnectError, deadline: &Deadline) -> StoreError {
+        match e {
             ConnectError::TimedOut(during) => self.timed_out(deadline, during),
             ConnectError::Lookup(why) => self.failure(StoreErrorKind::Unavailable, &why),
             ConnectError::Redis(e) => self.error(&e),
-        })
+        }
     }
 
     /// Lets the next command wait only for what is left of the call (at
     /// least a millisecond: an answer already on its way is taken).
-    fn limit(&self, connection: &Connection, deadline: &Deadline) -> Result<(), StoreError> {
+    fn limit(&self, connection: &redis::Connection, deadline: &Deadline) -> Result<(), StoreError> {
         let left = deadline.wait_at_most(MIN_WAIT);
         connection
             .set_read_timeout(Some(left))
@@ -176,18 +205,21 @@ impl RedisStore {
     /// first.
     fn attempt(
         &self,
-        connection: &mut Connection,
+        lease: &mut Lease,
         key: &str,
         update: &mut Update<'_>,
         deadline: &Deadline,
     ) -> Result<bool, StoreError> {
-        self.limit(connection, deadline)?;
+        self.limit(&lease.connection, deadline)?;
         type Read = (Option<Vec<u8>>, Option<Vec<u8>>, u64, u64);
         let (machine, version, seconds, micros): Read = READ
             .key(key)
             .arg(self.ttl_millis())
-            .invoke(connection)
-            .map_err(|e| self.error_by(&e, Some(deadline)))?;
+            .invoke(&mut lease.connection)
+            .map_err(|e| {
+                self.servers.learn(lease, &e);
+                self.error_by(&e, Some(deadline))
+            })?;
         let server_now = seconds
             .saturating_mul(1_000_000_000)
             .saturating_add(micros.saturating_mul(1_000));
@@ -210,15 +242,16 @@ impl RedisStore {
         let Some(text) = update(machine.as_deref(), now) else {
             return Ok(true);
         };
-        self.limit(connection, deadline)?;
+        self.limit(&lease.connection, deadline)?;
         let stored: Value = COMPARE_AND_SET
             .key(key)
             .arg(version.unwrap_or_default())
             .arg(&text)
             .arg(state_name(&text))
             .arg(self.ttl_millis())
-            .invoke(connection)
+            .invoke(&mut lease.connection)
             .map_err(|e| {
+                self.servers.learn(lease, &e);
                 let error = self.error_by(&e, Some(deadline));
                 // Sent, but no answer: the server may have run it.
                 if e.is_timeout() || e.is_io_error() || e.is_connection_dropped() {
@@ -276,35 +309,36 @@ impl Store for RedisStore {
     fn transact(&self, name: &str, update: &mut Update<'_>) -> Result<(), StoreError> {
         let deadline = Deadline::after(self.timeout);
         let key = format!("{}{name}", self.prefix);
-        let (mut connection, mut pooled) = match self.pool.take() {
-            Some(connection) => (connection, true),
-            None => (self.connect(&deadline)?, false),
-        };
+        let mut lease = self.lease(&key, false, &deadline)?;
         loop {
-            match self.attempt(&mut connection, &key, update, &deadline) {
+            match self.attempt(&mut lease, &key, update, &deadline) {
                 Ok(true) => {
-                    self.pool.put(connection);
+                    lease.give_back();
                     return Ok(());
                 }
                 // Another writer got there first: read again, within the
                 // call's budget.
                 Ok(false) => {}
-                // An idle connection may have died with a restarted server:
-                // one fresh connection is worth a try.
-                Err(e) if pooled && e.kind == StoreErrorKind::Unavailable && !e.maybe_written => {
-                    connection = self.connect(&deadline)?;
-                    pooled = false;
+                // An idle connection may have died with a restarted server,
+                // or the cluster moved the key: one fresh connection (to
+                // the key's master now) is worth a try.
+                Err(e)
+                    if lease.worth_a_new_connection()
+                        && e.kind == StoreErrorKind::Unavailable
+                        && !e.maybe_written =>
+                {
+                    lease = self.lease(&key, true, &deadline)?;
                 }
                 Err(e) => {
                     if e.kind == StoreErrorKind::Timeout {
                         // Still sound: the client skips the late answer.
-                        self.pool.put(connection);
+                        lease.give_back();
                     }
                     return Err(e);
                 }
             }
             if deadline.remaining().is_none() {
-                self.pool.put(connection);
+                lease.give_back();
                 return Err(self.failure(
                     StoreErrorKind::Timeout,
                     &format!(
@@ -329,29 +363,38 @@ impl Store for RedisStore {
 
     /// The breakers under the prefix. Keys that are not UTF-8 cannot be a
     /// breaker's name and are left out. Each `SCAN` round has the store's
-    /// timeout.
+    /// timeout. On a cluster, every master is scanned.
     fn names(&self) -> Result<Vec<String>, StoreError> {
         let deadline = Deadline::after(self.timeout);
-        let mut connection = match self.pool.take() {
-            Some(connection) => connection,
-            None => self.connect(&deadline)?,
-        };
-        connection
-            .set_read_timeout(Some(self.timeout))
-            .and_then(|()| connection.set_write_timeout(Some(self.timeout)))
-            .map_err(|e| self.error(&e))?;
-        let keys: Vec<Vec<u8>> = redis::cmd("SCAN")
-            .cursor_arg(0)
-            .arg("MATCH")
-            .arg(scan_pattern(&self.prefix))
-            .arg("COUNT")
-            .arg(1000)
-            .clone()
-            .iter(&mut connection)
-            .map_err(|e| self.error(&e))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.error(&e))?;
-        self.pool.put(connection);
+        let masters = self
+            .servers
+            .masters(&deadline)
+            .map_err(|e| self.connect_error(e, &deadline))?;
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for master in masters {
+            let deadline = Deadline::after(self.timeout);
+            let mut lease = master
+                .lease(&deadline)
+                .map_err(|e| self.connect_error(e, &deadline))?;
+            let connection = &mut lease.connection;
+            connection
+                .set_read_timeout(Some(self.timeout))
+                .and_then(|()| connection.set_write_timeout(Some(self.timeout)))
+                .map_err(|e| self.error(&e))?;
+            let found: Vec<Vec<u8>> = redis::cmd("SCAN")
+                .cursor_arg(0)
+                .arg("MATCH")
+                .arg(scan_pattern(&self.prefix))
+                .arg("COUNT")
+                .arg(1000)
+                .clone()
+                .iter(connection)
+                .map_err(|e| self.error(&e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.error(&e))?;
+            keys.extend(found);
+            lease.give_back();
+        }
         let mut names: Vec<String> = keys
             .into_iter()
             .filter_map(|key| String::from_utf8(key).ok())

@@ -2,6 +2,7 @@
 //! loopback port, and worker processes that are this test binary run again.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod deploy;
 pub mod fleet;
 pub mod slow_proxy;
 pub mod write_lock;
@@ -52,6 +53,8 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     pub port: u16,
     args: Vec<String>,
+    /// For a TLS-only server: the CA that signed its certificate.
+    tls_ca: Option<std::path::PathBuf>,
     child: Option<Child>,
 }
 
@@ -63,6 +66,16 @@ impl RedisServer {
     /// A server started with extra `redis-server` arguments, on a free
     /// loopback port (another one if the port was taken meanwhile).
     pub fn start_with(args: &[&str]) -> RedisServer {
+        RedisServer::start_on_a_free_port(args, None)
+    }
+
+    /// A server that speaks only TLS, with a certificate signed by `ca`
+    /// (`args` name the certificate files).
+    pub fn start_tls(args: &[&str], ca: &std::path::Path) -> RedisServer {
+        RedisServer::start_on_a_free_port(args, Some(ca.to_owned()))
+    }
+
+    fn start_on_a_free_port(args: &[&str], tls_ca: Option<std::path::PathBuf>) -> RedisServer {
         for _ in 0..20 {
             let port = TcpListener::bind("127.0.0.1:0")
                 .unwrap()
@@ -72,6 +85,7 @@ impl RedisServer {
             let mut server = RedisServer {
                 port,
                 args: args.iter().map(|a| a.to_string()).collect(),
+                tls_ca: tls_ca.clone(),
                 child: None,
             };
             if server.try_start() {
@@ -98,8 +112,14 @@ impl RedisServer {
     /// answer PING within 10 s.
     fn try_start(&mut self) -> bool {
         let binary = which_redis();
+        let port = self.port.to_string();
+        let ports = match self.tls_ca {
+            Some(_) => ["--port", "0", "--tls-port", &port],
+            None => ["--port", &port, "--tls-port", "0"],
+        };
         let mut child = Command::new(binary)
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1"])
+            .args(ports)
             .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
             .args(&self.args)
             .stdout(Stdio::null())
@@ -113,7 +133,11 @@ impl RedisServer {
             if !matches!(child.try_wait(), Ok(None)) {
                 return false; // exited: the port was not free after all
             }
-            if pong(self.port) {
+            let answers = match &self.tls_ca {
+                Some(ca) => tls_pong(self.port, ca),
+                None => pong(self.port),
+            };
+            if answers {
                 self.child = Some(child);
                 return true;
             }
@@ -152,6 +176,19 @@ fn pong(port: u16) -> bool {
     stream.write_all(b"PING\r\n").is_ok()
         && stream.read_exact(&mut reply).is_ok()
         && (&reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH"))
+}
+
+/// Whether a TLS Redis server on `port`, with a certificate signed by
+/// `ca`, answers PING.
+fn tls_pong(port: u16, ca: &std::path::Path) -> bool {
+    let certificates = redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(std::fs::read(ca).unwrap()),
+    };
+    redis::Client::build_with_tls(format!("rediss://localhost:{port}/0"), certificates)
+        .and_then(|client| client.get_connection_with_timeout(Duration::from_millis(500)))
+        .and_then(|mut connection| redis::cmd("PING").query::<String>(&mut connection))
+        .is_ok()
 }
 
 fn which_redis() -> String {

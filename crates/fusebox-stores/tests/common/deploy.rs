@@ -1,0 +1,297 @@
+//! Redis as deployed, started by the test: one plain server, one server
+//! that speaks only TLS (with a CA and certificate made for the test), or
+//! a Redis Cluster of three masters. The store cases run against each
+//! (`on_every_redis!`), through the URL a user would write.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use redis::ConnectionLike;
+
+use super::RedisServer;
+
+/// Which kind of deployment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Plain,
+    Tls,
+    Cluster,
+}
+
+/// A deployment of one kind, stopped when dropped.
+pub struct TestRedis {
+    pub kind: Kind,
+    pub servers: Vec<RedisServer>,
+    /// Certificates and cluster configuration files.
+    dir: tempfile::TempDir,
+}
+
+/// A CA and a server certificate for `localhost` and `127.0.0.1`, as PEM
+/// files in `dir`: (CA certificate, server certificate, server key).
+pub fn make_certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "fusebox test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    let files = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&files.0, ca_cert.pem()).unwrap();
+    std::fs::write(&files.1, server_cert.pem()).unwrap();
+    std::fs::write(&files.2, server_key.serialize_pem()).unwrap();
+    files
+}
+
+/// `redis-server` arguments for a TLS-only server with the files of
+/// `make_certificates`.
+pub fn tls_args(
+    ca: &std::path::Path,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Vec<String> {
+    [
+        "--tls-cert-file",
+        &cert.display().to_string(),
+        "--tls-key-file",
+        &key.display().to_string(),
+        "--tls-ca-cert-file",
+        &ca.display().to_string(),
+        "--tls-auth-clients",
+        "no",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+impl TestRedis {
+    pub fn start(kind: Kind) -> TestRedis {
+        let dir = tempfile::tempdir().unwrap();
+        let servers = match kind {
+            Kind::Plain => vec![RedisServer::start()],
+            Kind::Tls => {
+                let (ca, cert, key) = make_certificates(dir.path());
+                let args = tls_args(&ca, &cert, &key);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                vec![RedisServer::start_tls(&args, &ca)]
+            }
+            Kind::Cluster => start_cluster(dir.path()),
+        };
+        TestRedis { kind, servers, dir }
+    }
+
+    /// The URL a user would give the store.
+    pub fn url(&self) -> String {
+        match self.kind {
+            Kind::Plain => self.servers[0].url(),
+            Kind::Tls => format!(
+                "rediss://localhost:{}/0?ca={}",
+                self.servers[0].port,
+                self.ca().display()
+            ),
+            Kind::Cluster => {
+                let nodes: Vec<String> = self
+                    .servers
+                    .iter()
+                    .map(|s| format!("127.0.0.1:{}", s.port))
+                    .collect();
+                format!("redis+cluster://{}/", nodes.join(","))
+            }
+        }
+    }
+
+    /// `url()` with one more query parameter, `pair` (`prefix=a:`).
+    pub fn url_with(&self, pair: &str) -> String {
+        let url = self.url();
+        let joiner = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{joiner}{pair}")
+    }
+
+    /// The test CA's certificate file (TLS only).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// A connection of the test's own, to look at and plant keys.
+    pub fn raw(&self) -> Box<dyn ConnectionLike> {
+        match self.kind {
+            Kind::Plain => Box::new(
+                redis::Client::open(self.servers[0].url())
+                    .unwrap()
+                    .get_connection()
+                    .unwrap(),
+            ),
+            Kind::Tls => Box::new(
+                redis::Client::build_with_tls(
+                    format!("rediss://localhost:{}/0", self.servers[0].port),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(std::fs::read(self.ca()).unwrap()),
+                    },
+                )
+                .unwrap()
+                .get_connection()
+                .unwrap(),
+            ),
+            Kind::Cluster => {
+                let nodes: Vec<String> = self.servers.iter().map(|s| s.url()).collect();
+                Box::new(
+                    redis::cluster::ClusterClient::new(nodes)
+                        .unwrap()
+                        .get_connection()
+                        .unwrap(),
+                )
+            }
+        }
+    }
+
+    /// Kills the server holding `key` (the only one, unless a cluster);
+    /// returns its index for `restart`.
+    pub fn kill_holder_of(&mut self, key: &str) -> usize {
+        let at = match self.kind {
+            Kind::Cluster => {
+                let port = master_port_of(self.servers[0].port, key);
+                self.servers.iter().position(|s| s.port == port).unwrap()
+            }
+            _ => 0,
+        };
+        self.servers[at].kill();
+        at
+    }
+
+    /// Starts server `at` again, and waits until the deployment serves.
+    pub fn restart(&mut self, at: usize) {
+        self.servers[at].restart();
+        if self.kind == Kind::Cluster {
+            wait_for_cluster(&self.servers);
+        }
+    }
+}
+
+/// Three masters on free loopback ports, joined into one cluster that
+/// serves every slot.
+fn start_cluster(dir: &std::path::Path) -> Vec<RedisServer> {
+    let servers: Vec<RedisServer> = (0..3)
+        .map(|i| {
+            let config = dir.join(format!("nodes-{i}.conf"));
+            RedisServer::start_with(&[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                &config.display().to_string(),
+            ])
+        })
+        .collect();
+    let created = Command::new(which_redis_cli())
+        .args(["--cluster", "create"])
+        .args(servers.iter().map(|s| format!("127.0.0.1:{}", s.port)))
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .status()
+        .expect("run redis-cli --cluster create");
+    assert!(created.success(), "redis-cli --cluster create failed");
+    wait_for_cluster(&servers);
+    servers
+}
+
+/// Waits (start-up, not test time) until every node reports
+/// `cluster_state:ok` and knows every slot's master.
+fn wait_for_cluster(servers: &[RedisServer]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for server in servers {
+        loop {
+            let ok = redis::Client::open(server.url())
+                .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(1)))
+                .and_then(|mut connection| {
+                    redis::cmd("CLUSTER")
+                        .arg("INFO")
+                        .query::<String>(&mut connection)
+                })
+                .is_ok_and(|info| info.contains("cluster_state:ok"));
+            if ok {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not reach cluster_state:ok within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The port of the master that serves `key`, asked of the node on `port`.
+pub fn master_port_of(port: u16, key: &str) -> u16 {
+    let mut connection = redis::Client::open(format!("redis://127.0.0.1:{port}/0"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let slot: i64 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query(&mut connection)
+        .unwrap();
+    let ranges: Vec<(i64, i64, (String, u16))> = redis::cmd("CLUSTER")
+        .arg("SLOTS")
+        .query::<Vec<redis::Value>>(&mut connection)
+        .unwrap()
+        .into_iter()
+        .map(|range| match range {
+            redis::Value::Array(fields) => {
+                let first = redis::from_redis_value(fields[0].clone()).unwrap();
+                let last = redis::from_redis_value(fields[1].clone()).unwrap();
+                let master: Vec<redis::Value> = redis::from_redis_value(fields[2].clone()).unwrap();
+                let host = redis::from_redis_value(master[0].clone()).unwrap();
+                let port = redis::from_redis_value(master[1].clone()).unwrap();
+                (first, last, (host, port))
+            }
+            other => panic!("CLUSTER SLOTS gave {other:?}"),
+        })
+        .collect();
+    ranges
+        .into_iter()
+        .find(|(first, last, _)| (*first..=*last).contains(&slot))
+        .map(|(_, _, (_, port))| port)
+        .unwrap_or_else(|| panic!("no master serves slot {slot}"))
+}
+
+fn which_redis_cli() -> &'static str {
+    ["/usr/bin/redis-cli", "/usr/local/bin/redis-cli"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+        .expect("redis-cli is not installed (Debian: apt-get install redis-tools)")
+}
+
+/// Defines each listed case (a function taking a `Kind`) as a test in
+/// the modules `plain`, `tls` and `cluster`.
+#[allow(unused_macros)]
+macro_rules! on_every_redis {
+    ($($case:ident),* $(,)?) => {
+        mod plain {
+            $(#[test] fn $case() { super::$case(crate::common::deploy::Kind::Plain) })*
+        }
+        mod tls {
+            $(#[test] fn $case() { super::$case(crate::common::deploy::Kind::Tls) })*
+        }
+        mod cluster {
+            $(#[test] fn $case() { super::$case(crate::common::deploy::Kind::Cluster) })*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_every_redis;
