@@ -31,6 +31,11 @@ pub struct TestRedis {
 /// A CA and a server certificate for `localhost` and `127.0.0.1`, as PEM
 /// files in `dir`: (CA certificate, server certificate, server key).
 pub fn make_certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
+    make_certificates_for(dir, &["localhost", "127.0.0.1"])
+}
+
+/// A CA and a server certificate for `names`, as PEM files in `dir`.
+pub fn make_certificates_for(dir: &std::path::Path, names: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -41,10 +46,11 @@ pub fn make_certificates(dir: &std::path::Path) -> (PathBuf, PathBuf, PathBuf) {
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
     let server_key = KeyPair::generate().unwrap();
-    let server_cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&server_key, &issuer)
-        .unwrap();
+    let server_cert =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .unwrap()
+            .signed_by(&server_key, &issuer)
+            .unwrap();
     let files = (
         dir.join("ca.pem"),
         dir.join("server.pem"),
@@ -156,6 +162,48 @@ impl TestRedis {
                         .unwrap(),
                 )
             }
+        }
+    }
+
+    /// `url()` logging in as `user` with `password`.
+    pub fn url_as(&self, user: &str, password: &str) -> String {
+        let url = self.url();
+        let (scheme, rest) = url.split_once("://").unwrap();
+        format!("{scheme}://{user}:{password}@{rest}")
+    }
+
+    /// A connection of the test's own to each server (each node of a
+    /// cluster, not following redirections).
+    pub fn each_server(&self) -> Vec<redis::Connection> {
+        self.servers
+            .iter()
+            .map(|server| match self.kind {
+                Kind::Tls => redis::Client::build_with_tls(
+                    format!("rediss://localhost:{}/0", server.port),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(std::fs::read(self.ca()).unwrap()),
+                    },
+                ),
+                _ => redis::Client::open(server.url()),
+            })
+            .map(|client| client.unwrap().get_connection().unwrap())
+            .collect()
+    }
+
+    /// Adds the ACL user `user` with `password` on every server, allowed
+    /// every command on the store's keys only.
+    pub fn add_user(&self, user: &str, password: &str) {
+        for mut connection in self.each_server() {
+            let _: () = redis::cmd("ACL")
+                .arg("SETUSER")
+                .arg(user)
+                .arg("on")
+                .arg(format!(">{password}"))
+                .arg("~circuit_breaker:*")
+                .arg("+@all")
+                .query(&mut connection)
+                .unwrap();
         }
     }
 
