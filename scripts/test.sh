@@ -9,14 +9,16 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 step "set-up"
-if ! command -v redis-server >/dev/null 2>&1; then
-    echo "redis-server is missing: installing it with apt-get (the Redis store tests start their own)"
+# redis-cli (package redis-tools) joins the test's Redis Cluster nodes.
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+    echo "redis-server or redis-cli is missing: installing them with apt-get (the Redis store tests start their own servers, plain, TLS and cluster)"
     sudo_cmd=""
     [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
 redis-server --version
+redis-cli --version
 
 step "format"
 cargo fmt --all -- --check

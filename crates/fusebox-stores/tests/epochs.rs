@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
+use common::deploy::{Kind, TestRedis};
 use common::write_lock::WriteLock;
-use common::RedisServer;
 use fusebox::store::Store;
 use fusebox::{CircuitBreaker, ManualClock, State};
 use fusebox_stores::{RedisStore, SqliteStore};
@@ -57,9 +57,12 @@ fn sqlite_a_stale_local_state_does_not_overwrite_a_remade_record() {
     assert_eq!(b.state(), State::Open, "the new trip stands");
 }
 
-#[test]
-fn redis_a_stale_local_state_does_not_overwrite_a_record_made_after_a_restart() {
-    let mut server = RedisServer::start();
+common::deploy::on_every_redis!(
+    redis_a_stale_local_state_does_not_overwrite_a_record_made_after_a_restart
+);
+
+fn redis_a_stale_local_state_does_not_overwrite_a_record_made_after_a_restart(kind: Kind) {
+    let mut server = TestRedis::start(kind);
     let clock = ManualClock::new();
     let url = server.url();
     let store = || RedisStore::open(&url).unwrap().with_clock(clock.clone());
@@ -67,12 +70,12 @@ fn redis_a_stale_local_state_does_not_overwrite_a_record_made_after_a_restart() 
     let _ = a.call(|| Err::<(), _>("down"));
 
     // The server goes away; `a` is reset alone (generation 2).
-    server.kill();
+    let killed = server.kill_holder_of("circuit_breaker:api");
     a.reset();
     assert!(a.metrics().degraded);
 
     // It comes back empty; another process trips the breaker (generation 1).
-    server.restart();
+    server.restart(killed);
     let b = breaker(store());
     let _ = b.call(|| Err::<(), _>("down"));
     assert_eq!(b.metrics().generation, 1);

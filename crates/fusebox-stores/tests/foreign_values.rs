@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::RedisServer;
+use common::deploy::{Kind, TestRedis};
 use fusebox::store::Store;
 use fusebox::{CircuitBreaker, State};
 use fusebox_stores::{RedisStore, SqliteStore};
@@ -60,40 +60,36 @@ fn sqlite_foreign_column_types_are_reset() {
     }
 }
 
-fn raw(server: &RedisServer) -> redis::Connection {
-    redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap()
-}
+common::deploy::on_every_redis!(
+    redis_a_foreign_version_is_reset,
+    redis_foreign_types_and_bytes_are_reset,
+);
 
-#[test]
-fn redis_a_foreign_version_is_reset() {
-    let server = RedisServer::start();
+fn redis_a_foreign_version_is_reset(kind: Kind) {
+    let server = TestRedis::start(kind);
     let _: () = redis::cmd("HSET")
         .arg("circuit_breaker:versioned")
         .arg("version")
         .arg("not-a-number")
         .arg("machine")
         .arg("junk")
-        .query(&mut raw(&server))
+        .query(&mut *server.raw())
         .unwrap();
     trips_and_resets("versioned", RedisStore::open(&server.url()).unwrap());
 }
 
-#[test]
-fn redis_foreign_types_and_bytes_are_reset() {
-    let server = RedisServer::start();
-    let mut raw = raw(&server);
+fn redis_foreign_types_and_bytes_are_reset(kind: Kind) {
+    let server = TestRedis::start(kind);
+    let mut raw = server.raw();
     let _: () = redis::cmd("SET")
         .arg("circuit_breaker:string")
         .arg("another tool's value")
-        .query(&mut raw)
+        .query(&mut *raw)
         .unwrap();
     let _: () = redis::cmd("RPUSH")
         .arg("circuit_breaker:list")
         .arg("x")
-        .query(&mut raw)
+        .query(&mut *raw)
         .unwrap();
     let _: () = redis::cmd("HSET")
         .arg("circuit_breaker:bytes")
@@ -101,12 +97,12 @@ fn redis_foreign_types_and_bytes_are_reset() {
         .arg(b"fusebox/1 \xff\xfe".as_slice())
         .arg("version")
         .arg(b"\xff".as_slice())
-        .query(&mut raw)
+        .query(&mut *raw)
         .unwrap();
     let _: () = redis::cmd("SET")
         .arg(b"circuit_breaker:\xff\xfe".as_slice())
         .arg("x")
-        .query(&mut raw)
+        .query(&mut *raw)
         .unwrap();
     trips_and_resets("good", RedisStore::open(&server.url()).unwrap());
     let names = RedisStore::open(&server.url()).unwrap().names().unwrap();

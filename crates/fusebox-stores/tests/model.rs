@@ -172,9 +172,10 @@ proptest! {
     }
 }
 
-#[test]
-fn a_breaker_in_redis_agrees_with_the_in_memory_breaker() {
-    let server = common::RedisServer::start();
+common::deploy::on_every_redis!(a_breaker_in_redis_agrees_with_the_in_memory_breaker);
+
+fn a_breaker_in_redis_agrees_with_the_in_memory_breaker(kind: common::deploy::Kind) {
+    let server = common::deploy::TestRedis::start(kind);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(48));
     let case = std::sync::atomic::AtomicU64::new(0);
     let result = runner.run(

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::RedisServer;
+use common::deploy::{Kind, TestRedis};
 use fusebox::store::Store;
 use fusebox::{CircuitBreaker, ManualClock};
 use fusebox_stores::{RedisStore, SqliteStore};
@@ -86,9 +86,10 @@ fn sqlite_the_ttl_sweep_deletes_only_its_own_prefix() {
     assert_eq!(kept, 1, "another prefix's row is not this store's to sweep");
 }
 
-#[test]
-fn redis_a_prefix_with_glob_characters_lists_its_breakers() {
-    let server = RedisServer::start();
+common::deploy::on_every_redis!(redis_a_prefix_with_glob_characters_lists_its_breakers);
+
+fn redis_a_prefix_with_glob_characters_lists_its_breakers(kind: Kind) {
+    let server = TestRedis::start(kind);
     let store = |prefix: &str| RedisStore::open(&server.url()).unwrap().prefix(prefix);
     trip("api", store("team[1]:"));
     trip("web", store("team1:"));

@@ -8,8 +8,8 @@ mod common;
 
 use std::time::Duration;
 
+use common::deploy::{Kind, TestRedis};
 use common::write_lock::WriteLock;
-use common::RedisServer;
 use fusebox::{CircuitBreaker, ManualClock, State};
 use fusebox_stores::{RedisStore, SqliteStore};
 
@@ -122,62 +122,66 @@ fn sqlite_manual_states_never_expire_and_survive_the_sweep() {
     assert_eq!(idle.state(), State::Closed, "expired");
 }
 
-fn pttl(raw: &mut redis::Connection, key: &str) -> i64 {
+fn pttl(raw: &mut dyn redis::ConnectionLike, key: &str) -> i64 {
     redis::cmd("PTTL").arg(key).query(raw).unwrap()
 }
 
-fn pexpire(raw: &mut redis::Connection, key: &str, ms: i64) {
+fn pexpire(raw: &mut dyn redis::ConnectionLike, key: &str, ms: i64) {
     let _: i64 = redis::cmd("PEXPIRE").arg(key).arg(ms).query(raw).unwrap();
 }
 
-#[test]
-fn redis_a_breaker_that_is_read_does_not_expire() {
-    let server = RedisServer::start();
-    let mut raw = redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+common::deploy::on_every_redis!(
+    redis_a_breaker_that_is_read_does_not_expire,
+    redis_manual_states_never_expire,
+);
+
+fn redis_a_breaker_that_is_read_does_not_expire(kind: Kind) {
+    let server = TestRedis::start(kind);
+    let mut raw = server.raw();
     let store = || RedisStore::open(&server.url()).unwrap().ttl(TTL);
     let b = breaker("busy", store());
     let _ = b.call(|| Err::<(), _>("down"));
     let key = "circuit_breaker:busy";
-    assert!(pttl(&mut raw, key) > 3_500_000);
+    assert!(pttl(&mut *raw, key) > 3_500_000);
 
     // As if 20 minutes had passed: still more than half left, no refresh.
-    pexpire(&mut raw, key, 2_400_000);
+    pexpire(&mut *raw, key, 2_400_000);
     assert_eq!(b.state(), State::Open);
-    assert!(pttl(&mut raw, key) <= 2_400_000, "most reads write nothing");
+    assert!(
+        pttl(&mut *raw, key) <= 2_400_000,
+        "most reads write nothing"
+    );
 
     // As if 59 minutes had passed: the read keeps it alive.
-    pexpire(&mut raw, key, 60_000);
+    pexpire(&mut *raw, key, 60_000);
     assert_eq!(b.state(), State::Open);
-    assert!(pttl(&mut raw, key) > 3_500_000, "refreshed by the read");
+    assert!(pttl(&mut *raw, key) > 3_500_000, "refreshed by the read");
 }
 
-#[test]
-fn redis_manual_states_never_expire() {
-    let server = RedisServer::start();
-    let mut raw = redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
+fn redis_manual_states_never_expire(kind: Kind) {
+    let server = TestRedis::start(kind);
+    let mut raw = server.raw();
     let store = || RedisStore::open(&server.url()).unwrap().ttl(TTL);
     let forced = breaker("forced", store());
     forced.force_open();
-    assert_eq!(pttl(&mut raw, "circuit_breaker:forced"), -1, "persistent");
+    assert_eq!(pttl(&mut *raw, "circuit_breaker:forced"), -1, "persistent");
     let disabled = breaker("disabled", store());
     disabled.disable();
-    assert_eq!(pttl(&mut raw, "circuit_breaker:disabled"), -1, "persistent");
+    assert_eq!(
+        pttl(&mut *raw, "circuit_breaker:disabled"),
+        -1,
+        "persistent"
+    );
     assert_eq!(forced.state(), State::ForcedOpen);
     assert_eq!(
-        pttl(&mut raw, "circuit_breaker:forced"),
+        pttl(&mut *raw, "circuit_breaker:forced"),
         -1,
         "reads keep it so"
     );
 
     forced.reset();
     assert!(
-        pttl(&mut raw, "circuit_breaker:forced") > 0,
+        pttl(&mut *raw, "circuit_breaker:forced") > 0,
         "closed: expires again"
     );
 }

@@ -210,7 +210,7 @@ fn which_redis() -> String {
     INSTALL.call_once(|| {
         let _ = Command::new("apt-get").args(["update", "-qq"]).status();
         let _ = Command::new("apt-get")
-            .args(["install", "-y", "-qq", "redis-server"])
+            .args(["install", "-y", "-qq", "redis-server", "redis-tools"])
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status();
     });
