@@ -102,13 +102,15 @@ pub(crate) fn locate(args: &BreakerArgs) -> Result<Location, Exit> {
                     "bad store URL {url:?}: timeout must be longer than zero"
                 )));
             }
-            // fusebox's own parameters are taken out; any left over would
-            // be ignored by the client, so a typo would go unnoticed.
+            // fusebox's own parameters are taken out, and the store reads
+            // `ca`; any other would be ignored by the client, so a typo
+            // would go unnoticed.
             if let Some((_, query)) = client_url.split_once('?') {
-                let first = query.split('&').next().unwrap_or(query);
-                return Err(bad(format!(
-                    "bad store URL {url:?}: unknown parameter {first:?} (known: prefix, timeout)"
-                )));
+                if let Some(first) = query.split('&').find(|pair| !pair.starts_with("ca=")) {
+                    return Err(bad(format!(
+                        "bad store URL {url:?}: unknown parameter {first:?} (known: prefix, timeout, ca)"
+                    )));
+                }
             }
             // The client checks the rest (host, port, database number)
             // without connecting.

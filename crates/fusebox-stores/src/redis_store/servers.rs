@@ -87,7 +87,7 @@ pub(super) enum Servers {
 impl Servers {
     pub(super) fn new(target: Target) -> Servers {
         match target {
-            Target::One(info) => Servers::One(Node::new(info)),
+            Target::One(info) => Servers::One(Node::new(*info)),
             Target::Cluster(seeds) => Servers::Cluster(Cluster::new(seeds)),
         }
     }

@@ -17,8 +17,8 @@ use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, TlsCertificates}
 
 /// The parsed form of a store's Redis URL.
 pub(super) enum Target {
-    /// One server.
-    One(ConnectionInfo),
+    /// One server (boxed: a connection's settings are large).
+    One(Box<ConnectionInfo>),
     /// A cluster, reached through these seed nodes (at least one), which
     /// share their user, password and TLS settings with every node.
     Cluster(Vec<ConnectionInfo>),
@@ -69,7 +69,8 @@ impl Target {
             with_roots(info, certificates.as_ref())
         };
         if !cluster {
-            return Ok(Target::One(one(format!("{scheme}://{base}{query}"))?));
+            let info = one(format!("{scheme}://{base}{query}"))?;
+            return Ok(Target::One(Box::new(info)));
         }
         let node_scheme = if tls { "rediss" } else { "redis" };
         // The user-info ends at the last '@' (a password may hold one).
