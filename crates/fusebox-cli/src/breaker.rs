@@ -25,11 +25,7 @@ pub(crate) fn duration(flag: &str, text: &str) -> Result<Duration, Exit> {
                 .map_or_else(|e| e.expected, |_| String::new());
             return Err(bad(&why));
         }
-        Err(_) => fusebox::parse_duration(trimmed).map_err(|why| {
-            // The parser's words follow `invalid duration "VALUE": `.
-            let prefix = format!("invalid duration {trimmed:?}: ");
-            bad(why.strip_prefix(&prefix).unwrap_or(&why))
-        })?,
+        Err(_) => fusebox::parse_duration(trimmed).map_err(|e| bad(&e.expected()))?,
     };
     if parsed.is_zero() {
         let why =

@@ -58,7 +58,7 @@ impl StoreUrl {
             match pair.split_once('=') {
                 Some(("prefix", value)) => prefix = Some(value.to_owned()),
                 Some(("timeout", value)) => {
-                    timeout = Some(fusebox::parse_duration(value).map_err(&bad)?)
+                    timeout = Some(fusebox::parse_duration(value).map_err(|e| bad(e.to_string()))?)
                 }
                 _ => others.push(pair),
             }

@@ -55,17 +55,57 @@ impl Refusal {
 /// assert_eq!(fusebox::parse_duration("250ms"), Ok(Duration::from_millis(250)));
 /// assert_eq!(fusebox::parse_duration("1m30s"), Ok(Duration::from_secs(90)));
 /// assert!(fusebox::parse_duration("30").is_err());
-/// assert!(fusebox::parse_duration("999999999999s").unwrap_err().contains("365d"));
+/// let error = fusebox::parse_duration("999999999999s").unwrap_err();
+/// assert_eq!(error.value(), "999999999999s");
+/// assert!(error.to_string().contains("365d"));
 /// ```
 ///
 /// # Errors
 ///
-/// A message naming `text` and what was expected when it is empty, has
-/// a number without a unit or an unknown unit, or is longer than 365
-/// days.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    parse(text).map_err(|why| format!("invalid duration {text:?}: {}", why.expected()))
+/// A [`DurationError`] naming `text` and what was expected when it is
+/// empty, has a number without a unit or an unknown unit, or is longer
+/// than 365 days.
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    parse(text).map_err(|refusal| DurationError {
+        value: text.to_owned(),
+        refusal,
+    })
 }
+
+/// A duration [`parse_duration`] refused. Its `Display` names the value
+/// and what was expected: `invalid duration "30": expected a number and a
+/// unit, like 30s, 250ms, 5m, 1h`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DurationError {
+    value: String,
+    refusal: Refusal,
+}
+
+impl DurationError {
+    /// The text that was refused, as given.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// What the value must be instead, without the value: the words after
+    /// `invalid duration "VALUE": `.
+    pub fn expected(&self) -> String {
+        self.refusal.expected()
+    }
+}
+
+impl std::fmt::Display for DurationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "invalid duration {:?}: {}",
+            self.value,
+            self.refusal.expected()
+        )
+    }
+}
+
+impl std::error::Error for DurationError {}
 
 /// [`parse_duration`] with the reason kept apart, for callers that word the
 /// error themselves.
@@ -178,7 +218,7 @@ mod tests {
         for bad in [
             "", "30", "s", "3x", "-1s", "1..2s", "ms5", ".s", "NaNs", "infs",
         ] {
-            let err = parse_duration(bad).unwrap_err();
+            let err = parse_duration(bad).unwrap_err().to_string();
             assert!(err.contains(&format!("{bad:?}")), "{err}");
             assert!(err.contains("a number and a unit"), "{err}");
         }
@@ -196,7 +236,7 @@ mod tests {
             "340282366920938463463374607431768211455d",
             "99999999999999999999999999999999999999999999999999h",
         ] {
-            let err = parse_duration(long).unwrap_err();
+            let err = parse_duration(long).unwrap_err().to_string();
             assert!(err.contains(&format!("{long:?}")), "{err}");
             assert!(err.contains("at most 365d"), "{err}");
         }

@@ -143,7 +143,7 @@ pub use clock::{Clock, ManualClock};
 #[cfg(feature = "config")]
 #[cfg_attr(docsrs, doc(cfg(feature = "config")))]
 pub use config::{Config, ConfigFileError};
-pub use duration::parse_duration;
+pub use duration::{parse_duration, DurationError};
 pub use error::{ConfigError, Error, Rejected};
 pub use metrics::Metrics;
 pub use name::Name;

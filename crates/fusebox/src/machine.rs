@@ -195,7 +195,8 @@ impl Machine {
         let rng = match settings.backoff {
             Backoff::Exponential {
                 seed: Some(seed), ..
-            } => seed,
+            }
+            | Backoff::FixedWithJitter { seed: Some(seed) } => seed,
             _ => {
                 use std::hash::{BuildHasher, RandomState};
                 RandomState::new().hash_one(now)
@@ -455,14 +456,18 @@ impl Machine {
     /// The open duration for the `reopens`-th consecutive re-open.
     fn open_duration(&mut self) -> Nanos {
         let base = self.settings.open_duration;
-        let Backoff::Exponential {
-            max,
-            multiplier,
-            jitter,
-            ..
-        } = self.settings.backoff
-        else {
-            return base;
+        let (max, multiplier, jitter) = match self.settings.backoff {
+            Backoff::Exponential {
+                max,
+                multiplier,
+                jitter,
+                ..
+            } => (max, multiplier, jitter),
+            Backoff::FixedWithJitter { .. } => {
+                let spread = self.next_random() % (base / 2).saturating_add(1);
+                return base.saturating_add(spread);
+            }
+            _ => return base,
         };
         let grown = base as f64 * multiplier.powi(self.reopens.min(1024) as i32);
         let ceiling = (grown.min(to_nanos(max) as f64) as Nanos).max(base);

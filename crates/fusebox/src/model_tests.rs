@@ -75,6 +75,7 @@ fn rates() -> impl Strategy<Value = Option<RateSettings>> {
 fn backoff() -> impl Strategy<Value = Backoff> {
     prop_oneof![
         Just(Backoff::Fixed),
+        any::<u64>().prop_map(|seed| Backoff::Fixed.jitter(true).seed(seed)),
         (1u64..5, any::<bool>(), any::<u64>()).prop_map(|(factor, jitter, seed)| {
             Backoff::exponential(Duration::from_millis(1000 * factor))
                 .jitter(jitter)

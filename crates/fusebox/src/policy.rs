@@ -32,6 +32,17 @@ impl Window {
 pub enum Backoff {
     /// Always `recovery_timeout`.
     Fixed,
+    /// `recovery_timeout` stretched by a random share of up to half of
+    /// it, each time the breaker opens: between `recovery_timeout` and
+    /// 1.5 × `recovery_timeout`, so breakers of a fleet that opened
+    /// together do not probe together. What `Backoff::Fixed.jitter(true)`
+    /// gives, like resilience4j's randomized wait interval or Polly's
+    /// constant backoff with jitter (never shorter than asked, though).
+    FixedWithJitter {
+        /// Seed of the jitter's random numbers, for reproducible tests;
+        /// `None` seeds from the process's random state.
+        seed: Option<u64>,
+    },
     /// `recovery_timeout × multiplier^n` after the n-th consecutive re-open
     /// (a trial call failing), capped at `max`, and back to
     /// `recovery_timeout` once the breaker closes.
@@ -72,11 +83,13 @@ impl Backoff {
                 jitter,
                 seed,
             },
-            Backoff::Fixed => Backoff::Fixed,
+            fixed => fixed,
         }
     }
 
-    /// Turns full jitter on or off for an exponential backoff.
+    /// Turns jitter on or off: full jitter for an exponential backoff; for
+    /// a fixed one, [`Backoff::FixedWithJitter`] (and back to
+    /// [`Backoff::Fixed`] when turned off).
     #[must_use]
     pub const fn jitter(self, on: bool) -> Backoff {
         match self {
@@ -91,7 +104,9 @@ impl Backoff {
                 jitter: on,
                 seed,
             },
-            Backoff::Fixed => Backoff::Fixed,
+            Backoff::Fixed if on => Backoff::FixedWithJitter { seed: None },
+            Backoff::FixedWithJitter { seed } if on => Backoff::FixedWithJitter { seed },
+            Backoff::Fixed | Backoff::FixedWithJitter { .. } => Backoff::Fixed,
         }
     }
 
@@ -110,6 +125,7 @@ impl Backoff {
                 jitter,
                 seed: Some(value),
             },
+            Backoff::FixedWithJitter { .. } => Backoff::FixedWithJitter { seed: Some(value) },
             Backoff::Fixed => Backoff::Fixed,
         }
     }

@@ -136,8 +136,14 @@ fn the_command_line_and_files_share_one_parser() {
         fusebox::parse_duration("1m30s"),
         Ok(Duration::from_secs(90))
     );
-    let text = fusebox::parse_duration("999999999999s").unwrap_err();
-    assert_mentions(&text, &["invalid duration \"999999999999s\"", "365d"]);
+    let error = fusebox::parse_duration("999999999999s").unwrap_err();
+    assert_eq!(error.value(), "999999999999s");
+    assert_mentions(
+        &error.to_string(),
+        &["invalid duration \"999999999999s\"", "365d"],
+    );
+    let source: &dyn std::error::Error = &error; // a typed error, usable with `?`
+    assert!(source.source().is_none());
     let secs = fusebox::duration_from_secs("recovery_timeout", 999_999_999_999.0).unwrap_err();
     assert_eq!(secs.field, "recovery_timeout");
     assert_mentions(&secs.to_string(), &["999999999999", "365d"]);

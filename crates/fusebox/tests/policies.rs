@@ -238,6 +238,31 @@ fn open_durations(backoff: Backoff, reopens: usize) -> Vec<Duration> {
     durations
 }
 
+/// `Backoff::Fixed.jitter(true)` is a jittered fixed backoff, as
+/// resilience4j's randomized wait interval and Polly's constant backoff
+/// with jitter are: each open lasts between `recovery_timeout` and half as
+/// long again, so a fleet that opened together does not probe together.
+#[test]
+fn a_fixed_backoff_with_jitter_spreads_its_open_durations() {
+    let durations = open_durations(Backoff::Fixed.jitter(true).seed(7), 20);
+    for d in &durations {
+        assert!(
+            (Duration::from_secs(1)..=Duration::from_millis(1500)).contains(d),
+            "{d:?} is outside [recovery_timeout, 1.5 × recovery_timeout]"
+        );
+    }
+    let mut distinct = durations.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert!(distinct.len() > 10, "jitter was ignored: {durations:?}");
+    assert_eq!(
+        durations,
+        open_durations(Backoff::Fixed.jitter(true).seed(7), 20),
+        "a seed repeats them"
+    );
+    assert_eq!(Backoff::Fixed.jitter(true).jitter(false), Backoff::Fixed);
+}
+
 #[test]
 fn exponential_backoff_grows_to_its_cap_and_resets_on_close() {
     let secs = |s: &[u64]| {

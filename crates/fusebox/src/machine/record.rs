@@ -179,7 +179,11 @@ impl Machine {
         self.last_failure = self.last_failure.map(|t| t.min(now));
         let longest_open = match self.settings.backoff {
             Backoff::Exponential { max, .. } => to_nanos(max).max(self.settings.open_duration),
-            Backoff::Fixed => self.settings.open_duration,
+            Backoff::FixedWithJitter { .. } => self
+                .settings
+                .open_duration
+                .saturating_add(self.settings.open_duration / 2),
+            _ => self.settings.open_duration,
         };
         // The writer's own open duration counts too (up to a year): a
         // reader with shorter settings must not cut its deadline short.
