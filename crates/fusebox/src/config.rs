@@ -59,7 +59,11 @@ enum Format {
 }
 
 /// A configuration file that could not be read or is invalid.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// A file that cannot be read keeps the I/O error as its
+/// [`source`](std::error::Error::source) (the message already says it in
+/// words); errors are equal when path, line and message are.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ConfigFileError {
     /// The file, when the configuration came from one.
@@ -68,7 +72,17 @@ pub struct ConfigFileError {
     pub line: Option<usize>,
     /// What is wrong, naming the key and the value.
     pub message: String,
+    /// The I/O error that kept the file from being read.
+    pub(crate) cause: Option<std::sync::Arc<std::io::Error>>,
 }
+
+impl PartialEq for ConfigFileError {
+    fn eq(&self, other: &ConfigFileError) -> bool {
+        self.path == other.path && self.line == other.line && self.message == other.message
+    }
+}
+
+impl Eq for ConfigFileError {}
 
 impl fmt::Display for ConfigFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -81,7 +95,20 @@ impl fmt::Display for ConfigFileError {
     }
 }
 
-impl std::error::Error for ConfigFileError {}
+impl std::error::Error for ConfigFileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|cause| cause as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl ConfigFileError {
+    fn caused_by(mut self, cause: std::io::Error) -> ConfigFileError {
+        self.cause = Some(std::sync::Arc::new(cause));
+        self
+    }
+}
 
 impl Config {
     /// Reads a `.yaml`, `.yml` or `.toml` file.
@@ -95,11 +122,12 @@ impl Config {
         let path = path.as_ref();
         let at = |line, message| ConfigFileError {
             path: Some(path.to_owned()),
+            cause: None,
             line,
             message,
         };
         let text = std::fs::read_to_string(path)
-            .map_err(|e| at(None, format!("cannot read config file: {e}")))?;
+            .map_err(|e| at(None, format!("cannot read config file: {e}")).caused_by(e))?;
         let format = match path.extension().and_then(|e| e.to_str()) {
             Some("yaml" | "yml") => Format::Yaml,
             Some("toml") => Format::Toml,
@@ -177,6 +205,7 @@ impl Config {
                     let key = key_of(&e);
                     ConfigFileError {
                         path: None,
+                        cause: None,
                         line: find_line(&line_of, sections, &key),
                         message: format!("{place}.{}: {e}", key.join(".")),
                     }
@@ -188,6 +217,7 @@ impl Config {
             if !crate::builder::is_valid_name(name) {
                 return Err(ConfigFileError {
                     path: None,
+                    cause: None,
                     line: line_of(&own),
                     message: format!("breakers: invalid breaker name {name:?}"),
                 });
@@ -254,6 +284,7 @@ fn read_yaml(text: &str) -> Result<File, ConfigFileError> {
     }
     nesting::check_yaml(text).map_err(|deep| ConfigFileError {
         path: None,
+        cause: None,
         line: Some(deep.line),
         message: format!(
             "nested more than {} levels deep; such a file is refused before it is parsed",
@@ -263,6 +294,7 @@ fn read_yaml(text: &str) -> Result<File, ConfigFileError> {
     File::read(|| Ok(serde_norway::Deserializer::from_str(text))).map_err(
         |e: serde_norway::Error| ConfigFileError {
             path: None,
+            cause: None,
             line: e.location().map(|l| l.line()),
             message: strip_location(&e.to_string()),
         },
@@ -279,6 +311,7 @@ fn read_toml(text: &str) -> Result<File, ConfigFileError> {
             .unwrap_or_default();
         ConfigFileError {
             path: None,
+            cause: None,
             line,
             message: format!("{}{quoted}", e.message().trim()),
         }

@@ -71,6 +71,7 @@ impl Registry {
         let config = crate::Config::from_file(path.as_ref())?;
         Registry::from_config(config).map_err(|e| crate::ConfigFileError {
             path: Some(path.as_ref().to_owned()),
+            cause: None,
             line: None,
             message: e.to_string(),
         })

@@ -44,7 +44,14 @@ pub trait Store: Send + Sync + 'static {
 pub type Update<'a> = dyn FnMut(Option<&str>, u64) -> Option<String> + 'a;
 
 /// Why a store operation failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Its message is the whole story for people: the store, what failed and
+/// the database's or client's words (a password never shows). Programs
+/// that need the cause itself (an [`std::io::Error`], a `rusqlite::Error`,
+/// a `redis::RedisError`) find it as [`source`](std::error::Error::source)
+/// and can downcast it. Two errors are equal when kind, message and
+/// `maybe_written` are: causes are not compared.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct StoreError {
     /// What kind of failure.
@@ -55,7 +62,19 @@ pub struct StoreError {
     /// store may have stored it: the caller must not simply apply the same
     /// change again (it could count twice), nor take it as lost.
     pub maybe_written: bool,
+    /// The error of the database or client that caused this one.
+    cause: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+impl PartialEq for StoreError {
+    fn eq(&self, other: &StoreError) -> bool {
+        self.kind == other.kind
+            && self.message == other.message
+            && self.maybe_written == other.maybe_written
+    }
+}
+
+impl Eq for StoreError {}
 
 /// The kinds of [`StoreError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -86,7 +105,19 @@ impl StoreError {
             kind,
             message: message.into(),
             maybe_written: false,
+            cause: None,
         }
+    }
+
+    /// The same error, keeping `cause` (the database's or client's own
+    /// error) as its [`source`](std::error::Error::source).
+    #[must_use]
+    pub fn caused_by(
+        mut self,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        self.cause = Some(std::sync::Arc::new(cause));
+        self
     }
 
     /// The same error, saying that the write may have been stored.
@@ -102,7 +133,13 @@ impl fmt::Display for StoreError {
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|cause| cause as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// A store in this process's memory: breakers built on it with the same
 /// name share one state, like processes sharing a database. Useful to test

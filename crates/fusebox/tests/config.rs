@@ -361,3 +361,17 @@ breakers:
         &["c.yaml:4:", "invalid breaker name", "bad\\tname"],
     );
 }
+
+#[test]
+fn a_file_that_cannot_be_read_keeps_its_io_error_as_the_source() {
+    use std::error::Error as _;
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.yaml");
+    let error = fusebox::Config::from_file(&missing).unwrap_err();
+    let cause = error.source().expect("the I/O error is kept");
+    let io = cause.downcast_ref::<std::io::Error>().unwrap();
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    assert_eq!(error.clone(), error, "equal, cause and all");
+    let invalid = fusebox::Config::from_yaml("breakers: [").unwrap_err();
+    assert!(invalid.source().is_none(), "nothing below a syntax error");
+}

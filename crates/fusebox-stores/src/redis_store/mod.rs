@@ -145,7 +145,13 @@ impl RedisStore {
         } else {
             StoreErrorKind::Unavailable
         };
-        self.failure(kind, &plain_words(&words))
+        let error = self.failure(kind, &plain_words(&words));
+        // The client's error as the cause, unless its words quote the
+        // password (they never should: it is not sent in a command's text).
+        match self.servers.password() {
+            Some(password) if words.contains(password) => error,
+            _ => error.caused_by(e.clone()),
+        }
     }
 
     /// An error naming the store, with no password in it whatever `why`

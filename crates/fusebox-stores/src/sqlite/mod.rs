@@ -56,6 +56,7 @@ impl SqliteStore {
                 StoreErrorKind::Open,
                 format!("cannot {what} sqlite store {}: {e}", path.display()),
             )
+            .caused_by(e)
         };
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -200,6 +201,7 @@ impl SqliteStore {
             StoreErrorKind::Unavailable,
             format!("sqlite store {}: {e}", self.path.display()),
         )
+        .caused_by(e)
     }
 
     fn ttl_nanos(&self) -> i64 {
