@@ -95,18 +95,10 @@ def _check_same(breaker: CircuitBreaker, setting: str, wanted: Any) -> None:
 
 def _redacted(url: Any) -> Any:
     """A store URL as a message may show it: the password replaced by
-    ``***`` (``redis://:***@host:6379/0``), as the Rust stores' messages do."""
-    if not isinstance(url, str) or "://" not in url:
+    ``***`` (``redis://:***@host:6379/0``), by the Rust stores' own rule."""
+    if not isinstance(url, str):
         return url
-    scheme, rest = url.split("://", 1)
-    ends = [i for i in (rest.find("?"), rest.find("#")) if i != -1]
-    at = rest.rfind("@", 0, min(ends) if ends else len(rest))
-    if at == -1:
-        return url
-    user, colon, _password = rest[:at].partition(":")
-    if not colon or "/" in user:
-        return url
-    return f"{scheme}://{user}:***{rest[at:]}"
+    return _fusebox.redact_url(url)
 
 
 def circuit_breaker(

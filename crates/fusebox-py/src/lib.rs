@@ -37,6 +37,14 @@ mod python;
 
 use pyo3::prelude::*;
 
+/// A store URL as messages show it, its password replaced by `***`: the
+/// stores' own rule (`fusebox_stores::redact_url`), so Python's messages
+/// and Rust's read alike.
+#[pyfunction]
+fn redact_url(url: &str) -> String {
+    fusebox_stores::redact_url(url)
+}
+
 /// The extension module `fusebox._fusebox`.
 #[pymodule]
 fn _fusebox(module: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -47,6 +55,7 @@ fn _fusebox(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<config::LoadedConfig>()?;
     module.add_class::<clock::ManualClock>()?;
     module.add_function(wrap_pyfunction!(config::load_config, module)?)?;
+    module.add_function(wrap_pyfunction!(redact_url, module)?)?;
     log_bridge::install();
     Ok(())
 }

@@ -38,16 +38,16 @@
 
 #[cfg(any(feature = "sqlite", feature = "redis"))]
 mod deadline;
+pub mod messages;
 #[cfg(any(feature = "sqlite", feature = "redis"))]
 mod pool;
-mod redact;
 #[cfg(feature = "redis")]
 mod redis_store;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod url;
 
-pub use redact::redact_url;
+pub use messages::redact_url;
 
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;
