@@ -130,6 +130,16 @@ pub(crate) struct StatusArgs {
     #[arg(long)]
     pub(crate) json: bool,
 
+    /// Keep showing the breakers, read again every --interval, until
+    /// Ctrl-C (redrawn in place on a terminal; else one snapshot after
+    /// another, a blank line between them; with --json, one line each).
+    #[arg(long)]
+    pub(crate) watch: bool,
+
+    /// How often --watch reads the store, e.g. 2s, 500ms [default: 2s]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub(crate) interval: Option<String>,
+
     #[command(flatten)]
     pub(crate) breaker: BreakerArgs,
 }

@@ -13,8 +13,10 @@ mod clean;
 mod human;
 mod log;
 mod run;
+mod scan;
 mod status;
 mod store;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -46,7 +48,7 @@ impl Exit {
         }
     }
 
-    fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         match self {
             Exit::Usage(m) | Exit::Store(m) | Exit::Rejected(m) | Exit::Other(_, m) => m,
         }
