@@ -17,6 +17,7 @@ Exit codes:
   1              status: no breaker of that name
   64             bad usage (flags, names, durations, store URL, config file)
   74             the store cannot be opened or reached (or run --fail-closed)
+  71             dashboard: cannot listen on the --listen address
   75             the breaker is open: COMMAND was not run
   124            --timeout stopped COMMAND
   126            COMMAND could not be started (e.g. not executable)
@@ -50,6 +51,10 @@ pub(crate) enum Command {
     Disable(ManualArgs),
     /// Reject every call through breaker NAME until reset.
     ForceOpen(ManualArgs),
+    /// Serve a live web page (and /api/breakers, /metrics) with every
+    /// breaker in the store; with --token-file, also buttons to trip,
+    /// reset, force open and disable them.
+    Dashboard(DashboardArgs),
 }
 
 /// Where the state is and how the breaker behaves.
@@ -142,6 +147,29 @@ pub(crate) struct StatusArgs {
 
     #[command(flatten)]
     pub(crate) breaker: BreakerArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DashboardArgs {
+    /// Store URL: sqlite:///abs/path.db, sqlite://relative.db,
+    /// redis://host:port/db[?prefix=...] [env: FUSEBOX_STORE]
+    #[arg(long, value_name = "URL")]
+    pub(crate) store: Option<String>,
+
+    /// Address to serve on. Without --token-file it must be a loopback
+    /// address (127.0.0.1, ::1, localhost).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7040")]
+    pub(crate) listen: String,
+
+    /// File holding the token that control requests must carry
+    /// (`Authorization: Bearer TOKEN`); at least 16 characters, not
+    /// readable by other users. Without it the page is read-only.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+
+    /// How often the store is read, once for all viewers [default: 2s]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub(crate) interval: Option<String>,
 }
 
 #[derive(Args, Debug)]
