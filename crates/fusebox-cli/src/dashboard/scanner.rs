@@ -92,11 +92,7 @@ impl Scanner {
             "error": error,
             "breakers": self.last_rows,
         });
-        Snapshot {
-            scan: self.counts.scans,
-            json: json.to_string(),
-            metrics,
-        }
+        Snapshot::new(self.counts.scans, json.to_string(), metrics)
     }
 
     /// Compares `rows` with the last scan: records the transitions between

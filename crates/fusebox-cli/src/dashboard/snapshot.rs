@@ -1,18 +1,29 @@
 //! What one scan of the store produced, made ready once for every viewer.
 
+use axum::body::Bytes;
+
 /// The store as read by one scan, in the forms the routes serve: rendered
 /// once by the scanner, so a thousand viewers cost no extra work.
 pub(super) struct Snapshot {
-    /// The number of this scan (1 for the first; 0 before any).
-    pub(super) scan: u64,
     /// The snapshot as JSON: `{scan, at, interval, store, control, error,
     /// breakers: […]}` (see the README), one line.
     pub(super) json: String,
     /// The Prometheus text of `/metrics`.
     pub(super) metrics: String,
+    /// The `/events` event carrying `json`, framed once for every viewer.
+    pub(super) event: Bytes,
 }
 
 impl Snapshot {
+    /// The snapshot of scan number `scan` (1 for the first; 0 before any).
+    pub(super) fn new(scan: u64, json: String, metrics: String) -> Snapshot {
+        Snapshot {
+            event: super::sse::frame(scan, &json),
+            json,
+            metrics,
+        }
+    }
+
     /// Before the first scan: no breakers yet, and a word saying so.
     pub(super) fn before_first_scan(store: &str, control: bool) -> Snapshot {
         let json = serde_json::json!({
@@ -24,10 +35,6 @@ impl Snapshot {
             "error": serde_json::Value::Null,
             "breakers": [],
         });
-        Snapshot {
-            scan: 0,
-            json: json.to_string(),
-            metrics: String::new(),
-        }
+        Snapshot::new(0, json.to_string(), String::new())
     }
 }

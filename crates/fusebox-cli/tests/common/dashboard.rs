@@ -214,6 +214,11 @@ pub(crate) struct Events {
 impl Events {
     /// The next `snapshot` event's data.
     pub(crate) fn next(&mut self) -> Value {
+        serde_json::from_str(&self.next_text()).unwrap()
+    }
+
+    /// The next `snapshot` event's data, as sent.
+    pub(crate) fn next_text(&mut self) -> String {
         let mut data: Option<String> = None;
         loop {
             let mut line = String::new();
@@ -222,7 +227,7 @@ impl Events {
             let line = line.trim_end_matches(['\r', '\n']);
             if line.is_empty() {
                 if let Some(data) = data.take() {
-                    return serde_json::from_str(&data).unwrap();
+                    return data;
                 }
             } else if let Some(rest) = line.strip_prefix("data: ") {
                 data = Some(rest.to_owned());
