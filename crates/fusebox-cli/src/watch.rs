@@ -102,7 +102,7 @@ fn frame(
         "{} at {}, every {} (Ctrl-C to stop)\n",
         place(location),
         clock_time(SystemTime::now()),
-        crate::human::duration(interval),
+        every(interval),
     ));
     match scanned {
         Err(exit) => {
@@ -148,6 +148,15 @@ fn json_line(args: &StatusArgs, location: &Location, scanned: Result<Vec<Row>, E
         Err(exit) => json!({
             "error": format!("store unreachable: {}", clean::message(exit.message()))
         }),
+    }
+}
+
+/// The interval as given: `100ms`, `2s`, `1m 30s`.
+fn every(interval: Duration) -> String {
+    if interval < Duration::from_secs(1) {
+        format!("{}ms", interval.as_millis())
+    } else {
+        crate::human::duration(interval)
     }
 }
 
