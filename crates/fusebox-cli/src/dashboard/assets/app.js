@@ -30,23 +30,13 @@
     return parts.join(" ");
   }
 
+  // The scan interval as given: 300ms, 2s, 1m 30s.
+  function every(seconds) {
+    return seconds < 1 ? Math.round(seconds * 1000) + "ms" : duration(seconds);
+  }
+
   function clock(unixSeconds) {
     return new Date(unixSeconds * 1000).toLocaleTimeString();
-  }
-
-  function cell(label, value, className) {
-    const td = document.createElement("td");
-    td.dataset.label = label;
-    if (className) td.className = className;
-    if (value instanceof Node) td.appendChild(value); else td.textContent = value;
-    return td;
-  }
-
-  function stateBadge(state) {
-    const span = document.createElement("span");
-    span.className = "state state-" + state;
-    span.textContent = state.replace("_", "-");
-    return span;
   }
 
   function retryIn(b) {
@@ -56,65 +46,99 @@
     return "–";
   }
 
-  function transitions(list) {
-    const ol = document.createElement("ol");
-    ol.className = "transitions";
-    for (const t of list || []) {
-      const li = document.createElement("li");
-      li.textContent = clock(t.at) + "  " + t.from.replace("_", "-") + " → " +
-        t.to.replace("_", "-") + (t.reason ? " (" + t.reason + ")" : "");
-      ol.appendChild(li);
-    }
-    return ol;
+  // Rows are kept by name and updated in place, so a button being clicked
+  // or a name being selected is not swapped out under the pointer by the
+  // next snapshot.
+  const rowsByName = new Map();
+
+  function setText(node, value) {
+    if (node.textContent !== value) node.textContent = value;
   }
 
-  function controls(b) {
-    const box = document.createElement("span");
-    for (const [action, word] of ACTIONS) {
+  function makeRow(name) {
+    const tr = document.createElement("tr");
+    tr.dataset.name = name;
+    const cells = LABELS.map((label) => {
+      const td = document.createElement("td");
+      td.dataset.label = label;
+      tr.appendChild(td);
+      return td;
+    });
+    cells[0].className = "name";
+    cells[0].textContent = name;
+    for (const i of [2, 3, 4, 5]) cells[i].className = "num";
+    cells[7].className = "retry";
+    cells[8].className = "why";
+    cells[10].className = "control";
+    const badge = document.createElement("span");
+    cells[1].appendChild(badge);
+    const list = document.createElement("ol");
+    list.className = "transitions";
+    cells[9].appendChild(list);
+    const buttons = ACTIONS.map(([action, word]) => {
       const button = document.createElement("button");
       button.type = "button";
       button.textContent = word;
       button.dataset.action = action;
-      button.disabled = !token;
-      button.title = token ? word + " " + b.name : "Enter the control token first";
-      button.addEventListener("click", () => control(b.name, action, word));
-      box.appendChild(button);
-    }
-    return box;
+      button.addEventListener("click", () => control(name, action, word));
+      cells[10].appendChild(button);
+      return button;
+    });
+    return { tr: tr, cells: cells, badge: badge, list: list, buttons: buttons, listKey: "" };
   }
 
-  function row(b) {
-    const tr = document.createElement("tr");
-    tr.dataset.name = b.name;
-    tr.dataset.state = b.state;
-    tr.className = "row-" + b.state;
+  function updateRow(r, b) {
     const readable = b.state !== "unreadable";
     const n = (v) => (readable && v !== null && v !== undefined ? String(v) : "–");
-    tr.append(
-      cell(LABELS[0], b.name, "name"),
-      cell(LABELS[1], stateBadge(b.state), "state-cell"),
-      cell(LABELS[2], n(b.failures), "num"),
-      cell(LABELS[3], n(b.consecutive_failures), "num"),
-      cell(LABELS[4], n(b.refusals), "num"),
-      cell(LABELS[5], n(b.half_open_in_flight), "num"),
-      cell(LABELS[6], readable ? duration(b.time_in_state) : "–"),
-      cell(LABELS[7], readable ? retryIn(b) : "–", "retry"),
-      cell(LABELS[8], readable ? (b.reason || "–") : b.error, "why"),
-      cell(LABELS[9], transitions(b.transitions)),
-      cell(LABELS[10], snapshot.control ? controls(b) : "", "control"),
-    );
-    return tr;
+    if (r.tr.dataset.state !== b.state) {
+      r.tr.dataset.state = b.state;
+      r.tr.className = "row-" + b.state;
+      r.badge.className = "state state-" + b.state;
+      r.badge.textContent = b.state.replace("_", "-");
+    }
+    setText(r.cells[2], n(b.failures));
+    setText(r.cells[3], n(b.consecutive_failures));
+    setText(r.cells[4], n(b.refusals));
+    setText(r.cells[5], n(b.half_open_in_flight));
+    setText(r.cells[6], readable ? duration(b.time_in_state) : "–");
+    setText(r.cells[7], readable ? retryIn(b) : "–");
+    setText(r.cells[8], readable ? (b.reason || "–") : (b.error || "unreadable"));
+    const listKey = JSON.stringify(b.transitions || []);
+    if (listKey !== r.listKey) {
+      r.listKey = listKey;
+      r.list.replaceChildren();
+      for (const t of b.transitions || []) {
+        const li = document.createElement("li");
+        li.textContent = clock(t.at) + "  " + t.from.replace("_", "-") + " → " +
+          t.to.replace("_", "-") + (t.reason ? " (" + t.reason + ")" : "");
+        r.list.appendChild(li);
+      }
+    }
+    for (const button of r.buttons) {
+      button.disabled = !token;
+      button.title = token ? button.textContent + " " + b.name : "Enter the control token first";
+    }
   }
 
   function render() {
     const filter = $("filter").value.trim().toLowerCase();
     const all = snapshot.breakers || [];
     const shown = all.filter((b) => !filter || b.name.toLowerCase().includes(filter));
-    const body = document.createElement("tbody");
-    body.id = "rows";
-    if (snapshot.error) body.className = "stale";
-    for (const b of shown) body.appendChild(row(b));
-    $("rows").replaceWith(body);
+    const body = $("rows");
+    body.classList.toggle("stale", !!snapshot.error);
+    const present = new Set(all.map((b) => b.name));
+    for (const [name, r] of Array.from(rowsByName)) {
+      if (!present.has(name)) { r.tr.remove(); rowsByName.delete(name); }
+    }
+    const visible = new Set();
+    shown.forEach((b, i) => {
+      let r = rowsByName.get(b.name);
+      if (!r) { r = makeRow(b.name); rowsByName.set(b.name, r); }
+      updateRow(r, b);
+      visible.add(r.tr);
+      if (body.children[i] !== r.tr) body.insertBefore(r.tr, body.children[i] || null);
+    });
+    for (const tr of Array.from(body.children)) if (!visible.has(tr)) tr.remove();
     document.body.classList.toggle("hidden-control", !snapshot.control);
     $("token-form").hidden = !snapshot.control;
     $("token-state").textContent = token ? "token set" : "buttons need the token";
@@ -135,7 +159,7 @@
     empty.textContent = "No breakers in " + snapshot.store + " yet.";
     $("status").textContent = !snapshot.scan
       ? "reading the store…"
-      : "read at " + clock(snapshot.at) + ", every " + duration(snapshot.interval) +
+      : "read at " + clock(snapshot.at) + ", every " + every(snapshot.interval) +
         (live ? " · live" : " · reconnecting…");
   }
 
