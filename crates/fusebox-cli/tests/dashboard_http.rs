@@ -27,7 +27,7 @@ fn api_and_metrics_show_what_other_processes_did() {
     assert!(env.run(&["run", "fine", "--", "true"]).status.success());
     let dashboard = Dashboard::start(&env, &store(&env), "200ms", false);
     let mut events = dashboard.events();
-    let first = events.from_scan(1);
+    let first = events.since_scan(1);
     assert_eq!(first["error"], serde_json::Value::Null);
     assert_eq!(first["control"], false);
 
@@ -67,14 +67,14 @@ fn events_push_a_trip_by_another_process_in_the_next_scan() {
     assert!(env.run(&["run", "db", "--", "true"]).status.success());
     let dashboard = Dashboard::start(&env, &store(&env), "300ms", false);
     let mut events = dashboard.events();
-    assert_eq!(breaker(&events.from_scan(1), "db")["state"], "closed");
+    assert_eq!(breaker(&events.since_scan(1), "db")["state"], "closed");
 
     let out = env.run(&["trip", "db"]);
     assert!(out.status.success(), "{}", stderr(&out));
     // Scans started so far; the next one starts after the trip was made,
     // at most one interval later, and must carry it.
     let started = dashboard.scans();
-    let next = events.from_scan(started + 1);
+    let next = events.since_scan(started + 1);
     let db = breaker(&next, "db");
     assert_eq!(db["state"], "open", "{next}");
     assert_eq!(db["transitions"][0]["from"], "closed");
@@ -202,7 +202,7 @@ fn names_with_markup_are_text() {
     assert!(env.run(&["trip", evil]).status.success());
     assert!(env.run(&["trip", quoted]).status.success());
     let dashboard = Dashboard::start(&env, &store(&env), "200ms", false);
-    dashboard.events().from_scan(1);
+    dashboard.events().since_scan(1);
 
     let page = dashboard.get("/");
     assert_eq!(page.status, 200);
@@ -239,7 +239,7 @@ fn a_store_that_cannot_be_read_shows_and_the_page_recovers() {
     let path = env.path("state.db");
     let dashboard = Dashboard::start(&env, &store(&env), "200ms", false);
     let mut events = dashboard.events();
-    assert_eq!(breaker(&events.from_scan(1), "api")["state"], "open");
+    assert_eq!(breaker(&events.since_scan(1), "api")["state"], "open");
 
     let kept = env.path("kept.db");
     std::fs::rename(&path, &kept).unwrap();
@@ -248,7 +248,7 @@ fn a_store_that_cannot_be_read_shows_and_the_page_recovers() {
         "this is not a database, it is a text file that is long enough",
     )
     .unwrap();
-    let down = events.from_scan(dashboard.scans() + 1);
+    let down = events.since_scan(dashboard.scans() + 1);
     let error = down["error"].as_str().unwrap();
     assert!(error.starts_with("store unreachable: "), "{error}");
     assert!(error.contains("is not an SQLite database"), "{error}");
@@ -263,7 +263,7 @@ fn a_store_that_cannot_be_read_shows_and_the_page_recovers() {
     assert!(!metrics.contains("fusebox_state{"), "{metrics}");
 
     std::fs::rename(&kept, &path).unwrap();
-    let back = events.from_scan(dashboard.scans() + 1);
+    let back = events.since_scan(dashboard.scans() + 1);
     assert_eq!(back["error"], serde_json::Value::Null);
     assert_eq!(breaker(&back, "api")["state"], "open");
 }

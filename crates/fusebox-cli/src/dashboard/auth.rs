@@ -14,6 +14,13 @@ const SHORTEST: usize = 16;
 /// The secret control requests must carry as `Authorization: Bearer …`.
 pub(super) struct Token(Vec<u8>);
 
+/// Never the secret itself, in a log or a panic message.
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(***)")
+    }
+}
+
 impl Token {
     /// Reads the token from `path`: the file's text without the line end
     /// (and spaces) after it. Refuses a file other users can read, an empty

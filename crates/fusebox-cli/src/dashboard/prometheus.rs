@@ -29,6 +29,9 @@ use fusebox::{Metrics, State};
 use super::scanner::Seen;
 use crate::scan::Row;
 
+/// One number of a breaker's metrics, if it has one now.
+type Gauge = fn(&Metrics) -> Option<f64>;
+
 /// The dashboard's own numbers.
 #[derive(Default)]
 pub(super) struct Counts {
@@ -86,7 +89,7 @@ pub(super) fn render(
                 );
             }
         }
-        let gauges: [(&str, &str, fn(&Metrics) -> Option<f64>); 5] = [
+        let gauges: [(&str, &str, Gauge); 5] = [
             (
                 "fusebox_failures_since_closed",
                 "Failures since the breaker last closed.",

@@ -249,7 +249,7 @@ async fn control_action(
 }
 
 /// A control action: its word and the state it moves a breaker to.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Action {
     word: &'static str,
     to: fusebox::State,

@@ -236,7 +236,7 @@ impl Events {
     }
 
     /// Snapshots until one from scan `scan` or later.
-    pub(crate) fn from_scan(&mut self, scan: u64) -> Value {
+    pub(crate) fn since_scan(&mut self, scan: u64) -> Value {
         loop {
             let snapshot = self.next();
             if snapshot["scan"].as_u64().unwrap() >= scan {
