@@ -5,6 +5,7 @@ use crate::breaker::Shared;
 use crate::clock::{to_nanos, Clock};
 use crate::duration;
 use crate::external::External;
+use crate::fleet::Fleet;
 use crate::machine::{Machine, RateSettings, Settings};
 use crate::store::Store;
 use crate::transition::Listener;
@@ -257,9 +258,15 @@ impl Builder {
     /// name that is empty or holds control characters.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         let settings = self.settings()?;
-        let external = self
-            .store
-            .map(|store| External::new(store, self.fail_closed, settings.clone()));
+        let (mut external, mut fleet) = (None, None);
+        if let Some(store) = self.store {
+            let interval = store.sync_interval();
+            let exact = External::new(store, self.fail_closed, settings.clone());
+            match interval {
+                Some(interval) => fleet = Some(Fleet::new(exact, interval)),
+                None => external = Some(exact),
+            }
+        }
         let machine = Machine::new(settings, self.clock.now());
         let shared = Shared::new(
             crate::Name::new(&self.name),
@@ -267,6 +274,7 @@ impl Builder {
             self.clock,
             self.listeners,
             external,
+            fleet,
         );
         Ok(CircuitBreaker::from_shared(shared))
     }

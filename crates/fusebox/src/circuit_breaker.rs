@@ -21,9 +21,30 @@ impl CircuitBreaker {
     }
 
     pub(crate) fn from_shared(shared: Shared) -> CircuitBreaker {
-        CircuitBreaker {
-            shared: Arc::new(shared),
+        let shared = Arc::new(shared);
+        #[cfg(not(fusebox_loom))]
+        if let Some(fleet) = &shared.fleet {
+            // On a manual clock (tests) time moves by hand, and so do
+            // synchronisations: `sync_now`.
+            if shared.clock.is_system() {
+                fleet.start(&shared.name, Arc::downgrade(&shared));
+            }
         }
+        CircuitBreaker { shared }
+    }
+
+    /// Synchronises a fleet-mode breaker with its store now: sends the
+    /// outcomes counted since the last synchronisation and takes the
+    /// fleet's state. A fleet-mode breaker does this by itself once per
+    /// interval (on a [`ManualClock`](crate::ManualClock), only when asked),
+    /// and when it is dropped; other breakers have nothing to do.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`](crate::store::StoreError) when the store could not
+    /// be reached; the outcomes are then kept for the next synchronisation.
+    pub fn sync_now(&self) -> Result<(), crate::store::StoreError> {
+        self.shared.synchronise()
     }
 
     /// The breaker's name.

@@ -112,6 +112,7 @@ mod counters;
 mod duration;
 mod error;
 mod external;
+mod fleet;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use crate::clock::{to_nanos, Nanos};
 use crate::window::{CallWindow, CountWindow, Tally, TimeWindow};
+
+pub(crate) use fleet::{Batch, LOCAL_PROBE};
 use crate::{Backoff, Reason, State, Window};
 
 /// The settings the machine needs, already validated by the builder.
@@ -532,6 +534,7 @@ impl Machine {
     }
 }
 
+mod fleet;
 mod record;
 #[cfg(test)]
 mod tests;
