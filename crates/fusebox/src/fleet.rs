@@ -83,10 +83,13 @@ impl Signal {
 }
 
 impl Fleet {
+    /// The shortest interval: a zero one would keep a thread spinning.
+    const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
     pub(crate) fn new(exact: External, interval: Duration) -> Fleet {
         Fleet {
             exact,
-            interval,
+            interval: interval.max(Self::MIN_INTERVAL),
             signal: Default::default(),
             flushing: Default::default(),
             operations: Default::default(),
