@@ -30,6 +30,12 @@ impl CircuitBreaker {
                 fleet.start(&shared.name, Arc::downgrade(&shared));
             }
         }
+        if shared.fleet.is_some() {
+            // Start from the fleet's state, not from closed: a process
+            // joining an open fleet must not let calls through until its
+            // first interval is up.
+            let _ = shared.synchronise();
+        }
         CircuitBreaker { shared }
     }
 
