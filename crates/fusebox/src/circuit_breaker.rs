@@ -257,3 +257,16 @@ impl std::fmt::Debug for CircuitBreaker {
             .finish()
     }
 }
+
+impl Drop for CircuitBreaker {
+    /// Dropping the last handle of a fleet-mode breaker sends what it
+    /// counted since its last synchronisation, on this thread: a process
+    /// that drops its breakers before it exits loses nothing. (Its
+    /// synchronisation thread may hold the breaker for a moment, hence
+    /// the count of two: one synchronisation too many costs nothing.)
+    fn drop(&mut self) {
+        if self.shared.fleet.is_some() && Arc::strong_count(&self.shared) <= 2 {
+            let _ = self.shared.synchronise();
+        }
+    }
+}

@@ -203,9 +203,12 @@ impl External {
         ticket: Ticket,
         call: Call,
     ) -> Option<((), Option<Change>)> {
-        self.run_inner(name, true, Some(Carried::Call(ticket, call)), |machine, now| {
-            ((), machine.record(ticket, call, now))
-        })
+        self.run_inner(
+            name,
+            true,
+            Some(Carried::Call(ticket, call)),
+            |machine, now| ((), machine.record(ticket, call, now)),
+        )
     }
 
     /// Records a trial call's outcome, as [`record`](Self::record), and
@@ -217,10 +220,15 @@ impl External {
         call: Call,
         mut then: impl FnMut(&Machine, Nanos) -> R,
     ) -> Option<((R, bool), Option<Change>)> {
-        self.run_inner(name, true, Some(Carried::Call(ticket, call)), |machine, now| {
-            let change = machine.record(ticket, call, now);
-            ((then(machine, now), change.is_some()), change)
-        })
+        self.run_inner(
+            name,
+            true,
+            Some(Carried::Call(ticket, call)),
+            |machine, now| {
+                let change = machine.record(ticket, call, now);
+                ((then(machine, now), change.is_some()), change)
+            },
+        )
     }
 
     /// The store.
@@ -246,11 +254,15 @@ impl External {
             ));
         }
         let carried = (!batch.is_empty()).then_some(Carried::Batch(batch));
-        let done = self.in_store(name, &mut |machine: &mut Machine, now| {
-            let merged = machine.merge(&batch, now);
-            let (result, change) = op(machine, now);
-            (result, change.or(merged))
-        }, carried);
+        let done = self.in_store(
+            name,
+            &mut |machine: &mut Machine, now| {
+                let merged = machine.merge(&batch, now);
+                let (result, change) = op(machine, now);
+                (result, change.or(merged))
+            },
+            carried,
+        );
         self.settle(name, &done, now_local);
         done
     }

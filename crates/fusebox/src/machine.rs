@@ -10,8 +10,8 @@ use std::sync::Arc;
 use crate::clock::{to_nanos, Nanos};
 use crate::window::{CallWindow, CountWindow, Tally, TimeWindow};
 
-pub(crate) use fleet::{Batch, LOCAL_PROBE};
 use crate::{Backoff, Reason, State, Window};
+pub(crate) use fleet::{Batch, LOCAL_PROBE};
 
 /// The settings the machine needs, already validated by the builder.
 #[derive(Clone, Debug, PartialEq)]

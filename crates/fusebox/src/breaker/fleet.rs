@@ -169,7 +169,10 @@ impl Shared {
         let ran = self.on_store(&fleet.exact, || {
             fleet.exact.run(&self.name, false, |machine, now| {
                 let (admission, change) = machine.acquire(now);
-                ((admission, self.seen(machine, now), change.is_some()), change)
+                (
+                    (admission, self.seen(machine, now), change.is_some()),
+                    change,
+                )
             })
         });
         match ran {
@@ -199,9 +202,11 @@ impl Shared {
         if ticket.probe != 0 && ticket.probe & LOCAL_PROBE == 0 {
             let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
             let ran = self.on_store(&fleet.exact, || {
-                fleet.exact.record_then(&self.name, ticket, call, |machine, now| {
-                    self.seen(machine, now)
-                })
+                fleet
+                    .exact
+                    .record_then(&self.name, ticket, call, |machine, now| {
+                        self.seen(machine, now)
+                    })
             });
             // While the store is away the outcome waits in a queue for it,
             // and what came back is no shared state.

@@ -101,8 +101,7 @@ impl Machine {
     /// admitted) changes nothing; so does one that reaches a breaker no
     /// longer closed.
     pub(crate) fn merge(&mut self, batch: &Batch, now: Nanos) -> Option<Change> {
-        if batch.generation != self.generation || self.state != State::Closed || batch.is_empty()
-        {
+        if batch.generation != self.generation || self.state != State::Closed || batch.is_empty() {
             return None;
         }
         if batch.failures > 0 {
@@ -201,7 +200,13 @@ impl CallWindow {
             }
             CallWindow::Time(w) => {
                 let calls = batch.successes.saturating_add(batch.failures);
-                w.record_many(generation, now, calls, batch.failures, batch.slow.min(calls));
+                w.record_many(
+                    generation,
+                    now,
+                    calls,
+                    batch.failures,
+                    batch.slow.min(calls),
+                );
             }
         }
     }
@@ -214,7 +219,11 @@ mod tests {
     fn batch(outcomes: &str) -> Batch {
         let mut batch = Batch::new(0);
         for c in outcomes.chars() {
-            let report = if c == 'f' { Report::Failure } else { Report::Success };
+            let report = if c == 'f' {
+                Report::Failure
+            } else {
+                Report::Success
+            };
             batch.count(report, false);
         }
         batch
