@@ -168,6 +168,10 @@ impl Shared {
         let settings = machine.settings().clone();
         let slow_call = slow_call_limit(&machine);
         let window = machine.window().cloned();
+        let mut machine = machine;
+        if fleet.is_some() {
+            machine.mark_local_probes();
+        }
         let word = mirror(&machine, external.is_some());
         if external.is_none() {
             // Only in-memory breakers reject on the cached time.
@@ -343,11 +347,15 @@ impl Shared {
         if let Some(fleet) = &self.fleet {
             // In fleet mode the local machine's own transitions are
             // provisional: the synchronisation they call for makes the
-            // shared state decide. Only while the store is away are they
-            // the breaker's.
-            if change.is_some() && !fleet.exact.is_degraded() {
+            // shared state decide. They are the breaker's only while the
+            // store is away, or in quorum mode while the fleet is closed
+            // (each process then opens on its own calls).
+            if change.is_some() {
                 fleet.signal.wake();
-                change = None;
+                let own = !fleet::follows_fleet(fleet, &locked.unsent);
+                if !own && !fleet.exact.is_degraded() {
+                    change = None;
+                }
             }
         }
         // `opened_at` first: a rejection that sees the new deadline sees when

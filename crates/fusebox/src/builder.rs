@@ -67,6 +67,7 @@ pub struct Builder {
     listeners: Vec<Listener>,
     store: Option<Arc<dyn Store>>,
     fail_closed: bool,
+    quorum: Option<crate::Quorum>,
 }
 
 impl Builder {
@@ -93,6 +94,7 @@ impl Builder {
             listeners: Vec::new(),
             store: None,
             fail_closed: false,
+            quorum: None,
         }
     }
 
@@ -224,6 +226,14 @@ impl Builder {
         self
     }
 
+    /// Quorum mode for a store in fleet mode: each process trips on its own
+    /// calls and opens only itself, and the breaker opens for the whole
+    /// fleet when the [`Quorum`](crate::Quorum) is met.
+    pub fn quorum(mut self, quorum: crate::Quorum) -> Self {
+        self.quorum = Some(quorum);
+        self
+    }
+
     /// Calls `listener` after every transition, outside the breaker's lock.
     ///
     /// Listeners run in the order they were added, on the thread that made
@@ -263,7 +273,7 @@ impl Builder {
             let interval = store.sync_interval();
             let exact = External::new(store, self.fail_closed, settings.clone());
             match interval {
-                Some(interval) => fleet = Some(Fleet::new(exact, interval)),
+                Some(interval) => fleet = Some(Fleet::new(exact, interval, self.quorum)),
                 None => external = Some(exact),
             }
         }
@@ -289,6 +299,20 @@ impl Builder {
     }
 
     fn settings(&self) -> Result<Settings, ConfigError> {
+        if let Some(quorum) = &self.quorum {
+            quorum.check()?;
+            let in_fleet_mode = self
+                .store
+                .as_ref()
+                .is_some_and(|store| store.sync_interval().is_some());
+            if !in_fleet_mode {
+                return Err(ConfigError::new(
+                    "quorum",
+                    format!("{quorum:?}"),
+                    "needs a store in fleet mode (`sync_every`, or `?sync=` in its URL)",
+                ));
+            }
+        }
         if !is_valid_name(&self.name) {
             return Err(ConfigError::new(
                 "name",
@@ -347,6 +371,7 @@ impl std::fmt::Debug for Builder {
             .field("listeners", &self.listeners.len())
             .field("store", &self.store.as_ref().map(|s| s.describe()))
             .field("fail_closed", &self.fail_closed)
+            .field("quorum", &self.quorum)
             .finish()
     }
 }

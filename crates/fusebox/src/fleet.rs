@@ -29,8 +29,10 @@ use std::sync::{Condvar, Weak};
 use std::time::Duration;
 
 use crate::breaker::Shared;
+use crate::clock::{to_nanos, Nanos};
 use crate::external::External;
 use crate::machine::Batch;
+use crate::quorum::{Quorum, Rule};
 use crate::store::Watcher;
 use crate::sync::lock_std;
 
@@ -45,6 +47,10 @@ pub(crate) struct Fleet {
     /// Store operations started, numbered: a result older than one the
     /// local machine already took is not taken.
     pub(crate) operations: std::sync::atomic::AtomicU64,
+    /// Quorum mode: the rule and the liveness window.
+    pub(crate) quorum: Option<(Rule, Nanos)>,
+    /// This breaker's id among the fleet's processes (quorum mode).
+    pub(crate) member: u64,
 }
 
 /// What the flusher keeps between synchronisations.
@@ -86,10 +92,23 @@ impl Fleet {
     /// The shortest interval: a zero one would keep a thread spinning.
     const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
-    pub(crate) fn new(exact: External, interval: Duration) -> Fleet {
+    pub(crate) fn new(exact: External, interval: Duration, quorum: Option<Quorum>) -> Fleet {
+        let interval = interval.max(Self::MIN_INTERVAL);
+        let quorum = quorum.map(|q| {
+            let liveness = q
+                .liveness
+                .unwrap_or_else(|| Duration::from_secs(1).max(interval * 3));
+            (q.rule, to_nanos(liveness))
+        });
+        let member = {
+            use std::hash::{BuildHasher, RandomState};
+            RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now()))
+        };
         Fleet {
             exact,
-            interval: interval.max(Self::MIN_INTERVAL),
+            quorum,
+            member,
+            interval,
             signal: Default::default(),
             flushing: Default::default(),
             operations: Default::default(),

@@ -21,6 +21,11 @@ pub(crate) struct Unsent {
     /// The number of the store operation whose result the local machine
     /// took last.
     adopted: u64,
+    /// Quorum mode: the shared generation last seen...
+    fleet_generation: u64,
+    /// ...and whether the local machine's state is the fleet's (the fleet
+    /// is not closed) rather than this process's own.
+    pub(crate) mirrors: bool,
 }
 
 impl Unsent {
@@ -29,8 +34,16 @@ impl Unsent {
             cut: Totals::default(),
             batch: Batch::new(0),
             adopted: 0,
+            fleet_generation: 0,
+            mirrors: false,
         }
     }
+}
+
+/// Whether the local machine runs the fleet's state (always, but in quorum
+/// mode while the fleet is closed: then it runs this process's own).
+pub(super) fn follows_fleet(fleet: &Fleet, unsent: &Unsent) -> bool {
+    fleet.quorum.is_none() || unsent.mirrors
 }
 
 /// The shared state as one store operation left it, and the moment it was
@@ -59,8 +72,10 @@ impl Shared {
             return Ok(());
         };
         let mut flushing = lock_std(&fleet.flushing);
-        let batch = self.cut();
+        let (batch, open_alone) = self.cut(fleet);
         let batch = match flushing.unsent.take() {
+            // In quorum mode a process's calls are its own business.
+            _ if fleet.quorum.is_some() => Batch::new(batch.generation),
             Some(mut older) if older.generation == batch.generation => {
                 older.then(&batch);
                 older
@@ -71,7 +86,11 @@ impl Shared {
         let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
         let ran = self.on_store(&fleet.exact, || {
             let flushed = fleet.exact.flush(&self.name, batch, |machine, now| {
-                let change = manual.map(|to| machine.manual(to, now));
+                let mut change = manual.map(|to| machine.manual(to, now));
+                if let Some((rule, liveness)) = fleet.quorum {
+                    let gathered = machine.gather(fleet.member, open_alone, now, rule, liveness);
+                    change = change.or(gathered);
+                }
                 (self.seen(machine, now), change)
             });
             Some(match flushed {
@@ -98,9 +117,12 @@ impl Shared {
         }
     }
 
-    /// Takes the closed calls counted since the last cut out as a batch.
-    fn cut(&self) -> Batch {
+    /// Takes the closed calls counted since the last cut out as a batch;
+    /// with, in quorum mode, whether this process is open on its own calls.
+    fn cut(&self, fleet: &Fleet) -> (Batch, bool) {
         let mut locked = lock(&self.locked);
+        let open_alone = !follows_fleet(fleet, &locked.unsent)
+            && matches!(locked.machine.stored_state(), State::Open | State::HalfOpen);
         let totals = self.counters.totals();
         let unsent = &mut locked.unsent;
         let since = totals.since(&unsent.cut);
@@ -116,7 +138,7 @@ impl Shared {
         batch.then(&unsent.batch);
         unsent.cut = totals;
         unsent.batch = Batch::new(unsent.batch.generation);
-        batch
+        (batch, open_alone)
     }
 
     /// Makes the local machine the shared state `seen` shows, unless a
@@ -128,6 +150,18 @@ impl Shared {
             }
             locked.unsent.adopted = number;
             let fleet = &seen.machine;
+            if let Some(own) = &self.fleet {
+                if own.quorum.is_some() {
+                    // A closed fleet leaves each process to its own calls,
+                    // until the fleet changes (it opens, or closes again).
+                    let unchanged = fleet.generation() == locked.unsent.fleet_generation;
+                    locked.unsent.fleet_generation = fleet.generation();
+                    if unchanged && fleet.stored_state() == State::Closed {
+                        return None;
+                    }
+                    locked.unsent.mirrors = fleet.stored_state() != State::Closed;
+                }
+            }
             if fleet.generation() != locked.unsent.batch.generation {
                 // Calls counted since the last cut were admitted in a
                 // generation the fleet has left: they count for nothing.
@@ -165,6 +199,10 @@ impl Shared {
     /// elapsed open duration, half-open): one store transaction, as in
     /// exact mode; the local machine decides while the store is away.
     pub(super) fn acquire_fleet(&self, fleet: &Fleet) -> Answer {
+        if !follows_fleet(fleet, &lock(&self.locked).unsent) {
+            let admission = self.with_machine(|machine, now| machine.acquire(now));
+            return self.answer(admission);
+        }
         let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
         let ran = self.on_store(&fleet.exact, || {
             fleet.exact.run(&self.name, false, |machine, now| {

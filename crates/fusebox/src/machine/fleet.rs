@@ -126,6 +126,12 @@ impl Machine {
         Some(self.enter(State::Open, reason, now))
     }
 
+    /// Trial calls this machine admits from now on are marked
+    /// [`LOCAL_PROBE`] (a fleet-mode process's local machine).
+    pub(crate) fn mark_local_probes(&mut self) {
+        self.next_probe |= LOCAL_PROBE;
+    }
+
     /// The shared state alone, without the window (which stays with its
     /// machine): what a process copies into its local machine.
     pub(crate) fn snapshot(&self) -> Machine {
@@ -147,6 +153,7 @@ impl Machine {
             why: self.why,
             refusals: self.refusals,
             window: None,
+            members: self.members.clone(),
         }
     }
 
