@@ -215,6 +215,9 @@ impl Shared {
             });
             return ran.map_or(State::Open, |(state, _)| state);
         }
+        if let Some(fleet) = &self.fleet {
+            fleet.resume_after_fork();
+        }
         let word = self.word.load(Ordering::Acquire);
         match state_of(word) {
             State::Open if self.clock.now() >= self.open_until.load(Ordering::Relaxed) => {
@@ -280,6 +283,9 @@ impl Shared {
             let mut metrics = ran.expect("metrics may run locally");
             metrics.degraded = external.is_degraded();
             return metrics;
+        }
+        if let Some(fleet) = &self.fleet {
+            fleet.resume_after_fork();
         }
         let mut snapshot = None;
         let announce = self.with_locked(|locked, now| {

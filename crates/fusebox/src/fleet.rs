@@ -25,7 +25,8 @@
 //! could not be written is kept and sent with the next; one whose answer was
 //! lost is settled by the record's list of write ids (see `external.rs`).
 
-use std::sync::{Condvar, Weak};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Condvar, OnceLock, Weak};
 use std::time::Duration;
 
 use crate::breaker::Shared;
@@ -51,6 +52,11 @@ pub(crate) struct Fleet {
     pub(crate) quorum: Option<(Rule, Nanos)>,
     /// This breaker's id among the fleet's processes (quorum mode).
     pub(crate) member: u64,
+    /// The process whose synchronisation thread runs (0: none was
+    /// started): a forked child has none of its parent's threads.
+    running_in: AtomicU32,
+    /// The breaker, for a thread started again after a fork.
+    breaker: OnceLock<(String, Weak<Shared>)>,
 }
 
 /// What the flusher keeps between synchronisations.
@@ -108,6 +114,8 @@ impl Fleet {
             exact,
             quorum,
             member,
+            running_in: AtomicU32::new(0),
+            breaker: OnceLock::new(),
             interval,
             signal: Default::default(),
             flushing: Default::default(),
@@ -115,9 +123,32 @@ impl Fleet {
         }
     }
 
-    /// Starts the breaker's flusher thread and subscribes to the store's
-    /// change messages for `name`.
+    /// Starts the breaker's synchronisation thread and subscribes to the
+    /// store's change messages for `name`.
     pub(crate) fn start(&self, name: &str, shared: Weak<Shared>) {
+        let _ = self.breaker.set((name.to_owned(), shared.clone()));
+        self.running_in.store(std::process::id(), Ordering::Relaxed);
+        self.spawn(name, shared);
+    }
+
+    /// In a child forked after the thread started, starts it again (the
+    /// child has no thread of its parent's). Called on the paths that are
+    /// not the closed fast path: failures, refusals near the deadline,
+    /// `state`, `metrics`, `sync_now`.
+    pub(crate) fn resume_after_fork(&self) {
+        let ran_in = self.running_in.load(Ordering::Relaxed);
+        let pid = std::process::id();
+        if ran_in == 0 || ran_in == pid {
+            return;
+        }
+        if self.running_in.swap(pid, Ordering::Relaxed) != pid {
+            if let Some((name, shared)) = self.breaker.get() {
+                self.spawn(name, shared.clone());
+            }
+        }
+    }
+
+    fn spawn(&self, name: &str, shared: Weak<Shared>) {
         let signal = std::sync::Arc::downgrade(&self.signal);
         let watched = name.to_owned();
         let watcher: Watcher = std::sync::Arc::new(move |changed: &str| {

@@ -71,6 +71,7 @@ impl Shared {
         let Some(fleet) = &self.fleet else {
             return Ok(());
         };
+        fleet.resume_after_fork();
         let mut flushing = lock_std(&fleet.flushing);
         let (batch, open_alone) = self.cut(fleet);
         let batch = match flushing.unsent.take() {
@@ -199,6 +200,7 @@ impl Shared {
     /// elapsed open duration, half-open): one store transaction, as in
     /// exact mode; the local machine decides while the store is away.
     pub(super) fn acquire_fleet(&self, fleet: &Fleet) -> Answer {
+        fleet.resume_after_fork();
         if !follows_fleet(fleet, &lock(&self.locked).unsent) {
             let admission = self.with_machine(|machine, now| machine.acquire(now));
             return self.answer(admission);
@@ -234,6 +236,7 @@ impl Shared {
     /// machine, counted for the next batch if it is a closed call of the
     /// current generation.
     pub(super) fn report_fleet(&self, fleet: &Fleet, ticket: Ticket, call: Call) {
+        fleet.resume_after_fork();
         if call.report == Report::Success {
             self.counters.add(Count::Unmerged);
         }
