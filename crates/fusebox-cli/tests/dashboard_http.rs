@@ -195,6 +195,31 @@ fn without_a_token_the_dashboard_is_read_only_and_stays_on_loopback() {
 }
 
 #[test]
+fn a_loopback_dashboard_answers_only_requests_to_a_loopback_name() {
+    let env = Env::new();
+    let dashboard = Dashboard::start(&env, &store(&env), "1s", false);
+    let port = dashboard.address.rsplit(':').next().unwrap().to_owned();
+    for host in [
+        "rebound.example:7040".to_owned(),
+        format!("evil.test:{port}"),
+    ] {
+        let response = dashboard.get_with_host("/api/breakers", &host);
+        assert_eq!(response.status, 403, "{host}: {}", response.body);
+    }
+    for host in [
+        format!("localhost:{port}"),
+        "127.0.0.1:8080".to_owned(),
+        "[::1]:7040".to_owned(),
+    ] {
+        assert_eq!(
+            dashboard.get_with_host("/api/breakers", &host).status,
+            200,
+            "{host}"
+        );
+    }
+}
+
+#[test]
 fn names_with_markup_are_text() {
     let env = Env::new();
     let evil = "<script>alert(1)</script>";

@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 use tokio::sync::{watch, Notify};
 
 use super::auth::Token;
+use super::host::{self, LoopbackOnly};
 use super::scanner::{self, Scanner};
 use super::snapshot::Snapshot;
 use super::{assets, sse};
@@ -97,6 +98,10 @@ pub(super) async fn serve(settings: Settings) -> Result<u8, Exit> {
         .route("/api/breakers", get(breakers))
         .route("/api/control", post(control_action))
         .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            LoopbackOnly(bound.ip().is_loopback()),
+            host::guard,
+        ))
         .with_state(app);
     let server = axum::serve(
         listener,

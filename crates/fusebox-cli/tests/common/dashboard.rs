@@ -93,6 +93,11 @@ impl Dashboard {
         ))
     }
 
+    /// `GET path` with `Host: host`.
+    pub(crate) fn get_with_host(&self, path: &str, host: &str) -> Response {
+        self.request(&format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n"))
+    }
+
     /// `POST /api/control` with `body`, and `Authorization: AUTH` if given.
     pub(crate) fn control(&self, body: &str, auth: Option<&str>) -> Response {
         let auth = auth.map_or_else(String::new, |a| format!("Authorization: {a}\r\n"));
