@@ -130,3 +130,31 @@ fn a_redis_server_that_goes_away_shows_and_the_page_recovers() {
     assert_eq!(back["error"], serde_json::Value::Null, "{back}");
     assert_eq!(breaker(&back, "back")["state"], "open");
 }
+
+#[test]
+fn watching_keeps_no_idle_breaker_alive() {
+    let server = RedisServer::start(Some(PASSWORD));
+    let env = Env::new();
+    let store = url(&server);
+    assert!(env
+        .run(&["trip", "idle", "--store", &store])
+        .status
+        .success());
+    // An idle breaker near the end of its time to live (a minute left of
+    // the 7 days): reads by people must not renew it, only use does.
+    server.cli(Some(PASSWORD), &["PEXPIRE", "team:idle", "60000"]);
+    let out = env.run(&["status", "--store", &store]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dashboard = Dashboard::start(&env, &store, "100ms", false);
+    let mut events = dashboard.events();
+    assert_eq!(breaker(&events.since_scan(3), "idle")["state"], "open");
+    let left: i64 = server
+        .cli(Some(PASSWORD), &["PTTL", "team:idle"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        (0..=60_000).contains(&left),
+        "time to live renewed: {left} ms"
+    );
+}
