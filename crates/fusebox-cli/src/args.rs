@@ -16,8 +16,8 @@ Exit codes:
   COMMAND's own  when COMMAND ran
   1              status: no breaker of that name
   64             bad usage (flags, names, durations, store URL, config file)
-  74             the store cannot be opened or reached (or run --fail-closed)
   71             dashboard: cannot listen on the --listen address
+  74             the store cannot be opened or reached (or run --fail-closed)
   75             the breaker is open: COMMAND was not run
   124            --timeout stopped COMMAND
   126            COMMAND could not be started (e.g. not executable)
@@ -162,8 +162,9 @@ pub(crate) struct DashboardArgs {
     pub(crate) listen: String,
 
     /// File holding the token that control requests must carry
-    /// (`Authorization: Bearer TOKEN`); at least 16 characters, not
-    /// readable by other users. Without it the page is read-only.
+    /// (`Authorization: Bearer TOKEN`): one word of at least 16
+    /// characters, in a file not every user can read (chmod 600). Without
+    /// it the page is read-only.
     #[arg(long, value_name = "FILE")]
     pub(crate) token_file: Option<PathBuf>,
 
