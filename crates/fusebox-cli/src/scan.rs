@@ -39,11 +39,12 @@ pub(crate) fn scan(location: &Location, only: Option<&str>) -> Result<Vec<Row>, 
         .collect())
 }
 
-/// Where the state is, for messages.
+/// Where the state is, for messages (a Redis password hidden: these
+/// messages are printed as they are).
 pub(crate) fn place(location: &Location) -> String {
     match location {
         Location::Sqlite { path, .. } => format!("state file {}", path.display()),
-        Location::Redis { url } => format!("redis store {url}"),
+        Location::Redis { url } => format!("redis store {}", crate::clean::hide_passwords(url)),
         Location::Memory => "the memory: store".to_owned(),
     }
 }

@@ -164,3 +164,29 @@ fn on_a_terminal_each_snapshot_replaces_the_last() {
     assert!(clears >= 2, "{clears} redraws in {seen:?}");
     assert!(seen.contains("api"), "{seen:?}");
 }
+
+#[test]
+fn a_redis_password_never_shows_in_the_watch_or_the_empty_store_message() {
+    let password = "s3cretpw";
+    let server = common::redis::RedisServer::start(Some(password));
+    let store = format!("redis://:{password}@127.0.0.1:{}/0", server.port);
+    let env = Env::new();
+    let out = env.run(&["status", "--store", &store]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no breakers yet in redis store redis://:***@127.0.0.1:"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains(password), "{}", stderr(&out));
+
+    let mut job = env.start(&["status", "--watch", "--interval", "50ms", "--store", &store]);
+    let first = frame(&mut job);
+    assert!(
+        first[0].starts_with("redis store redis://:***@127.0.0.1:"),
+        "{first:?}"
+    );
+    assert!(!first.concat().contains(password), "{first:?}");
+    job.signal(Signal::SIGINT);
+    assert_eq!(job.finish().0, 0);
+}

@@ -52,7 +52,7 @@ pub(super) struct Scanner {
 impl Scanner {
     pub(super) fn new(location: Arc<Location>, interval: Duration, control: bool) -> Scanner {
         Scanner {
-            store: store_name(&location),
+            store: scan::place(&location),
             location,
             interval,
             control,
@@ -134,11 +134,6 @@ impl Scanner {
         self.seen = seen;
         values
     }
-}
-
-/// The store's place, password hidden.
-fn store_name(location: &Location) -> String {
-    clean::hide_passwords(&scan::place(location))
 }
 
 fn unix_now() -> f64 {
