@@ -292,3 +292,36 @@ fn a_store_that_cannot_be_read_shows_and_the_page_recovers() {
     assert_eq!(back["error"], serde_json::Value::Null);
     assert_eq!(breaker(&back, "api")["state"], "open");
 }
+
+#[test]
+fn the_last_five_transitions_are_kept_newest_first() {
+    let env = Env::new();
+    assert!(env.run(&["run", "db", "--", "true"]).status.success());
+    let dashboard = Dashboard::start(&env, &store(&env), "100ms", false);
+    let mut events = dashboard.events();
+    events.since_scan(1);
+    let mut last = serde_json::Value::Null;
+    for i in 0..7 {
+        let command = if i % 2 == 0 { "trip" } else { "reset" };
+        assert!(env.run(&[command, "db"]).status.success());
+        last = events.since_scan(dashboard.scans() + 1);
+    }
+    let transitions = breaker(&last, "db")["transitions"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(transitions.len(), 5, "{transitions:?}");
+    // The seventh change (a trip) first, then the sixth (a reset)...
+    assert_eq!(transitions[0]["to"], "open");
+    assert_eq!(transitions[1]["to"], "closed");
+    assert!(transitions[0]["at"].as_f64() >= transitions[4]["at"].as_f64());
+    let metrics = dashboard.get("/metrics").body;
+    assert!(
+        metrics.contains("fusebox_transitions_total{name=\"db\",from=\"closed\",to=\"open\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("fusebox_transitions_total{name=\"db\",from=\"open\",to=\"closed\"} 3"),
+        "{metrics}"
+    );
+}
