@@ -200,10 +200,12 @@ fn a_browser_sees_a_trip_live_and_resets_it_with_the_token() {
             .contains("dashboard: reset circuit 'payments' for 127.0.0.1:"));
         browser.close().await.unwrap();
 
-        // On a phone the table turns into cards: no column headings.
+        // On a phone the table turns into cards: no column headings; and a
+        // dashboard without a token shows no token box and no buttons.
+        let read_only = Dashboard::start(&env, &store, "300ms", false);
         let phone = driver.browser(390, 844).await;
         phone
-            .goto(&format!("http://{}/", dashboard.address))
+            .goto(&format!("http://{}/", read_only.address))
             .await
             .unwrap();
         phone
@@ -212,8 +214,18 @@ fn a_browser_sees_a_trip_live_and_resets_it_with_the_token() {
             .for_element(Locator::Css(&row("payments", "closed")))
             .await
             .unwrap();
-        let heading = phone.find(Locator::Css("thead")).await.unwrap();
-        assert!(!heading.is_displayed().await.unwrap());
+        for hidden in ["thead", "#token-form", "td.control"] {
+            let element = phone.find(Locator::Css(hidden)).await.unwrap();
+            assert!(!element.is_displayed().await.unwrap(), "{hidden} is shown");
+        }
+        let state = phone
+            .find(Locator::Css(&format!(
+                "{} .state",
+                row("payments", "closed")
+            )))
+            .await
+            .unwrap();
+        assert!(state.is_displayed().await.unwrap());
         phone.close().await.unwrap();
     });
 }
