@@ -325,3 +325,18 @@ fn the_last_five_transitions_are_kept_newest_first() {
         "{metrics}"
     );
 }
+
+#[test]
+fn ctrl_c_and_term_stop_the_dashboard_cleanly_with_viewers_connected() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let env = Env::new();
+        let mut dashboard = Dashboard::start(&env, &store(&env), "200ms", false);
+        let mut events = dashboard.events();
+        events.since_scan(1);
+        kill(Pid::from_raw(dashboard.child.id() as i32), signal).unwrap();
+        let status = dashboard.child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{signal}: {}", dashboard.log());
+    }
+}
