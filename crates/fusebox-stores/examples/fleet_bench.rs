@@ -187,11 +187,8 @@ fn watch(url: &str) {
         }
         writeln!(out, "closed").expect("to parent");
         out.flush().expect("flush");
-        loop {
-            match watcher.try_acquire() {
-                Ok(permit) => permit.ignore(),
-                Err(_) => break,
-            }
+        while let Ok(permit) = watcher.try_acquire() {
+            permit.ignore();
         }
         writeln!(out, "{}", wall_nanos()).expect("to parent");
         out.flush().expect("flush");
