@@ -125,6 +125,7 @@ impl Fleet {
 
     /// Starts the breaker's synchronisation thread and subscribes to the
     /// store's change messages for `name`.
+    #[cfg_attr(fusebox_loom, allow(dead_code))]
     pub(crate) fn start(&self, name: &str, shared: Weak<Shared>) {
         let _ = self.breaker.set((name.to_owned(), shared.clone()));
         self.running_in.store(std::process::id(), Ordering::Relaxed);
