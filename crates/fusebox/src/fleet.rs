@@ -150,14 +150,16 @@ impl Fleet {
     }
 
     fn spawn(&self, name: &str, shared: Weak<Shared>) {
-        let signal = std::sync::Arc::downgrade(&self.signal);
         let watched = name.to_owned();
+        let breaker = shared.clone();
+        // The store's thread synchronises itself, rather than wake this
+        // breaker's: one hand-over less between a trip and its refusals.
         let watcher: Watcher = std::sync::Arc::new(move |changed: &str| {
-            let Some(signal) = signal.upgrade() else {
+            let Some(shared) = breaker.upgrade() else {
                 return false;
             };
             if changed == watched {
-                signal.wake();
+                let _ = shared.synchronise();
             }
             true
         });
