@@ -90,7 +90,11 @@ impl Shared {
         let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
         let ran = self.on_store(&fleet.exact, || {
             let flushed = fleet.exact.flush(&self.name, batch, |machine, now| {
-                let mut change = manual.map(|to| machine.manual(to, now));
+                // An elapsed open duration is the fleet's to end, once.
+                let mut change = machine.tick(now);
+                if let Some(to) = manual {
+                    change = Some(machine.manual(to, now));
+                }
                 if let Some((rule, liveness)) = fleet.quorum {
                     let gathered = machine.gather(fleet.member, open_alone, now, rule, liveness);
                     change = change.or(gathered);
