@@ -74,15 +74,16 @@ pub(crate) struct Flushing {
 }
 
 impl Fleet {
-    /// The shortest interval: a zero one would keep a thread spinning.
+    /// The shortest interval: a zero one would keep a thread spinning (the
+    /// longest is a year, like every duration of a breaker's).
     const MIN_INTERVAL: Duration = Duration::from_millis(1);
 
     pub(crate) fn new(exact: External, interval: Duration, quorum: Option<Quorum>) -> Fleet {
-        let interval = interval.max(Self::MIN_INTERVAL);
+        let interval = interval.clamp(Self::MIN_INTERVAL, crate::Builder::MAX_DURATION);
         let quorum = quorum.map(|q| {
             let liveness = q
                 .liveness
-                .unwrap_or_else(|| Duration::from_secs(1).max(interval * 3));
+                .unwrap_or_else(|| Duration::from_secs(1).max(interval.saturating_mul(3)));
             (q.rule, to_nanos(liveness))
         });
         let member = {

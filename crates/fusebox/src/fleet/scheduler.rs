@@ -46,6 +46,12 @@ struct Due {
     breaker: Weak<Shared>,
 }
 
+/// `interval` after `now`, or as late as the clock goes.
+fn later(now: Instant, interval: Duration) -> Instant {
+    now.checked_add(interval)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400))
+}
+
 fn scheduler() -> &'static Scheduler {
     static SCHEDULER: OnceLock<Scheduler> = OnceLock::new();
     SCHEDULER.get_or_init(|| Scheduler {
@@ -58,7 +64,7 @@ fn scheduler() -> &'static Scheduler {
 pub(crate) fn add(breaker: Weak<Shared>, interval: Duration, signal: Arc<Signal>) {
     let mut schedule = lock_std(&scheduler().schedule);
     schedule.due.push(Due {
-        at: Instant::now() + interval,
+        at: later(Instant::now(), interval),
         interval,
         signal,
         breaker,
@@ -122,7 +128,7 @@ fn serve() {
         };
         let due = &mut schedule.due[index];
         due.signal.urgent.store(false, Ordering::Release);
-        due.at = now + due.interval;
+        due.at = later(now, due.interval);
         let breaker = due.breaker.clone();
         drop(schedule);
         if let Some(shared) = breaker.upgrade() {
