@@ -12,6 +12,7 @@
 
 mod assets;
 mod auth;
+mod control;
 mod host;
 mod listen;
 mod prometheus;
