@@ -180,6 +180,10 @@ fn without_a_token_the_dashboard_is_read_only_and_stays_on_loopback() {
         stderr(&out)
     );
 
+    let out = env.run(&["dashboard", "--store", "memory:"]);
+    assert_eq!(code(&out), 64);
+    assert!(stderr(&out).contains("memory: store"), "{}", stderr(&out));
+
     let empty = env.path("empty-token");
     std::fs::write(&empty, "\n").unwrap();
     std::fs::set_permissions(&empty, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
