@@ -21,6 +21,9 @@ pub enum StoreUrl {
         prefix: Option<String>,
         /// Lock wait (`?timeout=`).
         timeout: Option<Duration>,
+        /// Fleet mode's interval (`?sync=10ms`; `None`: `?sync=exact`,
+        /// the default).
+        sync: Option<Duration>,
     },
     /// `redis://host:port/db`, `rediss://…` (TLS, with `?ca=/path/ca.pem`
     /// to trust a CA of one's own), or a cluster's
@@ -32,6 +35,9 @@ pub enum StoreUrl {
         prefix: Option<String>,
         /// Per-command timeout (`?timeout=`).
         timeout: Option<Duration>,
+        /// Fleet mode's interval (`?sync=10ms`; `None`: `?sync=exact`,
+        /// the default).
+        sync: Option<Duration>,
     },
 }
 
@@ -53,12 +59,24 @@ impl StoreUrl {
         let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
         let mut prefix = None;
         let mut timeout = None;
+        let mut sync = None;
         let mut others = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some(("prefix", value)) => prefix = Some(value.to_owned()),
                 Some(("timeout", value)) => {
                     timeout = Some(fusebox::parse_duration(value).map_err(|e| bad(e.to_string()))?)
+                }
+                Some(("sync", "exact")) => sync = None,
+                Some(("sync", value)) => {
+                    let interval = fusebox::parse_duration(value)
+                        .map_err(|why| bad(format!("sync: {why} (or `exact`)")))?;
+                    if interval.is_zero() {
+                        return Err(bad(format!(
+                            "sync={value}: the interval must be greater than zero (or `exact`)"
+                        )));
+                    }
+                    sync = Some(interval);
                 }
                 _ => others.push(pair),
             }
@@ -78,6 +96,7 @@ impl StoreUrl {
                     path: PathBuf::from(path),
                     prefix,
                     timeout,
+                    sync,
                 })
             }
             "redis" | "rediss" | "redis+cluster" | "rediss+cluster" => {
@@ -89,6 +108,7 @@ impl StoreUrl {
                     url,
                     prefix,
                     timeout,
+                    sync,
                 })
             }
             other => Err(bad(format!(
@@ -106,21 +126,25 @@ impl fmt::Debug for StoreUrl {
                 path,
                 prefix,
                 timeout,
+                sync,
             } => f
                 .debug_struct("Sqlite")
                 .field("path", path)
                 .field("prefix", prefix)
                 .field("timeout", timeout)
+                .field("sync", sync)
                 .finish(),
             StoreUrl::Redis {
                 url,
                 prefix,
                 timeout,
+                sync,
             } => f
                 .debug_struct("Redis")
                 .field("url", &redact_url(url))
                 .field("prefix", prefix)
                 .field("timeout", timeout)
+                .field("sync", sync)
                 .finish(),
         }
     }
@@ -130,7 +154,9 @@ impl fmt::Debug for StoreUrl {
 /// `sqlite://relative.db`, `redis://host:port/db` (`rediss://` for TLS,
 /// `redis+cluster://host1:port1,host2:port2/` for a Redis Cluster: see
 /// [`RedisStore::open`](crate::RedisStore::open)), each SQLite and Redis URL
-/// optionally with `?prefix=…&timeout=…`.
+/// optionally with `?prefix=…&timeout=…&sync=…` (`sync=10ms`: fleet mode,
+/// synchronising every 10 ms; `sync=exact`, the default: one transaction
+/// per call).
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     match StoreUrl::parse(url)? {
         StoreUrl::Memory => Ok(Arc::new(MemoryStore::new())),
@@ -139,8 +165,12 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
             path,
             prefix,
             timeout,
+            sync,
         } => {
             let mut store = crate::SqliteStore::open(&path)?;
+            if let Some(interval) = sync {
+                store = store.sync_every(interval);
+            }
             if let Some(prefix) = prefix {
                 store = store.prefix(prefix);
             }
@@ -154,8 +184,12 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
             url,
             prefix,
             timeout,
+            sync,
         } => {
             let mut store = crate::RedisStore::open(&url)?;
+            if let Some(interval) = sync {
+                store = store.sync_every(interval);
+            }
             if let Some(prefix) = prefix {
                 store = store.prefix(prefix);
             }
@@ -187,7 +221,8 @@ mod tests {
             Ok(StoreUrl::Sqlite {
                 path: "/var/lib/a.db".into(),
                 prefix: None,
-                timeout: None
+                timeout: None,
+                sync: None,
             })
         );
         assert_eq!(
@@ -195,7 +230,8 @@ mod tests {
             Ok(StoreUrl::Sqlite {
                 path: "rel.db".into(),
                 prefix: Some("x:".into()),
-                timeout: Some(Duration::from_secs(1))
+                timeout: Some(Duration::from_secs(1)),
+                sync: None,
             })
         );
         assert_eq!(
@@ -203,7 +239,8 @@ mod tests {
             Ok(StoreUrl::Redis {
                 url: "rediss+cluster://u:p@h1:7000,h2:7001/?ca=/ca.pem".into(),
                 prefix: Some("cb:".into()),
-                timeout: None
+                timeout: None,
+                sync: None,
             })
         );
         assert_eq!(
@@ -211,9 +248,23 @@ mod tests {
             Ok(StoreUrl::Redis {
                 url: "redis://h:6379/2".into(),
                 prefix: Some("cb:".into()),
-                timeout: None
+                timeout: None,
+                sync: None,
             })
         );
+        assert_eq!(
+            StoreUrl::parse("redis://h/0?sync=10ms&prefix=cb:"),
+            Ok(StoreUrl::Redis {
+                url: "redis://h/0".into(),
+                prefix: Some("cb:".into()),
+                timeout: None,
+                sync: Some(Duration::from_millis(10)),
+            })
+        );
+        assert!(matches!(
+            StoreUrl::parse("sqlite://a.db?sync=exact"),
+            Ok(StoreUrl::Sqlite { sync: None, .. })
+        ));
         for bad in [
             "ftp://x",
             "nothing",
@@ -221,6 +272,8 @@ mod tests {
             "sqlite://",
             "sqlite://a.db?colour=red",
             "redis://h?timeout=soon",
+            "redis://h?sync=often",
+            "sqlite://a.db?sync=0ms",
         ] {
             let err = StoreUrl::parse(bad).unwrap_err();
             assert!(err.message.contains(bad), "{err}");

@@ -16,6 +16,8 @@ common::fleet_workers!();
 common::deploy::on_every_redis!(
     eight_processes_share_one_breaker,
     half_open_probes_are_limited_across_processes,
+    eight_processes_share_one_breaker_in_fleet_mode,
+    half_open_probes_are_limited_across_processes_in_fleet_mode,
     one_hash_per_breaker_under_the_prefix_with_a_ttl,
     a_killed_server_degrades_calls_and_state_is_written_back_after_restart,
     fail_closed_rejects_while_the_server_is_down,
@@ -30,6 +32,18 @@ fn eight_processes_share_one_breaker(kind: Kind) {
 fn half_open_probes_are_limited_across_processes(kind: Kind) {
     let redis = TestRedis::start(kind);
     fleet::half_open_probes_are_limited_fleet_wide("worker_take_a_probe", &redis.url());
+}
+
+fn eight_processes_share_one_breaker_in_fleet_mode(kind: Kind) {
+    let redis = TestRedis::start(kind);
+    let url = redis.url_with("sync=10ms");
+    fleet::eight_processes_trip_one_breaker("worker_fail_until_rejected", &url);
+}
+
+fn half_open_probes_are_limited_across_processes_in_fleet_mode(kind: Kind) {
+    let redis = TestRedis::start(kind);
+    let url = redis.url_with("sync=10ms");
+    fleet::half_open_probes_are_limited_fleet_wide("worker_take_a_probe", &url);
 }
 
 fn one_hash_per_breaker_under_the_prefix_with_a_ttl(kind: Kind) {

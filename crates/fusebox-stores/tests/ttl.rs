@@ -133,6 +133,7 @@ fn pexpire(raw: &mut dyn redis::ConnectionLike, key: &str, ms: i64) {
 common::deploy::on_every_redis!(
     redis_a_breaker_that_is_read_does_not_expire,
     redis_manual_states_never_expire,
+    redis_peeking_reads_states_and_keeps_nothing_alive,
 );
 
 fn redis_a_breaker_that_is_read_does_not_expire(kind: Kind) {
@@ -184,4 +185,38 @@ fn redis_manual_states_never_expire(kind: Kind) {
         pttl(&mut *raw, "circuit_breaker:forced") > 0,
         "closed: expires again"
     );
+}
+
+fn redis_peeking_reads_states_and_keeps_nothing_alive(kind: Kind) {
+    let server = TestRedis::start(kind);
+    let mut raw = server.raw();
+    let store = || RedisStore::open(&server.url()).unwrap().ttl(TTL);
+    let b = breaker("idle", store());
+    let _ = b.call(|| Err::<(), _>("down"));
+    let _: () = redis::cmd("SET")
+        .arg("circuit_breaker:other")
+        .arg("x")
+        .query(&mut *raw)
+        .unwrap();
+    // As if 59 minutes had passed: a breaker's own read would renew it.
+    pexpire(&mut *raw, "circuit_breaker:idle", 60_000);
+
+    let names: Vec<String> = ["idle", "gone", "other"].map(String::from).to_vec();
+    let states = store().peek(&names).unwrap();
+    assert!(
+        states[0].as_deref().unwrap().contains("state=open"),
+        "{states:?}"
+    );
+    assert_eq!(states[1], None);
+    assert_eq!(states[2].as_deref(), Some("(a redis string, not a hash)"));
+    assert!(
+        pttl(&mut *raw, "circuit_breaker:idle") <= 60_000,
+        "peeking renewed it"
+    );
+
+    // More names than one round trip takes.
+    let many: Vec<String> = (0..450).map(|i| format!("n{i}")).collect();
+    let states = store().peek(&many).unwrap();
+    assert_eq!(states.len(), 450);
+    assert!(states.iter().all(Option::is_none));
 }

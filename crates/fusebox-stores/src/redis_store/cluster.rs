@@ -60,6 +60,11 @@ impl Cluster {
         }
     }
 
+    /// The seed nodes' settings.
+    pub(super) fn seeds(&self) -> Vec<ConnectionInfo> {
+        self.seeds.iter().map(|seed| seed.info.clone()).collect()
+    }
+
     /// The settings every node shares (user, password, TLS).
     pub(super) fn template(&self) -> &ConnectionInfo {
         &self.seeds[0].info

@@ -103,6 +103,20 @@ impl Servers {
             .filter(|password| !password.is_empty())
     }
 
+    /// Whether this is a Redis Cluster.
+    pub(super) fn is_cluster(&self) -> bool {
+        matches!(self, Servers::Cluster(_))
+    }
+
+    /// The servers a subscriber may listen on, to try in turn: the one
+    /// server, or a cluster's seed nodes (at least one).
+    pub(super) fn subscribable(&self) -> Vec<redis::ConnectionInfo> {
+        match self {
+            Servers::One(node) => vec![node.info.clone()],
+            Servers::Cluster(cluster) => cluster.seeds(),
+        }
+    }
+
     /// The node that holds `key`.
     pub(super) fn node_for(
         &self,
