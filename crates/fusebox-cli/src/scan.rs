@@ -44,7 +44,7 @@ pub(crate) fn scan(location: &Location, only: Option<&str>) -> Result<Vec<Row>, 
 pub(crate) fn place(location: &Location) -> String {
     match location {
         Location::Sqlite { path, .. } => format!("state file {}", path.display()),
-        Location::Redis { url } => format!("redis store {}", crate::clean::hide_passwords(url)),
+        Location::Redis { url } => format!("redis store {}", fusebox_stores::redact_url(url)),
         Location::Memory => "the memory: store".to_owned(),
     }
 }
