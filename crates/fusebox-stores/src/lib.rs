@@ -20,7 +20,8 @@
 //! only watch). A URL's
 //! password never shows ([`redact_url`]). [`open`] builds a store from a
 //! URL (`memory:`, `sqlite:///abs/path.db`, `sqlite://relative.db`,
-//! `redis://host:port/db?prefix=…`).
+//! `redis://host:port/db?prefix=…`, with TLS `rediss://…` and a Redis Cluster
+//! `redis+cluster://h1:p1,h2:p2/`: see [`RedisStore::open`]).
 //!
 //! ```
 //! use fusebox::{CircuitBreaker, State};

@@ -73,7 +73,7 @@ impl RedisStore {
     /// * `redis://[user:password@]host:port/db`: one server; an ACL user
     ///   and its password, or a password alone (`redis://:password@…`).
     /// * `rediss://…`: over TLS, checking the server's certificate against
-    ///   the system's trusted roots, or only against the CA certificates
+    ///   the Mozilla roots (webpki-roots), or only against the CA certificates
     ///   in the PEM file of `?ca=/path/to/ca.pem`. Certificate checks
     ///   cannot be turned off.
     /// * `redis+cluster://[user:password@]host1:port1,host2:port2/` (or

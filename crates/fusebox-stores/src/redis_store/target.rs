@@ -4,7 +4,7 @@
 //!
 //! * `redis://[user:password@]host:port/db`: one server.
 //! * `rediss://…`: the same over TLS. The server's certificate is checked
-//!   against the system's trusted roots, or only against the CA
+//!   against the Mozilla roots (webpki-roots), or only against the CA
 //!   certificates of the PEM file `?ca=/path/ca.pem`. There is no way to
 //!   turn the check off.
 //! * `redis+cluster://[user:password@]host1:port1,host2:port2/` (and
