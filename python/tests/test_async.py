@@ -284,3 +284,56 @@ async def test_execute_accepts_a_coroutine_already_made(name: str) -> None:
     with pytest.raises(TypeError, match="func"):
         cb.execute(made, 2)  # type: ignore[call-overload]
     made.close()
+
+
+class Ticks:
+    """An awaitable that is not a coroutine: its `__await__` is a generator
+    that yields once to the event loop, then returns `value`."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        yield None
+        return self.value
+
+
+def test_execute_driven_by_hand_follows_the_coroutine_protocol(name: str) -> None:
+    cb = CircuitBreaker(name)
+
+    async def twice(value: int) -> int:
+        return 2 * await Ticks(value)
+
+    running = cb.execute(twice, 21)
+    assert running.send(None) is None  # suspended at the yield
+    with pytest.raises(StopIteration) as returned:
+        running.send(None)
+    assert returned.value.value == 42
+    assert cb.metrics()["successes"] == 1
+
+    suspended = cb.execute(Ticks(5))  # an awaitable given alone
+    assert suspended.send(None) is None
+    with pytest.raises(Down):
+        suspended.throw(Down("while suspended"))
+    assert cb.metrics()["failures"] == 1
+
+    nothing = cb.execute(twice, 0)
+    next(nothing)
+    with pytest.raises(StopIteration) as returned:
+        next(nothing)
+    assert returned.value.value == 0
+    assert cb.metrics()["successes"] == 2
+
+
+@pytest.mark.asyncio
+async def test_awaited_values_come_back_unchanged(name: str) -> None:
+    cb = CircuitBreaker(name)
+    marker = object()
+
+    async def give(value: object) -> object:
+        return value
+
+    for value in (None, 0, (), (1, 2), StopIteration("a value"), marker):
+        assert await cb.execute(give, value) is value
+        assert await cb.execute(Ticks(7)) == 7
+    assert cb.metrics()["successes"] == 12
