@@ -45,6 +45,7 @@ class CircuitBreaker(_fusebox.CircuitBreaker):
     * ``fallback``: while calls are refused, ``fallback(*args, **kwargs)``
       answers instead of ``CircuitOpenError`` (awaited if async).
     * ``probe_timeout``: a trial call silent this long frees its slot.
+    * Durations are seconds (int or float) or ``datetime.timedelta``.
     * ``fail_closed``: refuse calls while the store cannot be reached,
       instead of running on local state.
     * ``clock``: a ``ManualClock``, for tests that move time by hand.
