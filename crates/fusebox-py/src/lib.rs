@@ -51,5 +51,9 @@ fn _fusebox(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<clock::ManualClock>()?;
     module.add_function(wrap_pyfunction!(config::load_config, module)?)?;
     log_bridge::install();
+    // No thread of fusebox's own in a Python process: CPython warns on
+    // `os.fork()` when there is one, and a Python rejection (an exception)
+    // costs far more than reading the coarse clock the thread would cache.
+    fusebox::Clock::forbid_background_thread();
     Ok(())
 }
