@@ -337,3 +337,80 @@ async def test_awaited_values_come_back_unchanged(name: str) -> None:
         assert await cb.execute(give, value) is value
         assert await cb.execute(Ticks(7)) == 7
     assert cb.metrics()["successes"] == 12
+
+
+@pytest.mark.asyncio
+async def test_the_async_decorator_settles_as_execute_does(
+    name: str, clock: fusebox.ManualClock
+) -> None:
+    cb = CircuitBreaker(
+        name, failure_threshold=1, recovery_timeout=1.0, exclude=KeyError, clock=clock
+    )
+    started = asyncio.Event()
+
+    @cb
+    async def call(kind: str) -> str:
+        if kind == "missing":
+            raise KeyError(kind)
+        if kind == "hang":
+            started.set()
+            await asyncio.sleep(3600)
+        if kind == "down":
+            raise Down(kind)
+        return kind
+
+    with pytest.raises(KeyError):
+        await call("missing")
+    assert (cb.metrics()["ignored"], cb.state) == (1, CircuitState.CLOSED)
+    with pytest.raises(Down):
+        await call("down")
+    assert cb.state is CircuitState.OPEN
+    clock.advance(1.0)
+    # A trial call cancelled mid-way frees its slot and counts nothing.
+    task = asyncio.ensure_future(call("hang"))
+    await started.wait()
+    assert cb.metrics()["half_open_in_flight"] == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    m = cb.metrics()
+    assert (m["half_open_in_flight"], m["cancelled"], m["failures"]) == (0, 1, 1)
+    # A coroutine closed before it finished is neutral too.
+    closed = call("hang")
+    started.clear()
+    closed.send(None)
+    closed.close()
+    assert cb.metrics()["cancelled"] == 2
+    assert await call("fine") == "fine"
+    assert cb.state is CircuitState.CLOSED
+
+
+@pytest.mark.asyncio
+async def test_the_async_decorator_answers_with_its_fallback(name: str) -> None:
+    cb = fusebox.get_breaker(name)
+    cb.trip()
+
+    async def from_cache(key: str) -> str:
+        return f"cached {key}"
+
+    @fusebox.circuit_breaker(name=name, fallback=lambda key: f"default {key}")
+    async def plain(key: str) -> str:
+        return key
+
+    @fusebox.circuit_breaker(name=name, fallback=from_cache)
+    async def awaited(key: str) -> str:
+        return key
+
+    ran: List[str] = []
+
+    @cb
+    async def refused(key: str) -> str:
+        ran.append(key)
+        return key
+
+    assert await plain("k") == "default k"
+    assert await awaited("k") == "cached k"
+    with pytest.raises(CircuitOpenError):
+        await refused("k")
+    assert ran == []
+    assert plain.breaker is cb  # type: ignore[attr-defined]

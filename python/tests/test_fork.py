@@ -144,7 +144,7 @@ def test_connections_made_before_fork_are_not_shared_with_the_children(
     # counted twice. Each process must use connections of its own.
     if kind == "redis":
         server = request.getfixturevalue("redis")
-        url = f"{server.url}?timeout=10s"
+        url = server.url.replace("timeout=5s", "timeout=10s")
     else:
         url = f"sqlite:///{tmp_path}/state.db?timeout=10s"
     cb = CircuitBreaker(name, failure_threshold=1_000_000, store=url)
