@@ -2,12 +2,13 @@
 # Instructions per call of each contender of scripts/py_bench.py, counted by
 # valgrind (callgrind), so the figures do not depend on the machine's load:
 # (instructions of a loop of N calls - those of a loop of 0 calls) / N.
-# Run scripts/py_bench.sh first (it makes the virtualenv this uses).
+# Run scripts/py_bench.sh first (it makes the virtualenv this uses), or set
+# BENCH_PYTHON to another interpreter with fusebox installed.
 #
 #     scripts/py_instructions.sh [N [LOOP...]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python="$(pwd)/target/python-bench/bin/python"
+python="${BENCH_PYTHON:-$(pwd)/target/python-bench/bin/python}"
 calls="${1:-20000}"
 count() {
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$python" -W ignore \
