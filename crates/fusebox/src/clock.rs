@@ -76,6 +76,12 @@ impl Clock {
         recent::forbid();
     }
 
+    /// Whether this is the system's clock (not a [`ManualClock`]).
+    #[cfg_attr(fusebox_loom, allow(dead_code))]
+    pub(crate) fn is_system(&self) -> bool {
+        matches!(self.source, Source::System { .. })
+    }
+
     /// Nanoseconds since this clock's origin.
     #[inline]
     pub(crate) fn now(&self) -> Nanos {

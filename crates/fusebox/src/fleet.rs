@@ -1,0 +1,151 @@
+//! Fleet mode: a breaker kept in a store, at the cost of an in-memory one.
+//!
+//! The breaker runs as an in-memory breaker on a *local machine* that
+//! mirrors the shared state: closed calls are admitted and counted without
+//! touching the store, and an open breaker rejects until the shared
+//! deadline, mapped to the local clock. One thread per process
+//! (`scheduler.rs`) synchronises each breaker once per interval: one store
+//! transaction merges
+//! the closed calls counted since the last one (a [`Batch`]) into the shared
+//! state, which evaluates the policy on the fleet's totals and makes any
+//! transition there, and the local machine takes the result. Everything
+//! that must be exact across the fleet is one transaction each, as in
+//! exact mode: trial calls (admission and outcome) and manual operations.
+//!
+//! A transition one process makes is published through the store
+//! ([`Store::notify`]); every other process, told by the store's watcher,
+//! synchronises at once. A lost message costs at most one
+//! interval: the periodic synchronisation reads the shared state anyway.
+//!
+//! When the local machine's own view (the shared state at the last
+//! synchronisation plus this process's calls since) would trip, it trips
+//! locally at once and asks for a synchronisation, which merges the batch:
+//! the shared state then decides, and the local machine follows it.
+//!
+//! Outcomes are never counted twice nor lost to contention: a batch that
+//! could not be written is kept and sent with the next; one whose answer was
+//! lost is settled by the record's list of write ids (see `external.rs`).
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{OnceLock, Weak};
+use std::time::Duration;
+
+use crate::breaker::Shared;
+use crate::clock::{to_nanos, Nanos};
+use crate::external::External;
+use crate::machine::Batch;
+use crate::quorum::{Quorum, Rule};
+use crate::store::Watcher;
+
+mod scheduler;
+
+pub(crate) use scheduler::Signal;
+
+/// The fleet-mode part of a breaker.
+pub(crate) struct Fleet {
+    /// Store transactions: synchronisation, trial calls, manual operations.
+    pub(crate) exact: External,
+    pub(crate) interval: Duration,
+    pub(crate) signal: std::sync::Arc<Signal>,
+    /// Held for a whole synchronisation, so that two never overlap.
+    pub(crate) flushing: std::sync::Mutex<Flushing>,
+    /// Store operations started, numbered: a result older than one the
+    /// local machine already took is not taken.
+    pub(crate) operations: std::sync::atomic::AtomicU64,
+    /// Quorum mode: the rule and the liveness window.
+    pub(crate) quorum: Option<(Rule, Nanos)>,
+    /// This breaker's id among the fleet's processes (quorum mode).
+    pub(crate) member: u64,
+    /// The process whose store subscription is this breaker's (0: none
+    /// was made): a forked child has none of its parent's threads.
+    watched_in: AtomicU32,
+    /// The breaker, to watch it again after a fork.
+    breaker: OnceLock<(String, Weak<Shared>)>,
+}
+
+/// What a breaker keeps between synchronisations.
+#[derive(Default)]
+pub(crate) struct Flushing {
+    /// A batch the store could not take: sent again with the next.
+    pub(crate) unsent: Option<Batch>,
+    /// A manual operation made while the store could not be reached, to be
+    /// written when it can.
+    pub(crate) manual: Option<crate::State>,
+}
+
+impl Fleet {
+    /// The shortest interval: a zero one would keep a thread spinning (the
+    /// longest is a year, like every duration of a breaker's).
+    const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+    pub(crate) fn new(exact: External, interval: Duration, quorum: Option<Quorum>) -> Fleet {
+        let interval = interval.clamp(Self::MIN_INTERVAL, crate::Builder::MAX_DURATION);
+        let quorum = quorum.map(|q| {
+            let liveness = q
+                .liveness
+                .unwrap_or_else(|| Duration::from_secs(1).max(interval.saturating_mul(3)));
+            (q.rule, to_nanos(liveness))
+        });
+        let member = {
+            use std::hash::{BuildHasher, RandomState};
+            RandomState::new().hash_one((std::process::id(), std::time::SystemTime::now()))
+        };
+        Fleet {
+            exact,
+            quorum,
+            member,
+            watched_in: AtomicU32::new(0),
+            breaker: OnceLock::new(),
+            interval,
+            signal: Default::default(),
+            flushing: Default::default(),
+            operations: Default::default(),
+        }
+    }
+
+    /// Has the process's synchronisation thread serve the breaker, and
+    /// subscribes to the store's change messages for `name`.
+    #[cfg_attr(fusebox_loom, allow(dead_code))]
+    pub(crate) fn start(&self, name: &str, shared: Weak<Shared>) {
+        let _ = self.breaker.set((name.to_owned(), shared.clone()));
+        self.watched_in.store(std::process::id(), Ordering::Relaxed);
+        self.watch(name, shared.clone());
+        scheduler::add(shared, self.interval, self.signal.clone());
+    }
+
+    /// In a child forked after the breaker started, starts the
+    /// synchronisation thread and the subscription again (the child has no
+    /// thread of its parent's). Called on the paths that are not the closed
+    /// fast path: failures, admissions the local machine cannot settle,
+    /// `state`, `metrics`, `sync_now`.
+    pub(crate) fn resume_after_fork(&self) {
+        let watched_in = self.watched_in.load(Ordering::Relaxed);
+        let pid = std::process::id();
+        if watched_in == 0 || watched_in == pid {
+            return;
+        }
+        if self.watched_in.swap(pid, Ordering::Relaxed) != pid {
+            scheduler::ensure_running();
+            if let Some((name, shared)) = self.breaker.get() {
+                self.watch(name, shared.clone());
+            }
+        }
+    }
+
+    fn watch(&self, name: &str, shared: Weak<Shared>) {
+        let watched = name.to_owned();
+        // The store's thread synchronises itself, rather than wake the
+        // synchronisation thread: one hand-over less between a trip and
+        // the refusals it should bring.
+        let watcher: Watcher = std::sync::Arc::new(move |changed: &str| {
+            let Some(shared) = shared.upgrade() else {
+                return false;
+            };
+            if changed == watched {
+                let _ = shared.synchronise();
+            }
+            true
+        });
+        self.exact.store().watch(watcher);
+    }
+}
