@@ -202,3 +202,55 @@ fn a_ca_file_that_cannot_be_read_is_named() {
     assert!(error.message.contains("/no/such/ca.pem"), "{error}");
     assert!(!error.message.contains(":pw@"), "{error}");
 }
+
+/// TLS, an ACL user and a cluster together, as managed Redis services run
+/// them: breakers spread and are listed, a master killed degrades only
+/// its breakers' calls, and its restart gets the local state back.
+#[test]
+fn a_tls_cluster_with_an_acl_user_serves_and_recovers() {
+    let mut redis = TestRedis::start(Kind::TlsCluster);
+    redis.add_user("app", PASSWORD);
+    let url = redis.url_as("app", PASSWORD);
+    assert!(url.starts_with("rediss+cluster://app:"), "{url}");
+    let clock = fusebox::ManualClock::new();
+    let breakers: Vec<CircuitBreaker> = NAMES
+        .iter()
+        .map(|name| {
+            CircuitBreaker::builder(*name)
+                .failure_threshold(1)
+                .recovery_timeout(Duration::from_secs(600))
+                .store(RedisStore::open(&url).unwrap().with_clock(clock.clone()))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    for b in &breakers {
+        let _ = b.call(|| Err::<(), _>("down"));
+        assert!(!b.metrics().degraded, "{}", b.name());
+    }
+    let mut names = RedisStore::open(&url).unwrap().names().unwrap();
+    names.sort();
+    let mut expected = NAMES.map(str::to_owned).to_vec();
+    expected.sort();
+    assert_eq!(names, expected, "listing visits every master");
+
+    let killed = redis.kill_holder_of("circuit_breaker:pypi");
+    let pypi = &breakers[0];
+    pypi.reset();
+    assert!(pypi.metrics().degraded, "its master is down");
+    redis.restart(killed);
+    // The test's servers keep users in memory only (a real one loads its
+    // ACL file on start): set the user up again on the restarted master.
+    redis.add_user("app", PASSWORD);
+    clock.advance(Duration::from_secs(1)); // the degraded breaker's retry interval
+    assert!(!pypi.metrics().degraded);
+    let observer = CircuitBreaker::builder("pypi")
+        .store(RedisStore::open(&url).unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(
+        observer.state(),
+        State::Closed,
+        "the local reset was written back"
+    );
+}

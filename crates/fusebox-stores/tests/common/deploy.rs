@@ -18,6 +18,8 @@ pub enum Kind {
     Plain,
     Tls,
     Cluster,
+    /// A cluster whose nodes speak only TLS, among themselves too.
+    TlsCluster,
 }
 
 /// A deployment of one kind, stopped when dropped.
@@ -95,7 +97,11 @@ impl TestRedis {
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
                 vec![RedisServer::start_tls(&args, &ca)]
             }
-            Kind::Cluster => start_cluster(dir.path()),
+            Kind::Cluster => start_cluster(dir.path(), None),
+            Kind::TlsCluster => {
+                let files = make_certificates(dir.path());
+                start_cluster(dir.path(), Some(files))
+            }
         };
         TestRedis { kind, servers, dir }
     }
@@ -116,6 +122,18 @@ impl TestRedis {
                     .map(|s| format!("127.0.0.1:{}", s.port))
                     .collect();
                 format!("redis+cluster://{}/", nodes.join(","))
+            }
+            Kind::TlsCluster => {
+                let nodes: Vec<String> = self
+                    .servers
+                    .iter()
+                    .map(|s| format!("127.0.0.1:{}", s.port))
+                    .collect();
+                format!(
+                    "rediss+cluster://{}/?ca={}",
+                    nodes.join(","),
+                    self.ca().display()
+                )
             }
         }
     }
@@ -162,6 +180,21 @@ impl TestRedis {
                         .unwrap(),
                 )
             }
+            Kind::TlsCluster => {
+                let nodes: Vec<String> = self
+                    .servers
+                    .iter()
+                    .map(|s| format!("rediss://127.0.0.1:{}/0", s.port))
+                    .collect();
+                Box::new(
+                    redis::cluster::ClusterClient::builder(nodes)
+                        .certs(self.certificates())
+                        .build()
+                        .unwrap()
+                        .get_connection()
+                        .unwrap(),
+                )
+            }
         }
     }
 
@@ -177,18 +210,21 @@ impl TestRedis {
     pub fn each_server(&self) -> Vec<redis::Connection> {
         self.servers
             .iter()
-            .map(|server| match self.kind {
-                Kind::Tls => redis::Client::build_with_tls(
-                    format!("rediss://localhost:{}/0", server.port),
-                    redis::TlsCertificates {
-                        client_tls: None,
-                        root_cert: Some(std::fs::read(self.ca()).unwrap()),
-                    },
-                ),
-                _ => redis::Client::open(server.url()),
-            })
-            .map(|client| client.unwrap().get_connection().unwrap())
+            .map(|server| connect_to(server.port, self.tls_ca().as_deref()).unwrap())
             .collect()
+    }
+
+    /// The CA to trust, for a deployment that speaks TLS.
+    fn tls_ca(&self) -> Option<PathBuf> {
+        matches!(self.kind, Kind::Tls | Kind::TlsCluster).then(|| self.ca())
+    }
+
+    /// The test CA, as the client takes it.
+    fn certificates(&self) -> redis::TlsCertificates {
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(std::fs::read(self.ca()).unwrap()),
+        }
     }
 
     /// Adds the ACL user `user` with `password` on every server, allowed
@@ -211,8 +247,10 @@ impl TestRedis {
     /// returns its index for `restart`.
     pub fn kill_holder_of(&mut self, key: &str) -> usize {
         let at = match self.kind {
-            Kind::Cluster => {
-                let port = master_port_of(self.servers[0].port, key);
+            Kind::Cluster | Kind::TlsCluster => {
+                let mut connection =
+                    connect_to(self.servers[0].port, self.tls_ca().as_deref()).unwrap();
+                let port = master_port_by(&mut connection, key);
                 self.servers.iter().position(|s| s.port == port).unwrap()
             }
             _ => 0,
@@ -224,27 +262,61 @@ impl TestRedis {
     /// Starts server `at` again, and waits until the deployment serves.
     pub fn restart(&mut self, at: usize) {
         self.servers[at].restart();
-        if self.kind == Kind::Cluster {
-            wait_for_cluster(&self.servers);
+        if matches!(self.kind, Kind::Cluster | Kind::TlsCluster) {
+            wait_for_cluster(&self.servers, self.tls_ca().as_deref());
         }
     }
 }
 
+/// A connection to the server on `port`, over TLS trusting `ca` if given.
+fn connect_to(port: u16, ca: Option<&std::path::Path>) -> redis::RedisResult<redis::Connection> {
+    let client = match ca {
+        Some(ca) => redis::Client::build_with_tls(
+            format!("rediss://localhost:{port}/0"),
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(std::fs::read(ca).unwrap()),
+            },
+        )?,
+        None => redis::Client::open(format!("redis://127.0.0.1:{port}/0"))?,
+    };
+    client.get_connection_with_timeout(Duration::from_secs(1))
+}
+
 /// Three masters on free loopback ports, joined into one cluster that
-/// serves every slot.
-fn start_cluster(dir: &std::path::Path) -> Vec<RedisServer> {
+/// serves every slot; speaking only TLS with `tls` (CA, certificate, key).
+fn start_cluster(
+    dir: &std::path::Path,
+    tls: Option<(PathBuf, PathBuf, PathBuf)>,
+) -> Vec<RedisServer> {
     let servers: Vec<RedisServer> = (0..3)
         .map(|i| {
             let config = dir.join(format!("nodes-{i}.conf"));
-            RedisServer::start_with(&[
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                &config.display().to_string(),
-            ])
+            let mut args = vec![
+                "--cluster-enabled".to_owned(),
+                "yes".to_owned(),
+                "--cluster-config-file".to_owned(),
+                config.display().to_string(),
+            ];
+            match &tls {
+                Some((ca, cert, key)) => {
+                    args.extend(tls_args(ca, cert, key));
+                    args.extend(["--tls-cluster".to_owned(), "yes".to_owned()]);
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    RedisServer::start_tls(&args, ca)
+                }
+                None => {
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    RedisServer::start_with(&args)
+                }
+            }
         })
         .collect();
-    let created = Command::new(which_redis_cli())
+    let mut create = Command::new(which_redis_cli());
+    if let Some((ca, _, _)) = &tls {
+        create.args(["--tls", "--cacert"]).arg(ca);
+    }
+    let created = create
         .args(["--cluster", "create"])
         .args(servers.iter().map(|s| format!("127.0.0.1:{}", s.port)))
         .args(["--cluster-replicas", "0", "--cluster-yes"])
@@ -253,18 +325,17 @@ fn start_cluster(dir: &std::path::Path) -> Vec<RedisServer> {
         .status()
         .expect("run redis-cli --cluster create");
     assert!(created.success(), "redis-cli --cluster create failed");
-    wait_for_cluster(&servers);
+    wait_for_cluster(&servers, tls.as_ref().map(|(ca, _, _)| ca.as_path()));
     servers
 }
 
 /// Waits (start-up, not test time) until every node reports
 /// `cluster_state:ok` and knows every slot's master.
-fn wait_for_cluster(servers: &[RedisServer]) {
+fn wait_for_cluster(servers: &[RedisServer], ca: Option<&std::path::Path>) {
     let deadline = Instant::now() + Duration::from_secs(30);
     for server in servers {
         loop {
-            let ok = redis::Client::open(server.url())
-                .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(1)))
+            let ok = connect_to(server.port, ca)
                 .and_then(|mut connection| {
                     redis::cmd("CLUSTER")
                         .arg("INFO")
@@ -285,18 +356,19 @@ fn wait_for_cluster(servers: &[RedisServer]) {
 
 /// The port of the master that serves `key`, asked of the node on `port`.
 pub fn master_port_of(port: u16, key: &str) -> u16 {
-    let mut connection = redis::Client::open(format!("redis://127.0.0.1:{port}/0"))
-        .unwrap()
-        .get_connection()
-        .unwrap();
+    master_port_by(&mut connect_to(port, None).unwrap(), key)
+}
+
+/// The port of the master that serves `key`, asked on `connection`.
+fn master_port_by(connection: &mut redis::Connection, key: &str) -> u16 {
     let slot: i64 = redis::cmd("CLUSTER")
         .arg("KEYSLOT")
         .arg(key)
-        .query(&mut connection)
+        .query(connection)
         .unwrap();
     let ranges: Vec<(i64, i64, (String, u16))> = redis::cmd("CLUSTER")
         .arg("SLOTS")
-        .query::<Vec<redis::Value>>(&mut connection)
+        .query::<Vec<redis::Value>>(connection)
         .unwrap()
         .into_iter()
         .map(|range| match range {
