@@ -113,6 +113,15 @@ fn store_urls_are_checked_alike_and_their_source_is_named() {
         ),
         ("sqlite:///tmp/x.db?prefx=a", "prefx"),
         ("ftp://host/x", "ftp"),
+        // The store reads `ca`: a file that is not there is named.
+        (
+            "rediss://u:pw@127.0.0.1:6380/0?ca=/no/such/ca.pem",
+            "\"/no/such/ca.pem\"",
+        ),
+        (
+            "redis+cluster://127.0.0.1:7000,127.0.0.1:7001/2",
+            "only database 0",
+        ),
     ] {
         let out = env.run(&["run", "x", "--store", url, "--", "true"]);
         assert_refused(&out, 64, &["--store", says]);
