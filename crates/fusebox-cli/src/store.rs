@@ -76,10 +76,13 @@ pub(crate) fn locate(args: &BreakerArgs) -> Result<Location, Exit> {
     let zero_timeout = |timeout: &Option<Duration>| timeout.is_some_and(|t| t.is_zero());
     match parsed {
         StoreUrl::Memory => Ok(Location::Memory),
+        // `sync` (fleet mode) is accepted and changes nothing here: one run
+        // is one call, which is one transaction either way.
         StoreUrl::Sqlite {
             path,
             prefix,
             timeout,
+            ..
         } => {
             if zero_timeout(&timeout) {
                 return Err(bad(format!(
@@ -107,7 +110,7 @@ pub(crate) fn locate(args: &BreakerArgs) -> Result<Location, Exit> {
             if let Some((_, query)) = client_url.split_once('?') {
                 let first = query.split('&').next().unwrap_or(query);
                 return Err(bad(format!(
-                    "bad store URL {url:?}: unknown parameter {first:?} (known: prefix, timeout)"
+                    "bad store URL {url:?}: unknown parameter {first:?} (known: prefix, timeout, sync)"
                 )));
             }
             // The client checks the rest (host, port, database number)

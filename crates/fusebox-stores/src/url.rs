@@ -21,6 +21,9 @@ pub enum StoreUrl {
         prefix: Option<String>,
         /// Lock wait (`?timeout=`).
         timeout: Option<Duration>,
+        /// Fleet mode's interval (`?sync=10ms`; `None`: `?sync=exact`,
+        /// the default).
+        sync: Option<Duration>,
     },
     /// `redis://host:port/db` (or `rediss://`).
     Redis {
@@ -30,6 +33,9 @@ pub enum StoreUrl {
         prefix: Option<String>,
         /// Per-command timeout (`?timeout=`).
         timeout: Option<Duration>,
+        /// Fleet mode's interval (`?sync=10ms`; `None`: `?sync=exact`,
+        /// the default).
+        sync: Option<Duration>,
     },
 }
 
@@ -51,12 +57,24 @@ impl StoreUrl {
         let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
         let mut prefix = None;
         let mut timeout = None;
+        let mut sync = None;
         let mut others = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some(("prefix", value)) => prefix = Some(value.to_owned()),
                 Some(("timeout", value)) => {
                     timeout = Some(fusebox::parse_duration(value).map_err(&bad)?)
+                }
+                Some(("sync", "exact")) => sync = None,
+                Some(("sync", value)) => {
+                    let interval = fusebox::parse_duration(value)
+                        .map_err(|why| bad(format!("sync: {why} (or `exact`)")))?;
+                    if interval.is_zero() {
+                        return Err(bad(format!(
+                            "sync={value}: the interval must be greater than zero (or `exact`)"
+                        )));
+                    }
+                    sync = Some(interval);
                 }
                 _ => others.push(pair),
             }
@@ -76,6 +94,7 @@ impl StoreUrl {
                     path: PathBuf::from(path),
                     prefix,
                     timeout,
+                    sync,
                 })
             }
             "redis" | "rediss" => {
@@ -87,6 +106,7 @@ impl StoreUrl {
                     url,
                     prefix,
                     timeout,
+                    sync,
                 })
             }
             other => Err(bad(format!(
@@ -104,21 +124,25 @@ impl fmt::Debug for StoreUrl {
                 path,
                 prefix,
                 timeout,
+                sync,
             } => f
                 .debug_struct("Sqlite")
                 .field("path", path)
                 .field("prefix", prefix)
                 .field("timeout", timeout)
+                .field("sync", sync)
                 .finish(),
             StoreUrl::Redis {
                 url,
                 prefix,
                 timeout,
+                sync,
             } => f
                 .debug_struct("Redis")
                 .field("url", &redact_url(url))
                 .field("prefix", prefix)
                 .field("timeout", timeout)
+                .field("sync", sync)
                 .finish(),
         }
     }
@@ -126,7 +150,9 @@ impl fmt::Debug for StoreUrl {
 
 /// Opens the store a URL names: `memory:`, `sqlite:///abs/path.db`,
 /// `sqlite://relative.db`, `redis://host:port/db`, each SQLite and Redis URL
-/// optionally with `?prefix=…&timeout=…`.
+/// optionally with `?prefix=…&timeout=…&sync=…` (`sync=10ms`: fleet mode,
+/// synchronising every 10 ms; `sync=exact`, the default: one transaction
+/// per call).
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     match StoreUrl::parse(url)? {
         StoreUrl::Memory => Ok(Arc::new(MemoryStore::new())),
@@ -135,8 +161,12 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
             path,
             prefix,
             timeout,
+            sync,
         } => {
             let mut store = crate::SqliteStore::open(&path)?;
+            if let Some(interval) = sync {
+                store = store.sync_every(interval);
+            }
             if let Some(prefix) = prefix {
                 store = store.prefix(prefix);
             }
@@ -150,8 +180,12 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
             url,
             prefix,
             timeout,
+            sync,
         } => {
             let mut store = crate::RedisStore::open(&url)?;
+            if let Some(interval) = sync {
+                store = store.sync_every(interval);
+            }
             if let Some(prefix) = prefix {
                 store = store.prefix(prefix);
             }
@@ -183,7 +217,8 @@ mod tests {
             Ok(StoreUrl::Sqlite {
                 path: "/var/lib/a.db".into(),
                 prefix: None,
-                timeout: None
+                timeout: None,
+                sync: None,
             })
         );
         assert_eq!(
@@ -191,7 +226,8 @@ mod tests {
             Ok(StoreUrl::Sqlite {
                 path: "rel.db".into(),
                 prefix: Some("x:".into()),
-                timeout: Some(Duration::from_secs(1))
+                timeout: Some(Duration::from_secs(1)),
+                sync: None,
             })
         );
         assert_eq!(
@@ -199,9 +235,23 @@ mod tests {
             Ok(StoreUrl::Redis {
                 url: "redis://h:6379/2".into(),
                 prefix: Some("cb:".into()),
-                timeout: None
+                timeout: None,
+                sync: None,
             })
         );
+        assert_eq!(
+            StoreUrl::parse("redis://h/0?sync=10ms&prefix=cb:"),
+            Ok(StoreUrl::Redis {
+                url: "redis://h/0".into(),
+                prefix: Some("cb:".into()),
+                timeout: None,
+                sync: Some(Duration::from_millis(10)),
+            })
+        );
+        assert!(matches!(
+            StoreUrl::parse("sqlite://a.db?sync=exact"),
+            Ok(StoreUrl::Sqlite { sync: None, .. })
+        ));
         for bad in [
             "ftp://x",
             "nothing",
@@ -209,6 +259,8 @@ mod tests {
             "sqlite://",
             "sqlite://a.db?colour=red",
             "redis://h?timeout=soon",
+            "redis://h?sync=often",
+            "sqlite://a.db?sync=0ms",
         ] {
             let err = StoreUrl::parse(bad).unwrap_err();
             assert!(err.message.contains(bad), "{err}");

@@ -23,6 +23,20 @@ fn half_open_probes_are_limited_across_processes() {
     fleet::half_open_probes_are_limited_fleet_wide("worker_take_a_probe", &server.url());
 }
 
+#[test]
+fn eight_processes_share_one_breaker_in_fleet_mode() {
+    let server = RedisServer::start();
+    let url = format!("{}?sync=10ms", server.url());
+    fleet::eight_processes_trip_one_breaker("worker_fail_until_rejected", &url);
+}
+
+#[test]
+fn half_open_probes_are_limited_across_processes_in_fleet_mode() {
+    let server = RedisServer::start();
+    let url = format!("{}?sync=10ms", server.url());
+    fleet::half_open_probes_are_limited_fleet_wide("worker_take_a_probe", &url);
+}
+
 fn client(server: &RedisServer) -> redis::Connection {
     redis::Client::open(server.url())
         .unwrap()

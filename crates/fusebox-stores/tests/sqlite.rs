@@ -41,6 +41,20 @@ fn half_open_probes_are_limited_across_processes() {
 }
 
 #[test]
+fn eight_processes_share_one_breaker_in_fleet_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}?sync=10ms", url(&dir));
+    fleet::eight_processes_trip_one_breaker("worker_fail_until_rejected", &url);
+}
+
+#[test]
+fn half_open_probes_are_limited_across_processes_in_fleet_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("{}?sync=10ms", url(&dir));
+    fleet::half_open_probes_are_limited_fleet_wide("worker_take_a_probe", &url);
+}
+
+#[test]
 fn state_survives_a_restart_of_the_process() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new();

@@ -40,6 +40,7 @@ pub(crate) use answer::Answer;
 use crate::clock::{Clock, Nanos};
 use crate::counters::{Counters, Totals};
 use crate::external::External;
+use crate::fleet::Fleet;
 use crate::machine::{Change, Machine, RateSettings};
 use crate::sync::{lock, AtomicU64, Mutex, Ordering};
 use crate::transition::Listener;
@@ -50,6 +51,7 @@ use std::sync::Arc;
 mod admit;
 mod announce;
 mod answer;
+mod fleet;
 mod report;
 
 const STATE_BITS: u64 = 0b111;
@@ -117,6 +119,8 @@ pub(crate) struct Locked {
     baseline: Totals,
     /// Transitions waiting for their listeners (see `announce.rs`).
     announcements: Announcements,
+    /// Fleet mode: closed calls not yet sent to the store.
+    unsent: fleet::Unsent,
 }
 
 pub(crate) struct Shared {
@@ -149,6 +153,9 @@ pub(crate) struct Shared {
     window: Option<Arc<CallWindow>>,
     /// The store holding the state, for a shared breaker.
     external: Option<External>,
+    /// The store a fleet-mode breaker synchronises with (then `external`
+    /// is `None`: the breaker runs in memory).
+    pub(crate) fleet: Option<Fleet>,
 }
 
 impl Shared {
@@ -158,10 +165,15 @@ impl Shared {
         clock: Clock,
         listeners: Vec<Listener>,
         external: Option<External>,
+        fleet: Option<Fleet>,
     ) -> Shared {
         let settings = machine.settings().clone();
         let slow_call = slow_call_limit(&machine);
         let window = machine.window().cloned();
+        let mut machine = machine;
+        if fleet.is_some() {
+            machine.mark_local_probes();
+        }
         let word = mirror(&machine, external.is_some());
         if external.is_none() {
             // Only in-memory breakers reject on the cached time.
@@ -176,6 +188,7 @@ impl Shared {
                 machine,
                 baseline: Totals::default(),
                 announcements: Announcements::new(),
+                unsent: fleet::Unsent::new(),
             }),
             counters: Counters::new(),
             #[cfg(feature = "metrics")]
@@ -192,6 +205,7 @@ impl Shared {
             rates: settings.rates,
             window,
             external,
+            fleet,
         }
     }
 
@@ -203,6 +217,9 @@ impl Shared {
                 (machine.state_at(now), None)
             });
             return ran.map_or(State::Open, |(state, _)| state);
+        }
+        if let Some(fleet) = &self.fleet {
+            fleet.resume_after_fork();
         }
         let word = self.word.load(Ordering::Acquire);
         match state_of(word) {
@@ -224,6 +241,12 @@ impl Shared {
                 })
             });
             return;
+        }
+        if let Some(fleet) = &self.fleet {
+            if to == State::Closed {
+                lock(&self.locked).baseline = self.counters.totals();
+            }
+            return self.manual_fleet(fleet, to);
         }
         let announce = self.with_locked(|locked, now| {
             if to == State::Closed {
@@ -264,6 +287,9 @@ impl Shared {
             metrics.degraded = external.is_degraded();
             return metrics;
         }
+        if let Some(fleet) = &self.fleet {
+            fleet.resume_after_fork();
+        }
         let mut snapshot = None;
         let announce = self.with_locked(|locked, now| {
             let change = locked.machine.tick(now);
@@ -273,7 +299,11 @@ impl Shared {
             change
         });
         self.announce(announce);
-        snapshot.expect("metrics closure always runs")
+        let mut metrics = snapshot.expect("metrics closure always runs");
+        if let Some(fleet) = &self.fleet {
+            metrics.degraded = fleet.exact.is_degraded();
+        }
+        metrics
     }
 
     /// Every count since the breaker was built, never reset: what metrics
@@ -293,7 +323,7 @@ impl Shared {
     /// A breaker in a store keeps the open duration its store records.
     #[cfg(feature = "tower")]
     pub(crate) fn hold_open(&self, wait: Duration) {
-        if self.external.is_some() {
+        if self.external.is_some() || self.fleet.is_some() {
             return;
         }
         let wait = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
@@ -322,7 +352,21 @@ impl Shared {
     fn with_locked(&self, f: impl FnOnce(&mut Locked, Nanos) -> Option<Change>) -> Announce {
         let mut locked = lock(&self.locked);
         let now = self.clock.now();
-        let change = f(&mut locked, now);
+        let mut change = f(&mut locked, now);
+        if let Some(fleet) = &self.fleet {
+            // In fleet mode the local machine's own transitions are
+            // provisional: the synchronisation they call for makes the
+            // shared state decide. They are the breaker's only while the
+            // store is away, or in quorum mode while the fleet is closed
+            // (each process then opens on its own calls).
+            if change.is_some() {
+                fleet.signal.wake();
+                let own = !fleet::follows_fleet(fleet, &locked.unsent);
+                if !own && !fleet.exact.is_degraded() {
+                    change = None;
+                }
+            }
+        }
         // `opened_at` first: a rejection that sees the new deadline sees when
         // it was set, so its wait never exceeds the open duration.
         self.opened_at
@@ -343,4 +387,14 @@ fn external_instant(external: &External, at: Nanos) -> std::time::Instant {
     let now = std::time::Instant::now();
     let ago = Duration::from_nanos(external.local_now().saturating_sub(at));
     now.checked_sub(ago).unwrap_or(now)
+}
+
+impl Drop for Shared {
+    /// A fleet-mode breaker sends what it counted since its last
+    /// synchronisation before it goes.
+    fn drop(&mut self) {
+        if self.fleet.is_some() {
+            let _ = self.synchronise();
+        }
+    }
 }

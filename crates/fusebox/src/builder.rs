@@ -5,6 +5,7 @@ use crate::breaker::Shared;
 use crate::clock::{to_nanos, Clock};
 use crate::duration;
 use crate::external::External;
+use crate::fleet::Fleet;
 use crate::machine::{Machine, RateSettings, Settings};
 use crate::store::Store;
 use crate::transition::Listener;
@@ -66,6 +67,7 @@ pub struct Builder {
     listeners: Vec<Listener>,
     store: Option<Arc<dyn Store>>,
     fail_closed: bool,
+    quorum: Option<crate::Quorum>,
 }
 
 impl Builder {
@@ -92,6 +94,7 @@ impl Builder {
             listeners: Vec::new(),
             store: None,
             fail_closed: false,
+            quorum: None,
         }
     }
 
@@ -223,6 +226,14 @@ impl Builder {
         self
     }
 
+    /// Quorum mode for a store in fleet mode: each process trips on its own
+    /// calls and opens only itself, and the breaker opens for the whole
+    /// fleet when the [`Quorum`](crate::Quorum) is met.
+    pub fn quorum(mut self, quorum: crate::Quorum) -> Self {
+        self.quorum = Some(quorum);
+        self
+    }
+
     /// Calls `listener` after every transition, outside the breaker's lock.
     ///
     /// Listeners run in the order they were added, on the thread that made
@@ -257,9 +268,15 @@ impl Builder {
     /// name that is empty or holds control characters.
     pub fn build(self) -> Result<CircuitBreaker, ConfigError> {
         let settings = self.settings()?;
-        let external = self
-            .store
-            .map(|store| External::new(store, self.fail_closed, settings.clone()));
+        let (mut external, mut fleet) = (None, None);
+        if let Some(store) = self.store {
+            let interval = store.sync_interval();
+            let exact = External::new(store, self.fail_closed, settings.clone());
+            match interval {
+                Some(interval) => fleet = Some(Fleet::new(exact, interval, self.quorum)),
+                None => external = Some(exact),
+            }
+        }
         let machine = Machine::new(settings, self.clock.now());
         let shared = Shared::new(
             crate::Name::new(&self.name),
@@ -267,6 +284,7 @@ impl Builder {
             self.clock,
             self.listeners,
             external,
+            fleet,
         );
         Ok(CircuitBreaker::from_shared(shared))
     }
@@ -281,6 +299,20 @@ impl Builder {
     }
 
     fn settings(&self) -> Result<Settings, ConfigError> {
+        if let Some(quorum) = &self.quorum {
+            quorum.check()?;
+            let in_fleet_mode = self
+                .store
+                .as_ref()
+                .is_some_and(|store| store.sync_interval().is_some());
+            if !in_fleet_mode {
+                return Err(ConfigError::new(
+                    "quorum",
+                    format!("{quorum:?}"),
+                    "needs a store in fleet mode (`sync_every`, or `?sync=` in its URL)",
+                ));
+            }
+        }
         if !is_valid_name(&self.name) {
             return Err(ConfigError::new(
                 "name",
@@ -339,6 +371,7 @@ impl std::fmt::Debug for Builder {
             .field("listeners", &self.listeners.len())
             .field("store", &self.store.as_ref().map(|s| s.describe()))
             .field("fail_closed", &self.fail_closed)
+            .field("quorum", &self.quorum)
             .finish()
     }
 }

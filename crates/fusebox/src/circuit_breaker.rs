@@ -21,9 +21,36 @@ impl CircuitBreaker {
     }
 
     pub(crate) fn from_shared(shared: Shared) -> CircuitBreaker {
-        CircuitBreaker {
-            shared: Arc::new(shared),
+        let shared = Arc::new(shared);
+        #[cfg(not(fusebox_loom))]
+        if let Some(fleet) = &shared.fleet {
+            // On a manual clock (tests) time moves by hand, and so do
+            // synchronisations: `sync_now`.
+            if shared.clock.is_system() {
+                fleet.start(&shared.name, Arc::downgrade(&shared));
+            }
         }
+        if shared.fleet.is_some() {
+            // Start from the fleet's state, not from closed: a process
+            // joining an open fleet must not let calls through until its
+            // first interval is up.
+            let _ = shared.synchronise();
+        }
+        CircuitBreaker { shared }
+    }
+
+    /// Synchronises a fleet-mode breaker with its store now: sends the
+    /// outcomes counted since the last synchronisation and takes the
+    /// fleet's state. A fleet-mode breaker does this by itself once per
+    /// interval (on a [`ManualClock`](crate::ManualClock), only when asked),
+    /// and when it is dropped; other breakers have nothing to do.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`](crate::store::StoreError) when the store could not
+    /// be reached; the outcomes are then kept for the next synchronisation.
+    pub fn sync_now(&self) -> Result<(), crate::store::StoreError> {
+        self.shared.synchronise()
     }
 
     /// The breaker's name.
@@ -228,5 +255,18 @@ impl std::fmt::Debug for CircuitBreaker {
             .field("name", &self.name())
             .field("state", &self.state())
             .finish()
+    }
+}
+
+impl Drop for CircuitBreaker {
+    /// Dropping the last handle of a fleet-mode breaker sends what it
+    /// counted since its last synchronisation, on this thread: a process
+    /// that drops its breakers before it exits loses nothing. (Its
+    /// synchronisation thread may hold the breaker for a moment, hence
+    /// the count of two: one synchronisation too many costs nothing.)
+    fn drop(&mut self) {
+        if self.shared.fleet.is_some() && Arc::strong_count(&self.shared) <= 2 {
+            let _ = self.shared.synchronise();
+        }
     }
 }

@@ -62,6 +62,11 @@ impl Clock {
         }
     }
 
+    /// Whether this is the system's clock (not a [`ManualClock`]).
+    pub(crate) fn is_system(&self) -> bool {
+        matches!(self.source, Source::System { .. })
+    }
+
     /// Nanoseconds since this clock's origin.
     #[inline]
     pub(crate) fn now(&self) -> Nanos {

@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use crate::sync::lock_std;
 
 use crate::clock::Nanos;
-use crate::machine::{Call, Change, Machine, Settings, Ticket};
+use crate::machine::{Batch, Call, Change, Machine, Settings, Ticket};
 use crate::store::{Store, StoreError, StoreErrorKind};
 
 /// How long a degraded breaker works alone before trying the store again.
@@ -81,14 +81,32 @@ struct Synced {
     generation: u64,
 }
 
+/// What a write carries into the store beside its operation: one call's
+/// outcome, or a fleet-mode process's batch of closed calls.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Carried {
+    Call(Ticket, Call),
+    Batch(Batch),
+}
+
+impl Carried {
+    /// Records what is carried in `machine`; outcomes of another
+    /// generation change nothing.
+    fn apply(&self, machine: &mut Machine, now: Nanos) -> Option<Change> {
+        match self {
+            Carried::Call(ticket, call) => machine.record(*ticket, *call, now),
+            Carried::Batch(batch) => machine.merge(batch, now),
+        }
+    }
+}
+
 /// An outcome that did not reach the store yet.
 #[derive(Clone, Copy, Debug)]
 struct Pending {
     /// The epoch of the record the call was admitted from (`None`: there
     /// was none yet, so the call belongs to whichever record comes first).
     epoch: Option<u64>,
-    ticket: Ticket,
-    call: Call,
+    carried: Carried,
 }
 
 /// A write whose answer was lost, and the outcomes it carried.
@@ -185,9 +203,95 @@ impl External {
         ticket: Ticket,
         call: Call,
     ) -> Option<((), Option<Change>)> {
-        self.run_inner(name, true, Some((ticket, call)), |machine, now| {
-            ((), machine.record(ticket, call, now))
-        })
+        self.run_inner(
+            name,
+            true,
+            Some(Carried::Call(ticket, call)),
+            |machine, now| ((), machine.record(ticket, call, now)),
+        )
+    }
+
+    /// Records a trial call's outcome, as [`record`](Self::record), and
+    /// runs `then` on the state it left; with whether it changed state.
+    pub(crate) fn record_then<R>(
+        &self,
+        name: &str,
+        ticket: Ticket,
+        call: Call,
+        mut then: impl FnMut(&Machine, Nanos) -> R,
+    ) -> Option<((R, bool), Option<Change>)> {
+        self.run_inner(
+            name,
+            true,
+            Some(Carried::Call(ticket, call)),
+            |machine, now| {
+                let change = machine.record(ticket, call, now);
+                ((then(machine, now), change.is_some()), change)
+            },
+        )
+    }
+
+    /// The store.
+    pub(crate) fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// Merges a fleet-mode batch and runs `op` in one store transaction.
+    /// Never runs locally: on `Err` the caller keeps the batch to send
+    /// again, unless the error says it may have been written, in which
+    /// case it waits here as a doubt that a later transaction settles.
+    pub(crate) fn flush<R>(
+        &self,
+        name: &str,
+        batch: Batch,
+        mut op: impl FnMut(&mut Machine, Nanos) -> (R, Option<Change>),
+    ) -> Result<(R, Option<Change>), StoreError> {
+        let now_local = self.store.local_now();
+        if self.is_degraded() && now_local < self.retry_at.load(Ordering::Relaxed) {
+            return Err(StoreError::new(
+                StoreErrorKind::Unavailable,
+                format!("{} is unreachable (retrying soon)", self.store.describe()),
+            ));
+        }
+        let carried = (!batch.is_empty()).then_some(Carried::Batch(batch));
+        let done = self.in_store(
+            name,
+            &mut |machine: &mut Machine, now| {
+                let merged = machine.merge(&batch, now);
+                let (result, change) = op(machine, now);
+                (result, change.or(merged))
+            },
+            carried,
+        );
+        self.settle(name, &done, now_local);
+        done
+    }
+
+    /// Notes how a store transaction went: back from degraded, or degraded.
+    fn settle<T>(&self, name: &str, done: &Result<T, StoreError>, now_local: Nanos) {
+        match done {
+            Ok(_) => {
+                self.doubt_retries.store(0, Ordering::Relaxed);
+                if self.degraded.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(
+                        target: "fusebox",
+                        circuit = name,
+                        "circuit '{name}': {} is reachable again; shared state restored",
+                        self.store.describe()
+                    );
+                }
+            }
+            Err(error) => {
+                self.degrade(name, error, now_local);
+                if self.has_doubts()
+                    && self.doubt_retries.fetch_add(1, Ordering::Relaxed) < MAX_DOUBT_RETRIES
+                {
+                    // Settle the doubt soon, while the record still lists
+                    // the write: the next call tries the store.
+                    self.retry_at.store(now_local, Ordering::Relaxed);
+                }
+            }
+        }
     }
 
     /// Runs `op` on the shared state, or on the mirror when degraded;
@@ -205,7 +309,7 @@ impl External {
         &self,
         name: &str,
         local: bool,
-        outcome: Option<(Ticket, Call)>,
+        outcome: Option<Carried>,
         mut op: impl FnMut(&mut Machine, Nanos) -> (R, Option<Change>),
     ) -> Option<(R, Option<Change>)> {
         let now_local = self.store.local_now();
@@ -213,30 +317,11 @@ impl External {
         // in the queue: queued too, it could count twice.
         let mut queue_outcome = outcome.is_some();
         if !self.is_degraded() || now_local >= self.retry_at.load(Ordering::Relaxed) {
-            match self.in_store(name, &mut op, outcome) {
-                Ok(done) => {
-                    self.doubt_retries.store(0, Ordering::Relaxed);
-                    if self.degraded.swap(false, Ordering::Relaxed) {
-                        tracing::warn!(
-                            target: "fusebox",
-                            circuit = name,
-                            "circuit '{name}': {} is reachable again; shared state restored",
-                            self.store.describe()
-                        );
-                    }
-                    return Some(done);
-                }
-                Err(error) => {
-                    queue_outcome &= !error.maybe_written;
-                    self.degrade(name, &error, now_local);
-                    if self.has_doubts()
-                        && self.doubt_retries.fetch_add(1, Ordering::Relaxed) < MAX_DOUBT_RETRIES
-                    {
-                        // Settle the doubt soon, while the record still
-                        // lists the write: the next call tries the store.
-                        self.retry_at.store(now_local, Ordering::Relaxed);
-                    }
-                }
+            let done = self.in_store(name, &mut op, outcome);
+            self.settle(name, &done, now_local);
+            match done {
+                Ok(done) => return Some(done),
+                Err(error) => queue_outcome &= !error.maybe_written,
             }
         }
         if !local {
@@ -249,13 +334,9 @@ impl External {
             // so far and is written back whole, or not at all.
             mirror.dirty = true;
             mirror.pending.clear();
-        } else if let (Some((ticket, call)), true, false) = (outcome, queue_outcome, mirror.dirty) {
+        } else if let (Some(carried), true, false) = (outcome, queue_outcome, mirror.dirty) {
             let epoch = mirror.synced.and_then(|synced| synced.epoch);
-            mirror.queue(Pending {
-                epoch,
-                ticket,
-                call,
-            });
+            mirror.queue(Pending { epoch, carried });
         }
         Some((result, change))
     }
@@ -292,7 +373,7 @@ impl External {
         &self,
         name: &str,
         op: &mut impl FnMut(&mut Machine, Nanos) -> (R, Option<Change>),
-        outcome: Option<(Ticket, Call)>,
+        outcome: Option<Carried>,
     ) -> Result<(R, Option<Change>), StoreError> {
         // The queue and the doubts are taken out, so that two threads never
         // both replay them; a failed transaction puts them back.
@@ -369,7 +450,7 @@ impl External {
                     |outcome: &&Pending| outcome.epoch.is_none() || outcome.epoch == stored_epoch;
                 for outcome in carried.iter().filter(admitted_here) {
                     // Outcomes of another generation change nothing.
-                    if let Some(change) = machine.record(outcome.ticket, outcome.call, now) {
+                    if let Some(change) = outcome.carried.apply(&mut machine, now) {
                         replayed_change = Some(change);
                     }
                 }
@@ -425,11 +506,7 @@ impl External {
                         // record to tell, on the next read.
                         let mut outcomes = attempt.carried;
                         let epoch = synced.and_then(|synced| synced.epoch);
-                        outcomes.extend(outcome.map(|(ticket, call)| Pending {
-                            epoch,
-                            ticket,
-                            call,
-                        }));
+                        outcomes.extend(outcome.map(|carried| Pending { epoch, carried }));
                         mirror.doubts.push(Doubt {
                             write: attempt.write,
                             epoch: attempt.epoch,

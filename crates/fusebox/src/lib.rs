@@ -112,6 +112,7 @@ mod counters;
 mod duration;
 mod error;
 mod external;
+mod fleet;
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
@@ -121,6 +122,7 @@ mod name;
 mod outcome;
 mod permit;
 mod policy;
+mod quorum;
 mod registry;
 pub mod retry;
 #[cfg(feature = "serde")]
@@ -150,6 +152,7 @@ pub use name::Name;
 pub use outcome::Outcome;
 pub use permit::{OwnedPermit, Permit};
 pub use policy::{Backoff, Policy, Window};
+pub use quorum::Quorum;
 pub use registry::Registry;
 pub use settings::{BackoffConfig, BreakerConfig, RatePolicy, SlowCalls};
 pub use state::{ParseStateError, State};

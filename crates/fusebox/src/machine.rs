@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use crate::clock::{to_nanos, Nanos};
 use crate::window::{CallWindow, CountWindow, Tally, TimeWindow};
+
 use crate::{Backoff, Reason, State, Window};
+pub(crate) use fleet::{Batch, LOCAL_PROBE};
 
 /// The settings the machine needs, already validated by the builder.
 #[derive(Clone, Debug, PartialEq)]
@@ -186,6 +188,8 @@ pub(crate) struct Machine {
     refusals: u64,
     /// Shared with the lock-free success path of the in-memory breaker.
     window: Option<Arc<CallWindow>>,
+    /// The processes of a fleet in quorum mode (empty otherwise).
+    members: Vec<members::Member>,
 }
 
 impl Machine {
@@ -223,6 +227,7 @@ impl Machine {
             why: None,
             refusals: 0,
             window,
+            members: Vec::new(),
         }
     }
 
@@ -514,6 +519,7 @@ impl Machine {
             }
             State::Closed => {
                 self.reopens = 0;
+                self.forget_open_members();
                 self.failures_since_closed = 0;
                 self.refusals = 0;
                 if let Some(window) = &self.window {
@@ -532,6 +538,8 @@ impl Machine {
     }
 }
 
+mod fleet;
+mod members;
 mod record;
 #[cfg(test)]
 mod tests;

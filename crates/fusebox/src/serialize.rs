@@ -53,6 +53,10 @@ impl Serialize for Reason {
             Reason::Disabled => ("disabled", &[]),
             Reason::Reset => ("reset", &[]),
             Reason::Tripped => ("tripped", &[]),
+            Reason::Quorum { open, live } => (
+                "quorum",
+                &[("open", u64::from(open)), ("live", u64::from(live))],
+            ),
         };
         let mut out = serializer.serialize_struct("Reason", 2 + counts.len())?;
         out.serialize_field("kind", kind)?;

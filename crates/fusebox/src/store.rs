@@ -12,6 +12,7 @@
 //! `RedisStore`).
 
 use std::fmt;
+use std::time::Duration;
 
 /// Where shared breakers keep their state.
 ///
@@ -38,7 +39,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// The names of the breakers the store holds, sorted.
     fn names(&self) -> Result<Vec<String>, StoreError>;
+
+    /// How often breakers kept here synchronise with the store in fleet
+    /// mode (see [`crate::_guide::fleet`]); `None`, the default, for one
+    /// transaction per call.
+    fn sync_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Tells every process watching the store (see [`watch`](Self::watch))
+    /// that breaker `name` changed state. The default tells nobody: the
+    /// others see the change at their next synchronisation.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the message could not be sent.
+    fn notify(&self, name: &str) -> Result<(), StoreError> {
+        let _ = name;
+        Ok(())
+    }
+
+    /// Calls `changed` with a breaker's name whenever some process
+    /// [notifies](Self::notify) a change of it, from a thread of the
+    /// store's, until `changed` returns `false`. Returns `false` when the
+    /// store cannot push changes (the default).
+    fn watch(&self, changed: Watcher) -> bool {
+        let _ = changed;
+        false
+    }
 }
+
+/// A callback given to [`Store::watch`]: called with the name of a breaker
+/// that changed; returns `false` once it wants no more calls.
+pub type Watcher = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// The update function given to [`Store::transact`].
 pub type Update<'a> = dyn FnMut(Option<&str>, u64) -> Option<String> + 'a;
@@ -107,10 +140,21 @@ impl std::error::Error for StoreError {}
 /// A store in this process's memory: breakers built on it with the same
 /// name share one state, like processes sharing a database. Useful to test
 /// code written for a shared store, and as the `memory:` store URL.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct MemoryStore {
     entries: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    watchers: std::sync::Arc<std::sync::Mutex<Vec<Watcher>>>,
     clock: Option<crate::ManualClock>,
+    sync: Option<Duration>,
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("clock", &self.clock)
+            .field("sync", &self.sync)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MemoryStore {
@@ -125,6 +169,14 @@ impl MemoryStore {
             clock: Some(clock),
             ..MemoryStore::default()
         }
+    }
+
+    /// Fleet mode: breakers built on this store count closed calls locally
+    /// and synchronise every `interval` (see [`crate::_guide::fleet`]).
+    #[must_use]
+    pub fn sync_every(mut self, interval: Duration) -> MemoryStore {
+        self.sync = Some(interval);
+        self
     }
 
     /// The raw text kept for `name`, as a database would show it.
@@ -164,6 +216,26 @@ impl Store for MemoryStore {
         let mut names: Vec<String> = self.lock().keys().cloned().collect();
         names.sort();
         Ok(names)
+    }
+
+    fn sync_interval(&self) -> Option<Duration> {
+        self.sync
+    }
+
+    fn notify(&self, name: &str) -> Result<(), StoreError> {
+        // Called outside the lock: a watcher may use the store.
+        let watchers = crate::sync::lock_std(&self.watchers).clone();
+        let gone: Vec<Watcher> = watchers.into_iter().filter(|w| !w(name)).collect();
+        if !gone.is_empty() {
+            crate::sync::lock_std(&self.watchers)
+                .retain(|w| !gone.iter().any(|g| std::sync::Arc::ptr_eq(g, w)));
+        }
+        Ok(())
+    }
+
+    fn watch(&self, changed: Watcher) -> bool {
+        crate::sync::lock_std(&self.watchers).push(changed);
+        true
     }
 }
 

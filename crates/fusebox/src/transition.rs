@@ -38,6 +38,14 @@ pub enum Reason {
     Reset,
     /// [`CircuitBreaker::trip`](crate::CircuitBreaker::trip) was called.
     Tripped,
+    /// Enough processes of a fleet in quorum mode were open on their own
+    /// calls (see [`Quorum`](crate::Quorum)).
+    Quorum {
+        /// Processes open on their own calls.
+        open: u32,
+        /// Processes seen alive within the liveness window.
+        live: u32,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -59,6 +67,9 @@ impl fmt::Display for Reason {
             Reason::Disabled => f.write_str("disabled by hand"),
             Reason::Reset => f.write_str("reset by hand"),
             Reason::Tripped => f.write_str("tripped by hand"),
+            Reason::Quorum { open, live } => {
+                write!(f, "{open} of {live} processes open on their own calls")
+            }
         }
     }
 }

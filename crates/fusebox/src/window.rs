@@ -172,8 +172,13 @@ impl CountWindow {
         }
     }
 
+    /// How many calls the window holds when full.
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
     #[inline(always)]
-    fn record(&self, generation: u64, failed: bool, slow: bool) {
+    pub(crate) fn record(&self, generation: u64, failed: bool, slow: bool) {
         let tag = tag(generation);
         let mut cursor = self.cursor.load(Ordering::Relaxed);
         let index = loop {
@@ -359,7 +364,43 @@ impl TimeWindow {
         self.gate.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// Records `calls` calls of `generation` at once, `failures` and `slow`
+    /// of them failed or slow (a fleet process's batch).
+    pub(crate) fn record_many(
+        &self,
+        generation: u64,
+        now: Nanos,
+        calls: u64,
+        failures: u64,
+        slow: u64,
+    ) {
+        let gate = self.gate.fetch_add(1, Ordering::AcqRel);
+        if gate & !RECORDING == epoch_bits(generation) && calls > 0 {
+            let bucket = self.bucket(now);
+            let slice = now / self.width;
+            for (counter, n) in bucket.counters().into_iter().zip([calls, failures, slow]) {
+                if n > 0 {
+                    bump_by(counter, slice, n);
+                }
+            }
+        }
+        self.gate.fetch_sub(1, Ordering::AcqRel);
+    }
+
     fn count(&self, now: Nanos, failed: bool, slow: bool) {
+        let bucket = self.bucket(now);
+        let slice = now / self.width;
+        let counted = [true, failed, slow];
+        for (counter, yes) in bucket.counters().into_iter().zip(counted) {
+            if yes {
+                bump_by(counter, slice, 1);
+            }
+        }
+    }
+
+    /// The bucket of `now`'s slice, after emptying every bucket if the
+    /// window was idle for all of its length.
+    fn bucket(&self, now: Nanos) -> &Bucket {
         let slice = now / self.width;
         let newest = self.newest.load(Ordering::Acquire);
         if slice > newest {
@@ -375,13 +416,7 @@ impl TimeWindow {
                 }
             }
         }
-        let bucket = &self.buckets[(slice % TIME_BUCKETS) as usize];
-        let counted = [true, failed, slow];
-        for (counter, yes) in bucket.counters().into_iter().zip(counted) {
-            if yes {
-                bump(counter, slice);
-            }
-        }
+        &self.buckets[(slice % TIME_BUCKETS) as usize]
     }
 
     fn tally(&self, now: Nanos) -> Tally {
@@ -450,11 +485,11 @@ fn epoch_bits(generation: u64) -> u64 {
     generation << 20
 }
 
-/// Adds one to `counter` for `slice`, restarting it if it holds an older
-/// slice. A counter already holding a later slice is left alone: this call
+/// Adds `n` to `counter` for `slice` (saturating), restarting it if it
+/// holds an older slice. A counter already holding a later slice is left alone: this call
 /// is at least a whole window old (its thread was held up between reading
 /// the clock and recording).
-fn bump(counter: &AtomicU64, slice: u64) {
+fn bump_by(counter: &AtomicU64, slice: u64, n: u64) {
     let tag = (slice & LOW) << 32;
     let mut word = counter.load(Ordering::Acquire);
     loop {
@@ -462,14 +497,14 @@ fn bump(counter: &AtomicU64, slice: u64) {
             if count(word) == LOW {
                 return; // saturated
             }
-            word + 1
+            tag | count(word).saturating_add(n).min(LOW)
         } else if count(word) != 0 && is_later((word >> 32) as u32, slice as u32) {
             // An empty counter holds nothing to keep, whatever its tag: a
             // fresh or zeroed one is tag 0, which reads as "later" than
             // every slice in the upper half of the tag space.
             return;
         } else {
-            tag | 1
+            tag | n.min(LOW)
         };
         match counter.compare_exchange_weak(word, next, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => return,

@@ -82,7 +82,7 @@ pub(super) fn connect(
 }
 
 /// Connects on this thread, giving each step what is left of `deadline`.
-fn connect_now(
+pub(super) fn connect_now(
     info: &ConnectionInfo,
     deadline: &Deadline,
 ) -> Result<redis::Connection, ConnectError> {

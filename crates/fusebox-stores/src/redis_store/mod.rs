@@ -13,6 +13,7 @@ use crate::redact::redact_url;
 use crate::{state_name, DEFAULT_PREFIX, DEFAULT_TIMEOUT, DEFAULT_TTL};
 
 mod connect;
+mod watch;
 
 use connect::ConnectError;
 
@@ -57,6 +58,9 @@ pub struct RedisStore {
     clock: Option<ManualClock>,
     /// Server time minus local wall time at the last read, for degraded mode.
     offset: AtomicI64,
+    /// Fleet mode's interval (`None`: one transaction per call).
+    sync: Option<Duration>,
+    watchers: Arc<watch::Watchers>,
 }
 
 impl RedisStore {
@@ -80,6 +84,8 @@ impl RedisStore {
             ttl: DEFAULT_TTL,
             clock: None,
             offset: AtomicI64::new(0),
+            sync: None,
+            watchers: Arc::default(),
         })
     }
 
@@ -99,6 +105,18 @@ impl RedisStore {
     /// Idle breakers expire after `ttl` (default 7 days).
     pub fn ttl(mut self, ttl: Duration) -> RedisStore {
         self.ttl = ttl;
+        self
+    }
+
+    /// Fleet mode: breakers kept here admit and count closed calls in
+    /// memory and synchronise with the server every `interval` (10 ms is a
+    /// good start), so a call costs what an in-memory breaker's does; trips
+    /// reach the other processes at once through a Redis channel,
+    /// `<prefix>changes`. See the `fusebox` crate's guide, "Fleet mode",
+    /// for what is exact and what is bounded.
+    #[must_use]
+    pub fn sync_every(mut self, interval: Duration) -> RedisStore {
+        self.sync = Some(interval);
         self
     }
 
@@ -238,6 +256,7 @@ impl fmt::Debug for RedisStore {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .field("ttl", &self.ttl)
+            .field("sync", &self.sync)
             .finish_non_exhaustive()
     }
 }
@@ -325,6 +344,18 @@ impl Store for RedisStore {
 
     fn describe(&self) -> String {
         format!("redis store {}", self.shown_url)
+    }
+
+    fn sync_interval(&self) -> Option<Duration> {
+        self.sync
+    }
+
+    fn notify(&self, name: &str) -> Result<(), StoreError> {
+        self.publish(name)
+    }
+
+    fn watch(&self, changed: fusebox::store::Watcher) -> bool {
+        self.add_watcher(changed)
     }
 
     /// The breakers under the prefix. Keys that are not UTF-8 cannot be a

@@ -37,6 +37,8 @@ pub struct SqliteStore {
     timeout: Duration,
     ttl: Duration,
     clock: Option<ManualClock>,
+    /// Fleet mode's interval (`None`: one transaction per call).
+    sync: Option<Duration>,
 }
 
 /// How long opening may wait for another process creating the schema.
@@ -86,6 +88,7 @@ impl SqliteStore {
             timeout: DEFAULT_TIMEOUT,
             ttl: DEFAULT_TTL,
             clock: None,
+            sync: None,
         })
     }
 
@@ -105,6 +108,17 @@ impl SqliteStore {
     /// Forgets breakers untouched for `ttl` (default 7 days).
     pub fn ttl(mut self, ttl: Duration) -> SqliteStore {
         self.ttl = ttl;
+        self
+    }
+
+    /// Fleet mode: breakers kept here admit and count closed calls in
+    /// memory and synchronise with the file every `interval`, so a call
+    /// costs what an in-memory breaker's does. SQLite cannot push changes:
+    /// other processes see a trip at their next synchronisation. See the
+    /// `fusebox` crate's guide, "Fleet mode".
+    #[must_use]
+    pub fn sync_every(mut self, interval: Duration) -> SqliteStore {
+        self.sync = Some(interval);
         self
     }
 
@@ -370,6 +384,10 @@ impl Store for SqliteStore {
 
     fn describe(&self) -> String {
         format!("sqlite store {}", self.path.display())
+    }
+
+    fn sync_interval(&self) -> Option<Duration> {
+        self.sync
     }
 
     fn names(&self) -> Result<Vec<String>, StoreError> {

@@ -101,11 +101,14 @@ impl Shared {
 
     #[cold]
     fn acquire_slow(&self) -> Answer {
+        if let Some(fleet) = &self.fleet {
+            return self.acquire_fleet(fleet);
+        }
         let admission = self.with_machine(|machine, now| machine.acquire(now));
         self.answer(admission)
     }
 
-    fn answer(&self, admission: Admission) -> Answer {
+    pub(super) fn answer(&self, admission: Admission) -> Answer {
         match admission {
             Admission::Admit(ticket) => Answer::admit(ticket),
             Admission::Reject { state, retry_after } => self.reject(state, retry_after),
@@ -114,7 +117,7 @@ impl Shared {
 
     /// Counts a rejection.
     #[inline]
-    fn reject(&self, state: State, retry_after: Option<Nanos>) -> Answer {
+    pub(super) fn reject(&self, state: State, retry_after: Option<Nanos>) -> Answer {
         self.counters.add(Count::rejected_in(state));
         Answer::refuse(state, retry_after)
     }

@@ -64,6 +64,9 @@ impl Shared {
             self.on_store(external, || external.record(&self.name, ticket, call));
             return;
         }
+        if let Some(fleet) = &self.fleet {
+            return self.report_fleet(fleet, ticket, call);
+        }
         if ticket.probe == 0 {
             let word = self.word.load(Ordering::Acquire);
             if generation_of(word) != ticket.generation {

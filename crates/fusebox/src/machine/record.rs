@@ -35,7 +35,7 @@ impl Machine {
             .window
             .as_ref()
             .map_or_else(|| "-".to_owned(), |w| w.encode());
-        format!(
+        let mut text = format!(
             "{TAG} state={} gen={} since={} until={} od={} streak={} fsc={} ref={} why={} ps={} next={} lf={} re={} rng={} probes={} win={window}",
             self.state,
             self.generation,
@@ -52,7 +52,12 @@ impl Machine {
             self.reopens,
             self.rng,
             probes.join(","),
-        )
+        );
+        if !self.members.is_empty() {
+            text.push_str(" mem=");
+            text.push_str(&super::members::encode(&self.members));
+        }
+        text
     }
 
     /// Replaces the shared part of the state with `text`, keeping the
@@ -89,6 +94,7 @@ impl Machine {
             why: None,
             refusals: 0,
             window: self.window.clone(),
+            members: Vec::new(),
         };
         let mut seen: Vec<&str> = Vec::with_capacity(REQUIRED.len());
         for field in fields {
@@ -143,6 +149,7 @@ impl Machine {
                             .push(parsed.ok_or_else(|| format!("bad probe {probe:?}"))?);
                     }
                 }
+                "mem" => next.members = super::members::decode(value)?,
                 "win" if self.window.is_some() && value != "-" => {
                     // A fresh window, so text for another kind or size of
                     // window leaves it empty.
@@ -204,7 +211,7 @@ impl Machine {
 
 /// A reason as one token of a record: `failures:5`, `rate:5/10`,
 /// `slow:3/10`, `elapsed`, `probe_failed`, `probes_ok:2`, `forced_open`,
-/// `disabled`, `reset`, `tripped`.
+/// `disabled`, `reset`, `tripped`, `quorum:2/4`.
 fn encode_reason(reason: Reason) -> String {
     match reason {
         Reason::ConsecutiveFailures(n) => format!("failures:{n}"),
@@ -217,6 +224,7 @@ fn encode_reason(reason: Reason) -> String {
         Reason::Disabled => "disabled".to_owned(),
         Reason::Reset => "reset".to_owned(),
         Reason::Tripped => "tripped".to_owned(),
+        Reason::Quorum { open, live } => format!("quorum:{open}/{live}"),
     }
 }
 
@@ -244,6 +252,13 @@ fn decode_reason(token: &str) -> Option<Reason> {
         "disabled" => Reason::Disabled,
         "reset" => Reason::Reset,
         "tripped" => Reason::Tripped,
+        "quorum" => {
+            let (open, live) = pair(value)?;
+            Reason::Quorum {
+                open: u32::try_from(open).ok()?,
+                live: u32::try_from(live).ok()?,
+            }
+        }
         _ => return None,
     })
 }

@@ -1,0 +1,302 @@
+//! The store side of a fleet-mode breaker (see `crate::fleet`): how the
+//! local machine is synchronised, and the operations that stay exact.
+
+use super::{Answer, Shared};
+use crate::clock::Nanos;
+use crate::counters::{Count, Totals};
+use crate::fleet::Fleet;
+use crate::machine::{Batch, Call, Machine, Report, Ticket, LOCAL_PROBE};
+use crate::store::StoreError;
+use crate::sync::{lock, lock_std, Ordering};
+use crate::State;
+
+/// This process's closed calls not yet cut into a batch.
+pub(crate) struct Unsent {
+    /// Counter totals at the last cut: successes since then that went the
+    /// lock-free way are in the difference.
+    cut: Totals,
+    /// Outcomes the local machine recorded since the last cut, tagged with
+    /// the shared generation they count for.
+    batch: Batch,
+    /// The number of the store operation whose result the local machine
+    /// took last.
+    adopted: u64,
+    /// Quorum mode: the shared generation last seen...
+    fleet_generation: u64,
+    /// ...and whether the local machine's state is the fleet's (the fleet
+    /// is not closed) rather than this process's own.
+    pub(crate) mirrors: bool,
+}
+
+impl Unsent {
+    pub(crate) fn new() -> Unsent {
+        Unsent {
+            cut: Totals::default(),
+            batch: Batch::new(0),
+            adopted: 0,
+            fleet_generation: 0,
+            mirrors: false,
+        }
+    }
+}
+
+/// Whether the local machine runs the fleet's state (always, but in quorum
+/// mode while the fleet is closed: then it runs this process's own).
+pub(super) fn follows_fleet(fleet: &Fleet, unsent: &Unsent) -> bool {
+    fleet.quorum.is_none() || unsent.mirrors
+}
+
+/// The shared state as one store operation left it, and the moment it was
+/// read, on the store's clock and on the local one.
+struct Seen {
+    machine: Machine,
+    store_now: Nanos,
+    local_now: Nanos,
+}
+
+impl Shared {
+    fn seen(&self, machine: &Machine, store_now: Nanos) -> Seen {
+        Seen {
+            machine: machine.snapshot(),
+            store_now,
+            local_now: self.clock.now(),
+        }
+    }
+
+    /// One synchronisation: merges the closed calls counted since the last
+    /// into the shared state and takes the result. On `Err` the calls are
+    /// kept for the next one (or, when the write may have been stored,
+    /// settled by it).
+    pub(crate) fn synchronise(&self) -> Result<(), StoreError> {
+        let Some(fleet) = &self.fleet else {
+            return Ok(());
+        };
+        fleet.resume_after_fork();
+        let mut flushing = lock_std(&fleet.flushing);
+        let (batch, open_alone) = self.cut(fleet);
+        let batch = match flushing.unsent.take() {
+            // In quorum mode a process's calls are its own business.
+            _ if fleet.quorum.is_some() => Batch::new(batch.generation),
+            Some(mut older) if older.generation == batch.generation => {
+                older.then(&batch);
+                older
+            }
+            _ => batch,
+        };
+        let manual = flushing.manual;
+        let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
+        let ran = self.on_store(&fleet.exact, || {
+            let flushed = fleet.exact.flush(&self.name, batch, |machine, now| {
+                let mut change = manual.map(|to| machine.manual(to, now));
+                if let Some((rule, liveness)) = fleet.quorum {
+                    let gathered = machine.gather(fleet.member, open_alone, now, rule, liveness);
+                    change = change.or(gathered);
+                }
+                (self.seen(machine, now), change)
+            });
+            Some(match flushed {
+                Ok((seen, change)) => (Ok((seen, change.is_some())), change),
+                Err(error) => (Err(error), None),
+            })
+        });
+        match ran.expect("the flush always answers") {
+            Ok((seen, changed)) => {
+                flushing.manual = None;
+                drop(flushing);
+                self.adopt(number, &seen);
+                if changed {
+                    self.tell_fleet(fleet);
+                }
+                Ok(())
+            }
+            Err(error) => {
+                if !error.maybe_written {
+                    flushing.unsent = Some(batch);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Takes the closed calls counted since the last cut out as a batch;
+    /// with, in quorum mode, whether this process is open on its own calls.
+    fn cut(&self, fleet: &Fleet) -> (Batch, bool) {
+        let mut locked = lock(&self.locked);
+        let open_alone = !follows_fleet(fleet, &locked.unsent)
+            && matches!(locked.machine.stored_state(), State::Open | State::HalfOpen);
+        let totals = self.counters.totals();
+        let unsent = &mut locked.unsent;
+        let since = totals.since(&unsent.cut);
+        let lock_free = since
+            .get(Count::Success)
+            .wrapping_sub(since.get(Count::Unmerged));
+        // Lock-free successes happen only with no failure streak, so before
+        // the failures the local machine counted since.
+        let mut batch = Batch {
+            successes: lock_free,
+            ..Batch::new(unsent.batch.generation)
+        };
+        batch.then(&unsent.batch);
+        unsent.cut = totals;
+        unsent.batch = Batch::new(unsent.batch.generation);
+        (batch, open_alone)
+    }
+
+    /// Makes the local machine the shared state `seen` shows, unless a
+    /// later operation's result was taken already.
+    fn adopt(&self, number: u64, seen: &Seen) {
+        let announce = self.with_locked(|locked, now| {
+            if number <= locked.unsent.adopted {
+                return None;
+            }
+            locked.unsent.adopted = number;
+            let fleet = &seen.machine;
+            if let Some(own) = &self.fleet {
+                if own.quorum.is_some() {
+                    // A closed fleet leaves each process to its own calls,
+                    // until the fleet changes (it opens, or closes again).
+                    let unchanged = fleet.generation() == locked.unsent.fleet_generation;
+                    locked.unsent.fleet_generation = fleet.generation();
+                    if unchanged && fleet.stored_state() == State::Closed {
+                        return None;
+                    }
+                    locked.unsent.mirrors = fleet.stored_state() != State::Closed;
+                }
+            }
+            if fleet.generation() != locked.unsent.batch.generation {
+                // Calls counted since the last cut were admitted in a
+                // generation the fleet has left: they count for nothing.
+                locked.unsent.cut = self.counters.totals();
+                locked.unsent.batch = Batch::new(fleet.generation());
+            }
+            let (store_now, local_now) = (seen.store_now, seen.local_now);
+            let local = |t: Nanos| {
+                if t >= store_now {
+                    local_now.saturating_add(t - store_now)
+                } else {
+                    local_now.saturating_sub(store_now - t)
+                }
+            };
+            locked.machine.adopt(fleet, now, local);
+            None
+        });
+        self.announce(announce);
+    }
+
+    /// Tells the other processes that this one changed the shared state.
+    fn tell_fleet(&self, fleet: &Fleet) {
+        if let Err(error) = fleet.exact.store().notify(&self.name) {
+            tracing::debug!(
+                target: "fusebox",
+                circuit = &*self.name,
+                "circuit '{}': could not tell other processes of a change ({error}); \
+                 they see it at their next synchronisation",
+                &*self.name
+            );
+        }
+    }
+
+    /// Admission in a state the local machine cannot settle alone (an
+    /// elapsed open duration, half-open): one store transaction, as in
+    /// exact mode; the local machine decides while the store is away.
+    pub(super) fn acquire_fleet(&self, fleet: &Fleet) -> Answer {
+        fleet.resume_after_fork();
+        if !follows_fleet(fleet, &lock(&self.locked).unsent) {
+            let admission = self.with_machine(|machine, now| machine.acquire(now));
+            return self.answer(admission);
+        }
+        let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
+        let ran = self.on_store(&fleet.exact, || {
+            fleet.exact.run(&self.name, false, |machine, now| {
+                let (admission, change) = machine.acquire(now);
+                (
+                    (admission, self.seen(machine, now), change.is_some()),
+                    change,
+                )
+            })
+        });
+        match ran {
+            Some((admission, seen, changed)) => {
+                self.adopt(number, &seen);
+                if changed {
+                    self.tell_fleet(fleet);
+                }
+                self.answer(admission)
+            }
+            None if fleet.exact.fail_closed => self.reject(State::Open, None),
+            None => {
+                let admission = self.with_machine(|machine, now| machine.acquire(now));
+                self.answer(admission)
+            }
+        }
+    }
+
+    /// Records an outcome that did not take the lock-free path: a trial call
+    /// admitted by the store goes to the store; anything else to the local
+    /// machine, counted for the next batch if it is a closed call of the
+    /// current generation.
+    pub(super) fn report_fleet(&self, fleet: &Fleet, ticket: Ticket, call: Call) {
+        fleet.resume_after_fork();
+        if call.report == Report::Success {
+            self.counters.add(Count::Unmerged);
+        }
+        if ticket.probe != 0 && ticket.probe & LOCAL_PROBE == 0 {
+            let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
+            let ran = self.on_store(&fleet.exact, || {
+                fleet
+                    .exact
+                    .record_then(&self.name, ticket, call, |machine, now| {
+                        self.seen(machine, now)
+                    })
+            });
+            // While the store is away the outcome waits in a queue for it,
+            // and what came back is no shared state.
+            if let (Some((seen, changed)), false) = (ran, fleet.exact.is_degraded()) {
+                self.adopt(number, &seen);
+                if changed {
+                    self.tell_fleet(fleet);
+                }
+            }
+            return;
+        }
+        let announce = self.with_locked(|locked, now| {
+            let machine = &locked.machine;
+            if ticket.probe == 0
+                && ticket.generation == machine.generation()
+                && machine.stored_state() == State::Closed
+            {
+                let report = match call.report {
+                    Report::Cancelled if self.cancel_is_failure => Report::Failure,
+                    report => report,
+                };
+                locked.unsent.batch.count(report, call.slow);
+            }
+            locked.machine.record(ticket, call, now)
+        });
+        self.announce(announce);
+    }
+
+    /// A manual operation: written to the store at once, or, while it
+    /// cannot be reached, made locally and written at the next
+    /// synchronisation that reaches it.
+    pub(super) fn manual_fleet(&self, fleet: &Fleet, to: State) {
+        let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
+        let ran = self.on_store(&fleet.exact, || {
+            fleet.exact.run(&self.name, false, |machine, now| {
+                let change = machine.manual(to, now);
+                (self.seen(machine, now), Some(change))
+            })
+        });
+        match ran {
+            Some(seen) => {
+                lock_std(&fleet.flushing).manual = None;
+                self.adopt(number, &seen);
+                self.tell_fleet(fleet);
+            }
+            None => {
+                lock_std(&fleet.flushing).manual = Some(to);
+                self.with_machine(|machine, now| ((), Some(machine.manual(to, now))));
+            }
+        }
+    }
+}
