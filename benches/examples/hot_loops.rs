@@ -104,6 +104,31 @@ fn main() {
         });
         println!("{name:<28} dyn    {ns:>6.2} ns/call");
     }
+    if wanted("open reject, 35-byte name, 2 threads direct") {
+        // Both threads refuse calls on one breaker: whatever a rejection
+        // writes that the other thread also writes moves between cores.
+        let best = (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..2 {
+                        s.spawn(|| {
+                            for _ in 0..iterations {
+                                black_box(call(&open_long));
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+            .min()
+            .expect("five runs");
+        let ns = best.as_nanos() as f64 / (2 * iterations) as f64;
+        println!(
+            "{:<28} 2 thr. {ns:>6.2} ns/call (aggregate)",
+            "open reject, 35-byte name"
+        );
+    }
     if wanted("half-open reject direct") {
         // Half-open with its one trial slot taken: everyone else is refused
         // without the lock until the trial call's probe_timeout nears.
