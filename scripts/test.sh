@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of the workspace. Sets up what it needs on a
 # fresh machine itself: redis-server, installed with apt-get when missing
-# (the Redis tests start their own servers), and for the Python package
+# (the Redis tests start their own servers); chromium and chromedriver, the
+# same way (the dashboard's browser test drives a headless Chromium and
+# fails, never skips, without them); and for the Python package
 # (scripts/test_python.sh) the virtualenvs, maturin and the abi3 wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,14 @@ if ! command -v redis-server >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
 fi
 redis-server --version
+if ! command -v chromedriver >/dev/null 2>&1; then
+    echo "chromedriver is missing: installing chromium and chromium-driver with apt-get (the dashboard's browser test drives them)"
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+chromedriver --version
 
 step "format"
 cargo fmt --all -- --check

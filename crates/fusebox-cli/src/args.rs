@@ -16,6 +16,7 @@ Exit codes:
   COMMAND's own  when COMMAND ran
   1              status: no breaker of that name
   64             bad usage (flags, names, durations, store URL, config file)
+  71             dashboard: cannot listen on the --listen address
   74             the store cannot be opened or reached (or run --fail-closed)
   75             the breaker is open: COMMAND was not run
   124            --timeout stopped COMMAND
@@ -50,6 +51,10 @@ pub(crate) enum Command {
     Disable(ManualArgs),
     /// Reject every call through breaker NAME until reset.
     ForceOpen(ManualArgs),
+    /// Serve a live web page (and /api/breakers, /metrics) with every
+    /// breaker in the store; with --token-file, also buttons to trip,
+    /// reset, force open and disable them.
+    Dashboard(DashboardArgs),
 }
 
 /// Where the state is and how the breaker behaves.
@@ -130,8 +135,42 @@ pub(crate) struct StatusArgs {
     #[arg(long)]
     pub(crate) json: bool,
 
+    /// Keep showing the breakers, read again every --interval, until
+    /// Ctrl-C (redrawn in place on a terminal; else one snapshot after
+    /// another, a blank line between them; with --json, one line each).
+    #[arg(long)]
+    pub(crate) watch: bool,
+
+    /// How often --watch reads the store, e.g. 2s, 500ms [default: 2s]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub(crate) interval: Option<String>,
+
     #[command(flatten)]
     pub(crate) breaker: BreakerArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DashboardArgs {
+    /// Store URL: sqlite:///abs/path.db, sqlite://relative.db,
+    /// redis://host:port/db[?prefix=...] [env: FUSEBOX_STORE]
+    #[arg(long, value_name = "URL")]
+    pub(crate) store: Option<String>,
+
+    /// Address to serve on. Without --token-file it must be a loopback
+    /// address (127.0.0.1, ::1, localhost).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7040")]
+    pub(crate) listen: String,
+
+    /// File holding the token that control requests must carry
+    /// (`Authorization: Bearer TOKEN`): one word of at least 16
+    /// characters, in a file not every user can read (chmod 600). Without
+    /// it the page is read-only.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+
+    /// How often the store is read, once for all viewers [default: 2s]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub(crate) interval: Option<String>,
 }
 
 #[derive(Args, Debug)]

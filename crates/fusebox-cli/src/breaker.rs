@@ -141,9 +141,24 @@ pub(crate) fn build(
 pub(crate) fn manual(args: ManualArgs, to: State) -> Result<u8, Exit> {
     let settings = check(&args.name, &args.breaker)?;
     let store = open_store(&args.breaker)?;
-    store::reach(&*store, &args.name, false)
-        .map_err(|why| Exit::Store(format!("{why}; circuit '{}' is unchanged", args.name)))?;
-    let breaker = build(&args.name, &settings, store)?;
+    let now = change(&args.name, &settings, store, to)?;
+    // A reader that went away (`| head -0`) is not an error: the change is made.
+    let _ = writeln!(std::io::stdout(), "circuit '{}' is now {now}", args.name);
+    Ok(0)
+}
+
+/// Moves breaker `name` on `store` to `to` by hand (Open: tripped for its
+/// recovery timeout; Closed: reset) and returns the state it is in after.
+/// An error if the store cannot be reached: then nothing changed there.
+pub(crate) fn change(
+    name: &str,
+    settings: &BreakerConfig,
+    store: Arc<dyn Store>,
+    to: State,
+) -> Result<State, Exit> {
+    store::reach(&*store, name, false)
+        .map_err(|why| Exit::Store(format!("{why}; circuit '{name}' is unchanged")))?;
+    let breaker = build(name, settings, store)?;
     match to {
         State::Open => breaker.trip(),
         State::Closed => breaker.reset(),
@@ -153,16 +168,8 @@ pub(crate) fn manual(args: ManualArgs, to: State) -> Result<u8, Exit> {
     let metrics = breaker.metrics();
     if metrics.degraded {
         return Err(Exit::Store(format!(
-            "circuit '{}' changed only locally: its store could not be reached",
-            args.name
+            "circuit '{name}' changed only locally: its store could not be reached"
         )));
     }
-    // A reader that went away (`| head -0`) is not an error: the change is made.
-    let _ = writeln!(
-        std::io::stdout(),
-        "circuit '{}' is now {}",
-        args.name,
-        breaker.state()
-    );
-    Ok(0)
+    Ok(breaker.state())
 }

@@ -10,11 +10,14 @@ mod args;
 mod breaker;
 mod child;
 mod clean;
+mod dashboard;
 mod human;
 mod log;
 mod run;
+mod scan;
 mod status;
 mod store;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -46,7 +49,7 @@ impl Exit {
         }
     }
 
-    fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         match self {
             Exit::Usage(m) | Exit::Store(m) | Exit::Rejected(m) | Exit::Other(_, m) => m,
         }
@@ -58,7 +61,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
     };
-    log::init(cli.verbose);
+    // A server logs what it does (control actions, state changes).
+    log::init(cli.verbose || matches!(cli.command, Command::Dashboard(_)));
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Status(args) => status::status(args),
@@ -66,6 +70,7 @@ fn main() -> ExitCode {
         Command::Reset(args) => breaker::manual(args, fusebox::State::Closed),
         Command::Disable(args) => breaker::manual(args, fusebox::State::Disabled),
         Command::ForceOpen(args) => breaker::manual(args, fusebox::State::ForcedOpen),
+        Command::Dashboard(args) => dashboard::dashboard(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -104,7 +109,7 @@ fn usage_error(error: clap::Error) -> ExitCode {
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             eprintln!(
-                "fusebox: missing command: run, status, trip, reset, disable or force-open (see fusebox --help)"
+                "fusebox: missing command: run, status, trip, reset, disable, force-open or dashboard (see fusebox --help)"
             );
             ExitCode::from(64)
         }

@@ -327,7 +327,7 @@ pub(crate) fn read(location: &Location, only: Option<&str>) -> Result<Vec<Record
         Location::Sqlite { path, prefix, .. } => {
             read_sqlite(path, prefix.as_deref().unwrap_or(DEFAULT_PREFIX))?
         }
-        Location::Redis { url } => read_through(&*open_redis(url)?, only)?,
+        Location::Redis { url } => read_redis(url, only)?,
         Location::Memory => {
             warn_memory();
             Vec::new()
@@ -474,45 +474,52 @@ fn type_name(value: ValueRef<'_>) -> &'static str {
     }
 }
 
-/// Reads through a store's own transactions, changing nothing (an update
-/// that returns `None` writes nothing): for Redis, whose reads are scripts.
-fn read_through(store: &dyn Store, only: Option<&str>) -> Result<Vec<Record>, Exit> {
+/// Reads a Redis store's breakers (only `only`, when given) without
+/// touching them: no write, and no time to live renewed, so watching a
+/// store keeps no idle breaker alive.
+fn read_redis(url: &str, only: Option<&str>) -> Result<Vec<Record>, Exit> {
+    let store = open_redis_reader(url)?;
     let names = match only {
         Some(name) => vec![name.to_owned()],
         None => store
             .names()
-            .map_err(|e| Exit::Store(unreachable(store, &e)))?,
+            .map_err(|e| Exit::Store(unreachable(&store, &e)))?,
     };
-    let mut records = Vec::with_capacity(names.len());
-    for name in names {
-        let mut seen = None;
-        let read = store.transact(&name, &mut |stored, _| {
-            seen = stored.map(str::to_owned);
-            None
-        });
-        match read {
-            Ok(()) => {
-                if let Some(text) = seen {
-                    records.push(Record {
-                        name,
-                        text: Ok(text),
-                    });
-                }
-            }
-            Err(e) if is_wrong_type(&e) => {
-                records.push(Record {
-                    name,
-                    text: Err("its value is not a fusebox hash".to_owned()),
-                });
-            }
-            Err(e) => return Err(Exit::Store(unreachable(store, &e))),
-        }
-    }
-    Ok(records)
+    let states = store
+        .peek(&names)
+        .map_err(|e| Exit::Store(unreachable(&store, &e)))?;
+    Ok(names
+        .into_iter()
+        .zip(states)
+        .filter_map(|(name, state)| {
+            Some(Record {
+                name,
+                text: Ok(state?),
+            })
+        })
+        .collect())
 }
 
-fn is_wrong_type(e: &StoreError) -> bool {
-    e.message.contains("WRONGTYPE") || e.message.contains("wrong kind")
+/// The Redis store at `url` (its prefix and timeout as the URL says), for
+/// reading only.
+fn open_redis_reader(url: &str) -> Result<fusebox_stores::RedisStore, Exit> {
+    let bad = |e: StoreError| Exit::Usage(e.message);
+    let StoreUrl::Redis {
+        url: client_url,
+        prefix,
+        timeout,
+        ..
+    } = StoreUrl::parse(url).map_err(bad)?
+    else {
+        return Err(Exit::Usage(format!("not a redis store URL: {url:?}")));
+    };
+    let mut store = fusebox_stores::RedisStore::open(&client_url)
+        .map_err(bad)?
+        .timeout(timeout.unwrap_or(STORE_TIMEOUT));
+    if let Some(prefix) = prefix {
+        store = store.prefix(prefix);
+    }
+    Ok(store)
 }
 
 /// The store cannot be reached: one line naming it, password hidden.

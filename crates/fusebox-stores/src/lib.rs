@@ -15,7 +15,9 @@
 //! an idle connection or makes its own, and every wait (for a lock, a
 //! connection, a host name, a reply) draws on the same budget. Breakers in
 //! use do not expire (reads refresh them), a state set by hand never
-//! expires, and a value fusebox did not write is reset, not trusted. A URL's
+//! expires, and a value fusebox did not write is reset, not trusted
+//! ([`RedisStore::peek`] reads without renewing anything, for tools that
+//! only watch). A URL's
 //! password never shows ([`redact_url`]). [`open`] builds a store from a
 //! URL (`memory:`, `sqlite:///abs/path.db`, `sqlite://relative.db`,
 //! `redis://host:port/db?prefix=…`).

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -331,4 +331,111 @@ fn a_forked_child_hears_of_a_trip() {
         0,
         "1: the trip never reached the child; 2: the child panicked"
     );
+}
+
+const QUORUM_LIVENESS: Duration = Duration::from_millis(400);
+
+fn quorum_member(url: &str, name: &str) -> CircuitBreaker {
+    CircuitBreaker::builder(name)
+        .failure_threshold(3)
+        .recovery_timeout(Duration::from_secs(600))
+        .store(store(url, INTERVAL))
+        .quorum(fusebox::Quorum::at_least(2).liveness(QUORUM_LIVENESS))
+        .build()
+        .unwrap()
+}
+
+fn fail_until_refused(b: &CircuitBreaker) {
+    let started = Instant::now();
+    while let Err(fusebox::Error::Inner(_)) | Ok(()) = b.call(|| Err::<(), _>("down")) {
+        assert!(started.elapsed() < PATIENCE, "never refused");
+    }
+}
+
+fn stored_state(raw: &mut redis::Connection, name: &str) -> String {
+    let machine: String = redis::cmd("HGET")
+        .arg(format!("circuit_breaker:{name}"))
+        .arg("machine")
+        .query(raw)
+        .unwrap();
+    machine
+        .split(' ')
+        .find_map(|f| f.strip_prefix("state="))
+        .unwrap()
+        .to_owned()
+}
+
+/// Each member has a store of its own (its own connections and
+/// subscriber), as a process would.
+#[test]
+fn quorum_one_sick_process_opens_itself_and_two_open_the_fleet() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let members: Vec<_> = (0..4).map(|_| quorum_member(&url, "quorum")).collect();
+    let mut raw = client(&server);
+    fail_until_refused(&members[0]);
+    for m in &members {
+        m.sync_now().unwrap();
+    }
+    assert_eq!(stored_state(&mut raw, "quorum"), "closed");
+    assert!(members[1..].iter().all(|m| m.try_acquire().is_ok()));
+    fail_until_refused(&members[1]);
+    members[1].sync_now().unwrap();
+    assert_eq!(stored_state(&mut raw, "quorum"), "open");
+    // The others hear of it by message, or at their next interval.
+    for m in &members[2..] {
+        until_refused(m);
+        assert_eq!(
+            m.metrics().reason,
+            Some(fusebox::Reason::Quorum { open: 2, live: 4 })
+        );
+    }
+}
+
+/// Worker: a quorum member that fails until it is open on its own, says
+/// so, and waits to be killed.
+#[test]
+fn worker_quorum_member_open_alone() {
+    if !common::is_worker() {
+        return;
+    }
+    let b = quorum_member(&common::var("STORE_URL"), "mortal");
+    fail_until_refused(&b);
+    b.sync_now().unwrap();
+    common::report("open", true);
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+}
+
+#[test]
+fn quorum_a_dead_process_stops_counting_within_the_liveness_window() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let mut worker = common::spawn_worker(
+        "worker_quorum_member_open_alone",
+        &[("STORE_URL", url.clone())],
+    );
+    let mut out = BufReader::new(worker.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("@@open") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the worker ended");
+    }
+    worker.kill().unwrap(); // SIGKILL: no last word
+    let _ = worker.wait();
+    // Real time is the point: the dead member's last word ages out.
+    std::thread::sleep(QUORUM_LIVENESS + Duration::from_millis(50));
+    let survivor = quorum_member(&url, "mortal");
+    fail_until_refused(&survivor);
+    survivor.sync_now().unwrap();
+    let mut raw = client(&server);
+    assert_eq!(
+        stored_state(&mut raw, "mortal"),
+        "closed",
+        "one live process open of one: at_least(2) is not met"
+    );
+    let second = quorum_member(&url, "mortal");
+    fail_until_refused(&second);
+    second.sync_now().unwrap();
+    assert_eq!(stored_state(&mut raw, "mortal"), "open");
 }

@@ -181,3 +181,41 @@ fn redis_manual_states_never_expire() {
         "closed: expires again"
     );
 }
+
+#[test]
+fn redis_peeking_reads_states_and_keeps_nothing_alive() {
+    let server = RedisServer::start();
+    let mut raw = redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let store = || RedisStore::open(&server.url()).unwrap().ttl(TTL);
+    let b = breaker("idle", store());
+    let _ = b.call(|| Err::<(), _>("down"));
+    let _: () = redis::cmd("SET")
+        .arg("circuit_breaker:other")
+        .arg("x")
+        .query(&mut raw)
+        .unwrap();
+    // As if 59 minutes had passed: a breaker's own read would renew it.
+    pexpire(&mut raw, "circuit_breaker:idle", 60_000);
+
+    let names: Vec<String> = ["idle", "gone", "other"].map(String::from).to_vec();
+    let states = store().peek(&names).unwrap();
+    assert!(
+        states[0].as_deref().unwrap().contains("state=open"),
+        "{states:?}"
+    );
+    assert_eq!(states[1], None);
+    assert_eq!(states[2].as_deref(), Some("(a redis string, not a hash)"));
+    assert!(
+        pttl(&mut raw, "circuit_breaker:idle") <= 60_000,
+        "peeking renewed it"
+    );
+
+    // More names than one round trip takes.
+    let many: Vec<String> = (0..450).map(|i| format!("n{i}")).collect();
+    let states = store().peek(&many).unwrap();
+    assert_eq!(states.len(), 450);
+    assert!(states.iter().all(Option::is_none));
+}

@@ -63,6 +63,7 @@ impl Clock {
     }
 
     /// Whether this is the system's clock (not a [`ManualClock`]).
+    #[cfg_attr(fusebox_loom, allow(dead_code))]
     pub(crate) fn is_system(&self) -> bool {
         matches!(self.source, Source::System { .. })
     }

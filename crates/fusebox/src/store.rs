@@ -41,7 +41,7 @@ pub trait Store: Send + Sync + 'static {
     fn names(&self) -> Result<Vec<String>, StoreError>;
 
     /// How often breakers kept here synchronise with the store in fleet
-    /// mode (see [`crate::_guide::fleet`]); `None`, the default, for one
+    /// mode (see the [guide](crate::_guide), "Fleet mode"); `None`, the default, for one
     /// transaction per call.
     fn sync_interval(&self) -> Option<Duration> {
         None
@@ -172,7 +172,8 @@ impl MemoryStore {
     }
 
     /// Fleet mode: breakers built on this store count closed calls locally
-    /// and synchronise every `interval` (see [`crate::_guide::fleet`]).
+    /// and synchronise every `interval` (see the [guide](crate::_guide),
+    /// "Fleet mode").
     #[must_use]
     pub fn sync_every(mut self, interval: Duration) -> MemoryStore {
         self.sync = Some(interval);

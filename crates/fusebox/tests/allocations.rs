@@ -156,3 +156,32 @@ fn the_system_clock_allocates_nothing_on_the_way_to_open_and_rejecting() {
     });
     assert_eq!(open, 0, "open rejections on the system clock allocated");
 }
+
+/// Fleet mode's calls run in memory too: closed calls, failures and
+/// rejections on the local copy allocate nothing (the synchronisation
+/// thread, which does, runs beside them).
+#[test]
+fn fleet_mode_calls_allocate_nothing() {
+    use fusebox::store::MemoryStore;
+    let store = MemoryStore::new().sync_every(Duration::from_millis(1));
+    let breaker = CircuitBreaker::builder("alloc-fleet")
+        .failure_threshold(1_000)
+        .recovery_timeout(Duration::from_secs(600))
+        .store(store)
+        .build()
+        .unwrap();
+    let made = allocations(|| {
+        for i in 0..10_000u32 {
+            let _ = breaker.call(|| if i % 100 == 0 { Err(i) } else { Ok(i) });
+        }
+    });
+    assert_eq!(made, 0, "closed calls in fleet mode allocated");
+    // Trip through the store (this allocates: a transaction), then refuse.
+    breaker.trip();
+    let made = allocations(|| {
+        for _ in 0..10_000 {
+            assert!(breaker.try_acquire().is_err());
+        }
+    });
+    assert_eq!(made, 0, "refusals in fleet mode allocated");
+}

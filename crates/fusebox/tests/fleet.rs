@@ -190,3 +190,45 @@ fn manual_operations_reach_the_store_at_once() {
     a.sync_now().unwrap();
     assert!(a.try_acquire().is_ok());
 }
+
+/// Threads of this process with `name` (Linux shows them in /proc).
+#[cfg(target_os = "linux")]
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim() == name)
+        .count()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn one_thread_synchronises_every_breaker_of_the_process() {
+    let store = MemoryStore::new().sync_every(Duration::from_millis(5));
+    let breakers: Vec<CircuitBreaker> = (0..200)
+        .map(|i| {
+            CircuitBreaker::builder(format!("host-{i}"))
+                .store(store.clone())
+                .build()
+                .unwrap()
+        })
+        .collect();
+    for b in &breakers {
+        fail(b).unwrap_err();
+    }
+    assert_eq!(threads_named("fusebox-sync"), 1);
+    // Every breaker is synchronised by it: their failures reach the store.
+    let started = std::time::Instant::now();
+    while (0..200).any(|i| {
+        store
+            .raw(&format!("host-{i}"))
+            .is_none_or(|r| !r.contains("fsc=1"))
+    }) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "not synchronised"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(breakers);
+}

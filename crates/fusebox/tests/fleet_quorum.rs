@@ -159,3 +159,33 @@ fn quorum_needs_a_store_in_fleet_mode() {
         assert!(error.to_string().contains("quorum"), "{error}");
     }
 }
+
+#[test]
+fn a_member_heard_from_in_the_future_still_ages_out() {
+    let (clock, store, members) = fleet(2, Quorum::at_least(2));
+    sync_all(&members);
+    // A foreign writer claims an open member last seen at the end of time.
+    let raw = store.raw("quorum").unwrap();
+    let forged = raw.replacen(" epoch=", &format!(" mem=abc:o:{} epoch=", u64::MAX), 1);
+    store.put_raw("quorum", &forged);
+    // Read now, it counts as heard from now (one open of two: not met)...
+    members[1].sync_now().unwrap();
+    assert!(store.raw("quorum").unwrap().contains("state=closed"));
+    // ...and ages out like any other.
+    clock.advance(LIVENESS + Duration::from_millis(1));
+    fail_until_open(&members[0]);
+    members[0].sync_now().unwrap();
+    let raw = store.raw("quorum").unwrap();
+    assert!(raw.contains("state=closed"), "{raw}");
+}
+
+#[test]
+fn an_interval_of_any_length_is_taken() {
+    let store = MemoryStore::new().sync_every(Duration::MAX);
+    let b = CircuitBreaker::builder("long")
+        .store(store)
+        .quorum(Quorum::at_least(1))
+        .build()
+        .unwrap();
+    assert!(b.try_acquire().is_ok());
+}

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test file uses its own part of this
 
+pub(crate) mod dashboard;
 pub(crate) mod redis;
 
 use std::io::{BufRead, BufReader};

@@ -18,6 +18,11 @@ impl RedisServer {
             .local_addr()
             .unwrap()
             .port();
+        RedisServer::start_on(port, password)
+    }
+
+    /// Starts a server on `port` (one that was stopped, say).
+    pub(crate) fn start_on(port: u16, password: Option<&str>) -> RedisServer {
         let mut command = Command::new("redis-server");
         command
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])

@@ -13,6 +13,7 @@ use crate::redact::redact_url;
 use crate::{state_name, DEFAULT_PREFIX, DEFAULT_TIMEOUT, DEFAULT_TTL};
 
 mod connect;
+mod peek;
 mod watch;
 
 use connect::ConnectError;

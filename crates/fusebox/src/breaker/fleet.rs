@@ -18,6 +18,8 @@ pub(crate) struct Unsent {
     /// Outcomes the local machine recorded since the last cut, tagged with
     /// the shared generation they count for.
     batch: Batch,
+    /// A lock-free success came before the batch's first failure.
+    led_by_success: bool,
     /// The number of the store operation whose result the local machine
     /// took last.
     adopted: u64,
@@ -33,6 +35,7 @@ impl Unsent {
         Unsent {
             cut: Totals::default(),
             batch: Batch::new(0),
+            led_by_success: false,
             adopted: 0,
             fleet_generation: 0,
             mirrors: false,
@@ -87,7 +90,11 @@ impl Shared {
         let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
         let ran = self.on_store(&fleet.exact, || {
             let flushed = fleet.exact.flush(&self.name, batch, |machine, now| {
-                let mut change = manual.map(|to| machine.manual(to, now));
+                // An elapsed open duration is the fleet's to end, once.
+                let mut change = machine.tick(now);
+                if let Some(to) = manual {
+                    change = Some(machine.manual(to, now));
+                }
                 if let Some((rule, liveness)) = fleet.quorum {
                     let gathered = machine.gather(fleet.member, open_alone, now, rule, liveness);
                     change = change.or(gathered);
@@ -130,13 +137,16 @@ impl Shared {
         let lock_free = since
             .get(Count::Success)
             .wrapping_sub(since.get(Count::Unmerged));
-        // Lock-free successes happen only with no failure streak, so before
-        // the failures the local machine counted since.
-        let mut batch = Batch {
-            successes: lock_free,
-            ..Batch::new(unsent.batch.generation)
-        };
-        batch.then(&unsent.batch);
+        // A success takes the lock-free way only while the local machine has
+        // no failure streak: after a success it recorded, or before the
+        // batch's first failure (noted when that failure was recorded). So
+        // the failures after the last success are what it counted, and
+        // those before the first too, unless a lock-free success led.
+        let mut batch = unsent.batch;
+        batch.successes = batch.successes.saturating_add(lock_free);
+        if std::mem::take(&mut unsent.led_by_success) {
+            batch.head = 0;
+        }
         unsent.cut = totals;
         unsent.batch = Batch::new(unsent.batch.generation);
         (batch, open_alone)
@@ -168,6 +178,7 @@ impl Shared {
                 // generation the fleet has left: they count for nothing.
                 locked.unsent.cut = self.counters.totals();
                 locked.unsent.batch = Batch::new(fleet.generation());
+                locked.unsent.led_by_success = false;
             }
             let (store_now, local_now) = (seen.store_now, seen.local_now);
             let local = |t: Nanos| {
@@ -269,7 +280,15 @@ impl Shared {
                     Report::Cancelled if self.cancel_is_failure => Report::Failure,
                     report => report,
                 };
-                locked.unsent.batch.count(report, call.slow);
+                let unsent = &mut locked.unsent;
+                if report == Report::Failure && unsent.batch.is_empty() {
+                    let since = self.counters.totals().since(&unsent.cut);
+                    let lock_free = since
+                        .get(Count::Success)
+                        .wrapping_sub(since.get(Count::Unmerged));
+                    unsent.led_by_success = lock_free > 0;
+                }
+                unsent.batch.count(report, call.slow);
             }
             locked.machine.record(ticket, call, now)
         });

@@ -18,6 +18,12 @@ use crate::{Reason, State};
 pub(crate) const LOCAL_PROBE: u64 = 1 << 63;
 
 /// The outcomes of one process's closed calls between two flushes.
+///
+/// Merged into the shared streak, it is exactly the calls replayed in this
+/// process's order, given that no run of failures between two of its
+/// successes reaches the threshold (the process's own view would have
+/// tripped first): the failures before its first success extend the shared
+/// streak, and those after its last success start the next.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Batch {
     /// The generation the calls were admitted in: a batch changes only the
@@ -25,6 +31,8 @@ pub(crate) struct Batch {
     pub(crate) generation: u64,
     pub(crate) successes: u64,
     pub(crate) failures: u64,
+    /// Failures before the first success; all of them when none succeeded.
+    pub(crate) head: u64,
     /// Failures after the last success; all of them when none succeeded.
     pub(crate) tail: u64,
     /// Calls (of either outcome) slower than the slow-call limit.
@@ -52,6 +60,9 @@ impl Batch {
                 self.tail = 0;
             }
             Report::Failure => {
+                if self.successes == 0 {
+                    self.head = self.head.saturating_add(1);
+                }
                 self.failures = self.failures.saturating_add(1);
                 self.tail = self.tail.saturating_add(1);
             }
@@ -64,6 +75,9 @@ impl Batch {
 
     /// Adds the calls of `later`, made after these, of the same generation.
     pub(crate) fn then(&mut self, later: &Batch) {
+        if self.successes == 0 {
+            self.head = self.head.saturating_add(later.head);
+        }
         self.tail = if later.successes > 0 {
             later.tail
         } else {
@@ -108,16 +122,20 @@ impl Machine {
             self.last_failure = Some(now);
             self.failures_since_closed = self.failures_since_closed.saturating_add(batch.failures);
         }
-        let streak = if batch.successes > 0 {
-            batch.tail.min(batch.failures)
+        let before = u64::from(self.failure_streak);
+        let (run, streak) = if batch.successes > 0 {
+            // The run the batch's first failures extend, then its last.
+            let head = before.saturating_add(batch.head.min(batch.failures));
+            (head.max(batch.tail), batch.tail.min(batch.failures))
         } else {
-            u64::from(self.failure_streak).saturating_add(batch.failures)
+            let run = before.saturating_add(batch.failures);
+            (run, run)
         };
         self.failure_streak = u32::try_from(streak).unwrap_or(u32::MAX);
         if let Some(threshold) = self.settings.failure_threshold {
-            if batch.failures > 0 && self.failure_streak >= threshold {
-                let streak = self.failure_streak;
-                return Some(self.enter(State::Open, Reason::ConsecutiveFailures(streak), now));
+            if batch.failures > 0 && run >= u64::from(threshold) {
+                let run = u32::try_from(run).unwrap_or(u32::MAX);
+                return Some(self.enter(State::Open, Reason::ConsecutiveFailures(run), now));
             }
         }
         let (window, rates) = (self.window.as_ref()?, self.settings.rates.as_ref()?);
@@ -238,14 +256,22 @@ mod tests {
 
     #[test]
     fn a_batch_keeps_the_failures_after_the_last_success() {
-        assert_eq!(batch("ffsff").tail, 2);
-        assert_eq!(batch("fff").tail, 3);
-        assert_eq!(batch("ffs").tail, 0);
-        let mut joined = batch("ffsf");
+        assert_eq!((batch("ffsff").head, batch("ffsff").tail), (2, 2));
+        assert_eq!((batch("fff").head, batch("fff").tail), (3, 3));
+        assert_eq!((batch("ffs").head, batch("ffs").tail), (2, 0));
+        let mut joined = batch("ff");
+        joined.then(&batch("fsf"));
+        assert_eq!((joined.head, joined.tail), (3, 1));
         joined.then(&batch("ff"));
-        assert_eq!((joined.successes, joined.failures, joined.tail), (1, 5, 3));
+        assert_eq!(
+            (joined.successes, joined.failures, joined.head, joined.tail),
+            (1, 6, 3, 3)
+        );
         joined.then(&batch("sf"));
-        assert_eq!((joined.successes, joined.failures, joined.tail), (2, 6, 1));
+        assert_eq!(
+            (joined.successes, joined.failures, joined.head, joined.tail),
+            (2, 7, 3, 1)
+        );
     }
 
     #[test]

@@ -201,6 +201,10 @@ impl Machine {
         if self.next_probe <= highest {
             self.next_probe = highest.wrapping_add(1).max(1);
         }
+        // A member heard from "in the future" would never age out.
+        for member in &mut self.members {
+            member.seen = member.seen.min(now);
+        }
         if self.state == State::Closed {
             self.failures_since_closed = self
                 .failures_since_closed
