@@ -26,7 +26,9 @@ const INLINE: usize = 23;
 ///
 /// It dereferences to `str` and compares with `&str`, so
 /// `rejected.name == "s3_upload"` and `format!("{}", rejected.name)` work.
-/// Cloning a name of up to 23 bytes copies it; a longer one is shared. It
+/// Cloning a name of up to 23 bytes copies it; a longer one is shared (a
+/// breaker's rejections clone a copy kept for the rejecting thread, so
+/// threads refusing calls at once never write one reference count). It
 /// is 24 bytes: every byte of it is copied by every rejection and enlarges
 /// every `Result` a call returns, so the inline length is a trade (47 bytes
 /// inline made a ready `call_async` half as fast as 23).
@@ -94,7 +96,9 @@ impl Name {
 
 /// The names a breaker's rejections carry: its own, copied, when short;
 /// when long, one separately counted copy per thread slot, so that threads
-/// refusing calls at once never write the same reference count.
+/// refusing calls at once never write the same reference count. The text
+/// is stored once; the copies cost a breaker with a long name 16 blocks of
+/// 128 bytes, made when it is built (a rejection allocates nothing).
 pub(crate) struct RejectionNames {
     /// Empty for a name kept inline.
     per_slot: Box<[Name]>,
