@@ -22,11 +22,11 @@ from ._retry import retry
 from . import _fusebox
 
 CircuitOpenException = CircuitOpenError
-"""The same class as ``CircuitOpenError``, under the name of seed code."""
+"""The same class as ``CircuitOpenError``, under the name other breaker libraries use."""
 CircuitBreakerOpenError = CircuitOpenError
-"""The same class as ``CircuitOpenError``, under the name of seed code."""
+"""The same class as ``CircuitOpenError``, under the name other breaker libraries use."""
 CircuitBreakerOpenException = CircuitOpenError
-"""The same class as ``CircuitOpenError``, under the name of seed code."""
+"""The same class as ``CircuitOpenError``, under the name other breaker libraries use."""
 
 Permit = _fusebox.Permit
 ManualClock = _fusebox.ManualClock

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any, Callable, Optional, Tuple, Type, TypeVar, cast
 
 from . import _fusebox
+from ._types import CircuitOpenError
 
 __all__ = ["CircuitBreaker"]
 
@@ -45,6 +46,7 @@ class CircuitBreaker(_fusebox.CircuitBreaker):
     * ``fallback``: while calls are refused, ``fallback(*args, **kwargs)``
       answers instead of ``CircuitOpenError`` (awaited if async).
     * ``probe_timeout``: a trial call silent this long frees its slot.
+    * Durations are seconds (int or float) or ``datetime.timedelta``.
     * ``fail_closed``: refuse calls while the store cannot be reached,
       instead of running on local state.
     * ``clock``: a ``ManualClock``, for tests that move time by hand.
@@ -84,39 +86,56 @@ class CircuitBreaker(_fusebox.CircuitBreaker):
         self.__exit__(kind, error, traceback)
 
 
-# Python 3.12+ can mark any callable as a coroutine function for inspect.
-_mark_coroutine_function: Optional[Callable[[Any], Any]] = getattr(
-    inspect, "markcoroutinefunction", None
-)
-
-
 def guard(breaker: _fusebox.CircuitBreaker, func: F, fallback: Optional[Callable[..., Any]]) -> F:
     """``func`` with its calls going through ``breaker``, answered by
     ``fallback`` (or the breaker's own) while refused.
 
-    The result is a ``Guarded`` written in Rust, with the function's name,
-    docstring and ``__wrapped__``. An ``async def`` before Python 3.12 gets
-    an ``async def`` wrapper instead, since only a real coroutine function
-    passes ``inspect.iscoroutinefunction`` there (frameworks check it)."""
+    A sync function gets a ``Guarded``, written in Rust: a call is one
+    extension call. An ``async def`` gets an ``async def`` wrapper, which
+    frameworks recognise (``inspect.iscoroutinefunction``) and which CPython
+    awaits faster than any extension object: it takes a permit, awaits the
+    call and settles the permit with how it ended. Both carry the function's
+    name, docstring and ``__wrapped__``."""
     if not callable(func):
         raise TypeError(f"func must be callable, not {type(func).__name__}")
     if fallback is not None and not callable(fallback):
         raise TypeError(f"fallback must be callable, not {type(fallback).__name__}")
-    is_async = inspect.iscoroutinefunction(func)
-    if is_async and _mark_coroutine_function is None:
-        execute_or = breaker.execute_or
-
-        @functools.wraps(func)
-        async def run_async(*args: Any, **kwargs: Any) -> Any:
-            return await execute_or(fallback, func, *args, **kwargs)
-
-        run_async.breaker = breaker  # type: ignore[attr-defined]
-        return cast(F, run_async)
-    guarded = _fusebox.Guarded(breaker, func, fallback, is_async)
+    if inspect.iscoroutinefunction(func):
+        return cast(F, _guard_async(breaker, func, fallback))
+    guarded = _fusebox.Guarded(breaker, func, fallback)
     functools.update_wrapper(guarded, func)
-    if is_async and _mark_coroutine_function is not None:
-        _mark_coroutine_function(guarded)
     return cast(F, guarded)
+
+
+def _guard_async(
+    breaker: _fusebox.CircuitBreaker,
+    func: Callable[..., Any],
+    fallback: Optional[Callable[..., Any]],
+) -> Callable[..., Any]:
+    acquire = breaker.acquire
+    answer = fallback if fallback is not None else breaker.fallback
+
+    @functools.wraps(func)
+    async def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            permit = acquire()
+        except CircuitOpenError:
+            if answer is None:
+                raise
+            result = answer(*args, **kwargs)
+            return (await result) if inspect.isawaitable(result) else result
+        try:
+            result = await func(*args, **kwargs)
+        except BaseException as error:
+            # Excluded: ignored; an Exception: a failure; CancelledError or
+            # GeneratorExit (the task cancelled, the coroutine closed): neutral.
+            permit.settle(error)
+            raise
+        permit.success()
+        return result
+
+    guarded.breaker = breaker  # type: ignore[attr-defined]
+    return guarded
 
 
 def _take_block(breaker: CircuitBreaker) -> _fusebox.Permit:

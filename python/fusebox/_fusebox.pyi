@@ -1,6 +1,7 @@
 """Types of the extension module ``fusebox._fusebox`` (written in Rust)."""
 
 import os
+from datetime import timedelta
 from typing import overload, Any, Awaitable, Callable, Dict, Generator, List, Optional, Tuple, Type, TypeVar, Union
 
 from ._types import CircuitState, Transition
@@ -8,6 +9,8 @@ from ._types import CircuitState, Transition
 T = TypeVar("T")
 C = TypeVar("C", bound=Callable[[Transition], Any])
 
+_Seconds = Union[float, timedelta]
+"""A duration: seconds (int or float) or a ``datetime.timedelta``."""
 _Exclude = Union[Type[BaseException], Tuple[Type[BaseException], ...]]
 
 class Permit:
@@ -35,7 +38,7 @@ class Guarded:
     """A function whose calls go through a breaker (what ``@cb`` returns)."""
 
     def __init__(
-        self, breaker: CircuitBreaker, func: Callable[..., Any], fallback: Optional[Callable[..., Any]], awaitable: bool
+        self, breaker: CircuitBreaker, func: Callable[..., Any], fallback: Optional[Callable[..., Any]]
     ) -> None: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
     def __get__(self, instance: Any, owner: Any = None) -> Any: ...
@@ -55,7 +58,7 @@ class ManualClock:
     """Time moved by hand, for tests: ``CircuitBreaker(..., clock=clock)``."""
 
     def __init__(self) -> None: ...
-    def advance(self, seconds: float) -> None: ...
+    def advance(self, seconds: _Seconds) -> None: ...
     @property
     def elapsed(self) -> float: ...
 
@@ -64,16 +67,16 @@ class CircuitBreaker:
         self,
         name: Optional[str] = None,
         failure_threshold: Optional[int] = 5,
-        recovery_timeout: Optional[float] = 30.0,
+        recovery_timeout: Optional[_Seconds] = 30.0,
         success_threshold: Optional[int] = 1,
         half_open_max_calls: Optional[int] = 1,
         exclude: Optional[_Exclude] = (),
         store: Optional[str] = None,
         fallback: Optional[Callable[..., Any]] = None,
         *,
-        probe_timeout: Optional[float] = 60.0,
+        probe_timeout: Optional[_Seconds] = 60.0,
         fail_closed: Optional[bool] = False,
-        reset_timeout: Optional[float] = None,
+        reset_timeout: Optional[_Seconds] = None,
         config: Optional[LoadedConfig] = None,
         clock: Optional[ManualClock] = None,
     ) -> None: ...

@@ -14,6 +14,7 @@ import errno
 import math
 import os
 import threading
+from datetime import timedelta
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, Union, cast
 
 from . import _fusebox
@@ -78,6 +79,8 @@ def _check_same(breaker: CircuitBreaker, setting: str, wanted: Any) -> None:
         return
     have = getattr(breaker, setting)
     if setting == "recovery_timeout":
+        if isinstance(wanted, timedelta):
+            wanted = wanted.total_seconds()
         same = isinstance(wanted, (int, float)) and math.isclose(have, wanted, rel_tol=1e-9)
     elif setting == "exclude":
         wanted_set = {wanted} if isinstance(wanted, type) else set(wanted)
@@ -113,7 +116,7 @@ def circuit_breaker(
     name: Optional[str] = None,
     *,
     failure_threshold: Optional[int] = None,
-    recovery_timeout: Optional[float] = None,
+    recovery_timeout: Union[float, timedelta, None] = None,
     success_threshold: Optional[int] = None,
     half_open_max_calls: Optional[int] = None,
     exclude: Optional[Tuple[type, ...]] = None,

@@ -16,6 +16,7 @@ import inspect
 import math
 import random
 import time
+from datetime import timedelta
 from typing import Any, Callable, Optional, Tuple, Type, TypeVar, Union, cast
 
 from ._breaker import CircuitBreaker
@@ -28,8 +29,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def retry(
     max_attempts: int = 3,
-    base_delay: float = 1.0,
-    max_delay: float = 30.0,
+    base_delay: Union[float, timedelta] = 1.0,
+    max_delay: Union[float, timedelta] = 30.0,
     jitter: bool = True,
     breaker: Optional[CircuitBreaker] = None,
     retry_on: Union[Type[BaseException], Tuple[Type[BaseException], ...]] = Exception,
@@ -39,11 +40,11 @@ def retry(
 
     Before attempt ``n + 1`` it waits ``min(max_delay, base_delay * 2**(n-1))``
     seconds, a uniformly random share of that with ``jitter`` (full
-    jitter). Only exceptions of ``retry_on`` are retried; others are raised
+    jitter); the delays are seconds or ``datetime.timedelta``. Only exceptions of ``retry_on`` are retried; others are raised
     at once."""
     _check_count("max_attempts", max_attempts)
-    _check_seconds("base_delay", base_delay)
-    _check_seconds("max_delay", max_delay)
+    base_delay = _seconds("base_delay", base_delay)
+    max_delay = _seconds("max_delay", max_delay)
     if max_delay < base_delay:
         raise ValueError(f"max_delay must be at least base_delay ({base_delay}), got {max_delay}")
     if not isinstance(jitter, bool):
@@ -153,8 +154,17 @@ def _check_count(name: str, value: object) -> None:
         raise ValueError(f"{name} must be at least 1 (got {value})")
 
 
-def _check_seconds(name: str, value: object) -> None:
+def _seconds(name: str, value: object) -> float:
+    """``value`` (seconds, or a ``timedelta``) as seconds, finite and at least 0."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+        if seconds < 0:
+            raise ValueError(f"{name} must be at least 0 seconds (got {value!r}, {seconds} seconds)")
+        return seconds
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a number of seconds or a datetime.timedelta, not {type(value).__name__}"
+        )
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number of seconds of at least 0 (got {value})")
+    return float(value)

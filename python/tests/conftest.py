@@ -41,7 +41,9 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        # A timeout far above the 50 ms default: on a loaded test machine a
+        # command may take longer, and that would read as an outage.
+        return f"redis://127.0.0.1:{self.port}/0?timeout=5s"
 
     def start(self) -> None:
         binary = shutil.which("redis-server")

@@ -284,3 +284,133 @@ async def test_execute_accepts_a_coroutine_already_made(name: str) -> None:
     with pytest.raises(TypeError, match="func"):
         cb.execute(made, 2)  # type: ignore[call-overload]
     made.close()
+
+
+class Ticks:
+    """An awaitable that is not a coroutine: its `__await__` is a generator
+    that yields once to the event loop, then returns `value`."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        yield None
+        return self.value
+
+
+def test_execute_driven_by_hand_follows_the_coroutine_protocol(name: str) -> None:
+    cb = CircuitBreaker(name)
+
+    async def twice(value: int) -> int:
+        return 2 * await Ticks(value)
+
+    running = cb.execute(twice, 21)
+    assert running.send(None) is None  # suspended at the yield
+    with pytest.raises(StopIteration) as returned:
+        running.send(None)
+    assert returned.value.value == 42
+    assert cb.metrics()["successes"] == 1
+
+    suspended = cb.execute(Ticks(5))  # an awaitable given alone
+    assert suspended.send(None) is None
+    with pytest.raises(Down):
+        suspended.throw(Down("while suspended"))
+    assert cb.metrics()["failures"] == 1
+
+    nothing = cb.execute(twice, 0)
+    next(nothing)
+    with pytest.raises(StopIteration) as returned:
+        next(nothing)
+    assert returned.value.value == 0
+    assert cb.metrics()["successes"] == 2
+
+
+@pytest.mark.asyncio
+async def test_awaited_values_come_back_unchanged(name: str) -> None:
+    cb = CircuitBreaker(name)
+    marker = object()
+
+    async def give(value: object) -> object:
+        return value
+
+    for value in (None, 0, (), (1, 2), StopIteration("a value"), marker):
+        assert await cb.execute(give, value) is value
+        assert await cb.execute(Ticks(7)) == 7
+    assert cb.metrics()["successes"] == 12
+
+
+@pytest.mark.asyncio
+async def test_the_async_decorator_settles_as_execute_does(
+    name: str, clock: fusebox.ManualClock
+) -> None:
+    cb = CircuitBreaker(
+        name, failure_threshold=1, recovery_timeout=1.0, exclude=KeyError, clock=clock
+    )
+    started = asyncio.Event()
+
+    @cb
+    async def call(kind: str) -> str:
+        if kind == "missing":
+            raise KeyError(kind)
+        if kind == "hang":
+            started.set()
+            await asyncio.sleep(3600)
+        if kind == "down":
+            raise Down(kind)
+        return kind
+
+    with pytest.raises(KeyError):
+        await call("missing")
+    assert (cb.metrics()["ignored"], cb.state) == (1, CircuitState.CLOSED)
+    with pytest.raises(Down):
+        await call("down")
+    assert cb.state is CircuitState.OPEN
+    clock.advance(1.0)
+    # A trial call cancelled mid-way frees its slot and counts nothing.
+    task = asyncio.ensure_future(call("hang"))
+    await started.wait()
+    assert cb.metrics()["half_open_in_flight"] == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    m = cb.metrics()
+    assert (m["half_open_in_flight"], m["cancelled"], m["failures"]) == (0, 1, 1)
+    # A coroutine closed before it finished is neutral too.
+    closed = call("hang")
+    started.clear()
+    closed.send(None)
+    closed.close()
+    assert cb.metrics()["cancelled"] == 2
+    assert await call("fine") == "fine"
+    assert cb.state is CircuitState.CLOSED
+
+
+@pytest.mark.asyncio
+async def test_the_async_decorator_answers_with_its_fallback(name: str) -> None:
+    cb = fusebox.get_breaker(name)
+    cb.trip()
+
+    async def from_cache(key: str) -> str:
+        return f"cached {key}"
+
+    @fusebox.circuit_breaker(name=name, fallback=lambda key: f"default {key}")
+    async def plain(key: str) -> str:
+        return key
+
+    @fusebox.circuit_breaker(name=name, fallback=from_cache)
+    async def awaited(key: str) -> str:
+        return key
+
+    ran: List[str] = []
+
+    @cb
+    async def refused(key: str) -> str:
+        ran.append(key)
+        return key
+
+    assert await plain("k") == "default k"
+    assert await awaited("k") == "cached k"
+    with pytest.raises(CircuitOpenError):
+        await refused("k")
+    assert ran == []
+    assert plain.breaker is cb  # type: ignore[attr-defined]

@@ -144,7 +144,7 @@ def test_connections_made_before_fork_are_not_shared_with_the_children(
     # counted twice. Each process must use connections of its own.
     if kind == "redis":
         server = request.getfixturevalue("redis")
-        url = f"{server.url}?timeout=10s"
+        url = server.url.replace("timeout=5s", "timeout=10s")
     else:
         url = f"sqlite:///{tmp_path}/state.db?timeout=10s"
     cb = CircuitBreaker(name, failure_threshold=1_000_000, store=url)
@@ -170,3 +170,51 @@ def test_connections_made_before_fork_are_not_shared_with_the_children(
     assert not cb.metrics()["degraded"]
     fresh = CircuitBreaker(name, failure_threshold=1_000_000, store=url)
     assert fresh.failure_count == (children + 1) * calls
+
+
+FORK_AFTER_USE = """
+import os, sys, warnings
+import fusebox
+
+# Every kind of use that could start a thread: an open breaker refusing
+# (its rejections read the time), a closed one, an async call.
+opened = fusebox.CircuitBreaker("opened", recovery_timeout=3600.0)
+opened.trip()
+for _ in range(10_000):
+    try:
+        opened.call(len, "")
+    except fusebox.CircuitOpenError:
+        pass
+closed = fusebox.CircuitBreaker("closed")
+for _ in range(1_000):
+    closed.call(len, "")
+import asyncio
+async def answer():
+    return 42
+assert asyncio.run(closed.execute(answer)) == 42
+
+threads = sorted(os.listdir("/proc/self/task"))
+print("threads", len(threads))
+warnings.simplefilter("always")  # CPython 3.12+ warns on fork() with threads
+pid = os.fork()
+if pid == 0:
+    try:
+        opened.call(len, "")
+    except fusebox.CircuitOpenError:
+        os._exit(0)
+    os._exit(3)
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_a_process_that_used_fusebox_forks_without_threads() -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_AFTER_USE], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["threads 1", "child 0"], done.stdout + done.stderr
+    assert "multi-threaded" not in done.stderr, done.stderr

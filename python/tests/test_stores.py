@@ -110,7 +110,7 @@ def test_redis_keys_are_under_the_circuit_breaker_prefix(redis: RedisServer, nam
         cb.call(fail)
     keys = redis.cli("--scan").split()
     assert f"circuit_breaker:{name}" in keys, keys
-    custom = CircuitBreaker(name, store=redis.url + "?prefix=myapp:")
+    custom = CircuitBreaker(name, store=redis.url + "&prefix=myapp:")
     custom.trip()
     assert f"myapp:{name}" in redis.cli("--scan").split()
 

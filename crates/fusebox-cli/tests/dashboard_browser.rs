@@ -2,7 +2,8 @@
 //! WebDriver (`chromedriver`, installed by `scripts/test.sh` when missing)
 //! sees a breaker open live when another process trips it, shows a name
 //! with markup in it as text, resets the breaker with the token, and saves
-//! the screenshot the README shows (`docs/dashboard.png`).
+//! a screenshot (the README's, `docs/dashboard.png`, with
+//! `FUSEBOX_UPDATE_SCREENSHOT=1`).
 
 mod common;
 
@@ -111,8 +112,18 @@ fn row(name: &str, state: &str) -> String {
     format!("tr[data-name=\"{name}\"][data-state=\"{state}\"]")
 }
 
+/// Where the screenshot goes: the README's copy when asked for
+/// (`FUSEBOX_UPDATE_SCREENSHOT=1`), else beside the build, so that a test
+/// run leaves the checkout as it was.
 fn screenshot_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/dashboard.png")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    if std::env::var_os("FUSEBOX_UPDATE_SCREENSHOT").is_some() {
+        return root.join("docs/dashboard.png");
+    }
+    let dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join("dashboard.png")
 }
 
 #[test]

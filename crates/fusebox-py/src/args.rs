@@ -32,12 +32,25 @@ pub(crate) fn count(name: &str, value: &Bound<'_, PyAny>) -> PyResult<u32> {
     })
 }
 
-/// A duration: an `int` or `float` of seconds, finite and greater than zero.
+/// A duration: an `int` or `float` of seconds, or a `datetime.timedelta`;
+/// finite, greater than zero and at most the core's longest duration.
 pub(crate) fn seconds(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    let py = value.py();
+    let timedelta = py.import("datetime")?.getattr("timedelta")?;
+    if value.is_instance(&timedelta)? {
+        let secs: f64 = value.call_method0("total_seconds")?.extract()?;
+        return fusebox::duration_from_secs(name, secs).map_err(|error| {
+            PyValueError::new_err(format!(
+                "{name}: {} (got {}, {secs} seconds)",
+                error.expected,
+                value.repr().map(|r| r.to_string()).unwrap_or_default()
+            ))
+        });
+    }
     let is_number = value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>();
     if value.is_instance_of::<PyBool>() || !is_number {
         return Err(PyTypeError::new_err(format!(
-            "{name} must be a number of seconds (int or float), not {}",
+            "{name} must be a number of seconds (int or float) or a datetime.timedelta, not {}",
             type_name(value)
         )));
     }

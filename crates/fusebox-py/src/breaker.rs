@@ -258,7 +258,7 @@ impl CircuitBreaker {
         self.name.clone_ref(py)
     }
 
-    /// The breaker's name (the seeds' word for it).
+    /// The breaker's name, under the attribute other breaker libraries use.
     #[getter]
     fn operation_name(&self, py: Python<'_>) -> Py<PyString> {
         self.name.clone_ref(py)
@@ -288,21 +288,25 @@ impl CircuitBreaker {
         self.snapshot(py).last_failure_time.map(wall_clock)
     }
 
+    /// Failures in a row that open the breaker.
     #[getter]
     fn failure_threshold(&self) -> u32 {
         self.settings.failure_threshold
     }
 
+    /// Seconds the breaker stays open before it lets trial calls through.
     #[getter]
     fn recovery_timeout(&self) -> f64 {
         self.settings.recovery_timeout.as_secs_f64()
     }
 
+    /// Trial successes in a row that close a half-open breaker.
     #[getter]
     fn success_threshold(&self) -> u32 {
         self.settings.success_threshold
     }
 
+    /// Trial calls a half-open breaker lets run at once.
     #[getter]
     fn half_open_max_calls(&self) -> u32 {
         self.settings.half_open_max_calls
@@ -314,6 +318,7 @@ impl CircuitBreaker {
         self.store.clone()
     }
 
+    /// Exception classes that count as neither success nor failure.
     #[getter]
     fn exclude<'py>(&self, py: Python<'py>) -> Bound<'py, PyTuple> {
         match &self.exclude {
@@ -322,6 +327,7 @@ impl CircuitBreaker {
         }
     }
 
+    /// What answers refused calls instead of `CircuitOpenError`, or None.
     #[getter]
     fn fallback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         self.fallback.as_ref().map(|f| f.clone_ref(py))
@@ -332,11 +338,13 @@ impl CircuitBreaker {
         metrics_dict(py, &self.snapshot(py))
     }
 
-    /// Runs `func(*args, **kwargs)` through the breaker (see `fusebox.CircuitBreaker.call`).
-    ///
-    /// Takes the caller's whole argument tuple (`func` first) so that a call
-    /// with no arguments for `func` builds no second tuple.
-    #[pyo3(signature = (*args, **kwargs), text_signature = "(func, /, *args, **kwargs)")]
+    /// Runs `func(*args, **kwargs)` through the breaker and returns its
+    /// result; an exception it raises is counted and re-raised unchanged.
+    /// Refused, raises `CircuitOpenError` (or returns the fallback's answer).
+    /// On an `async def`, returns an awaitable, counted when it finishes.
+    // Takes the caller's whole argument tuple (`func` first) so that a call
+    // with no arguments for `func` builds no second tuple.
+    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, func, /, *args, **kwargs)")]
     fn call<'py>(
         slf: &Bound<'py, Self>,
         args: &Bound<'py, PyTuple>,
@@ -362,9 +370,11 @@ impl CircuitBreaker {
         call::call(slf, fallback, func, args, kwargs)
     }
 
-    /// An awaitable that runs `func(*args, **kwargs)` through the breaker
-    /// when awaited (see `fusebox.CircuitBreaker.execute`).
-    #[pyo3(signature = (*args, **kwargs), text_signature = "(func, /, *args, **kwargs)")]
+    /// An awaitable (a coroutine) that, when awaited, runs
+    /// `func(*args, **kwargs)` through the breaker and awaits its result:
+    /// counted as `call` counts, and neutral if cancelled. `func` may also be
+    /// an awaitable already made, given alone.
+    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, func, /, *args, **kwargs)")]
     fn execute(
         slf: &Bound<'_, Self>,
         args: &Bound<'_, PyTuple>,

@@ -21,8 +21,12 @@ use crate::python;
 pub(crate) fn rejected(py: Python<'_>, name: &Py<PyString>, refusal: &Rejected) -> PyErr {
     let retry_after = refusal.retry_after.map(|d| d.as_secs_f64());
     let state = python::state(py, refusal.state);
-    match python::open_error_type(py) {
-        Ok(class) => PyErr::from_type(class.clone(), (name.clone_ref(py), state, retry_after)),
+    // Made now rather than from boxed lazy arguments: the exception is
+    // raised at once anyway, and this spares an allocation per refusal.
+    let made = python::open_error_type(py)
+        .and_then(|class| class.call1((name.clone_ref(py), state, retry_after)));
+    match made {
+        Ok(error) => PyErr::from_value(error),
         Err(err) => err,
     }
 }

@@ -25,6 +25,7 @@ use pyo3::types::{PyDict, PyIterator, PyTuple};
 
 use crate::breaker::CircuitBreaker;
 use crate::python;
+use crate::send::{self as step, Sent};
 
 /// An awaited call through a breaker.
 #[pyclass(module = "fusebox._fusebox")]
@@ -50,11 +51,12 @@ enum Stage {
     Finished,
 }
 
-/// What a step of the inner awaitable came to.
-enum Step<'py> {
+/// Where a step left the execution, when it did not raise.
+enum Stepped<'py> {
+    /// Suspended: this goes to the event loop.
     Yielded(Bound<'py, PyAny>),
-    Returned(PyErr),
-    Raised(PyErr),
+    /// Finished with this value.
+    Returned(Bound<'py, PyAny>),
 }
 
 impl Execution {
@@ -155,7 +157,7 @@ impl Execution {
                     .get()
                     .settle(py, permit, Some(Outcome::Success));
             }
-            return Err(PyStopIteration::new_err((value.unbind(),)));
+            return Err(stop_iteration(value));
         }
         self.stage = Stage::Awaiting {
             inner: driven(value)?.unbind(),
@@ -165,11 +167,13 @@ impl Execution {
     }
 
     /// One step: start if needed, then pass `how` to the inner awaitable.
+    /// A return comes back as a value, not a `StopIteration`, unless the
+    /// awaitable raised one itself (then it is passed on as it is).
     fn step<'py>(
         &mut self,
         py: Python<'py>,
-        how: impl FnOnce(&Bound<'py, PyAny>) -> Step<'py>,
-    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        how: impl FnOnce(&Bound<'py, PyAny>) -> Sent<'py>,
+    ) -> PyResult<Stepped<'py>> {
         if matches!(self.stage, Stage::Pending { .. }) {
             self.start(py)?;
         }
@@ -180,12 +184,16 @@ impl Execution {
         };
         let inner = inner.bind(py).clone();
         match how(&inner) {
-            Step::Yielded(value) => Ok(Some(value)),
-            Step::Returned(stop) => {
+            Sent::Yielded(value) => Ok(Stepped::Yielded(value)),
+            Sent::Returned(value) => {
+                self.finish(py, Some(Outcome::Success));
+                Ok(Stepped::Returned(value))
+            }
+            Sent::Stopped(stop) => {
                 self.finish(py, Some(Outcome::Success));
                 Err(stop)
             }
-            Step::Raised(err) => {
+            Sent::Raised(err) => {
                 let outcome = self.breaker.bind(py).get().outcome_of(py, &err);
                 self.finish(py, outcome);
                 Err(err)
@@ -215,21 +223,43 @@ fn driven(awaitable: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
     Ok(iterator.cast_into::<PyIterator>()?.into_any())
 }
 
-/// `inner.send(value)`, without a bound method for a native coroutine.
-fn send<'py>(inner: &Bound<'py, PyAny>, value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    if python::is_coroutine(inner) {
+/// `inner.send(value)`: through `PyIter_Send` where the interpreter has it
+/// (3.10+), else the `send` method (unbound for a native coroutine).
+fn send<'py>(inner: &Bound<'py, PyAny>, value: &Bound<'py, PyAny>) -> Sent<'py> {
+    if let Some(sent) = step::iter_send(inner, value) {
+        return sent;
+    }
+    let result = if python::is_coroutine(inner) {
         python::coroutine_send(inner, value)
     } else {
         inner.call_method1(pyo3::intern!(inner.py(), "send"), (value,))
-    }
+    };
+    sort(inner.py(), result)
 }
 
 /// Sorts a result of the inner awaitable's `send` or `throw` method.
-fn sort<'py>(py: Python<'py>, result: PyResult<Bound<'py, PyAny>>) -> Step<'py> {
+fn sort<'py>(py: Python<'py>, result: PyResult<Bound<'py, PyAny>>) -> Sent<'py> {
     match result {
-        Ok(value) => Step::Yielded(value),
-        Err(err) if err.is_instance_of::<PyStopIteration>(py) => Step::Returned(err),
-        Err(err) => Step::Raised(err),
+        Ok(value) => Sent::Yielded(value),
+        Err(err) if err.is_instance_of::<PyStopIteration>(py) => Sent::Stopped(err),
+        Err(err) => Sent::Raised(err),
+    }
+}
+
+/// `StopIteration(value)`, made at once (no boxed lazy arguments).
+fn stop_iteration(value: Bound<'_, PyAny>) -> PyErr {
+    let py = value.py();
+    match py.get_type::<PyStopIteration>().call1((value,)) {
+        Ok(stop) => PyErr::from_value(stop),
+        Err(err) => err,
+    }
+}
+
+/// A step's end as `send` and `throw` give it: a return is a `StopIteration`.
+fn sent_back(stepped: Stepped<'_>) -> PyResult<Bound<'_, PyAny>> {
+    match stepped {
+        Stepped::Yielded(value) => Ok(value),
+        Stepped::Returned(value) => Err(stop_iteration(value)),
     }
 }
 
@@ -246,10 +276,13 @@ impl Execution {
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         // Not `PyIter_Next`: it swallows the `StopIteration` that carries
         // the awaited call's return value.
-        self.step(py, |inner| {
-            let none = py.None().into_bound(py);
-            sort(py, send(inner, &none))
-        })
+        let none = py.None().into_bound(py);
+        match self.step(py, |inner| send(inner, &none))? {
+            Stepped::Yielded(value) => Ok(Some(value)),
+            // Nothing raised: the interpreter reads that as returning None.
+            Stepped::Returned(value) if value.is_none() => Ok(None),
+            Stepped::Returned(value) => Err(stop_iteration(value)),
+        }
     }
 
     /// Sends `value` into the awaited call, as `coroutine.send` does.
@@ -257,19 +290,13 @@ impl Execution {
         &mut self,
         py: Python<'py>,
         value: &Bound<'py, PyAny>,
-    ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        if value.is_none() {
-            return self.__next__(py).and_then(|step| match step {
-                Some(value) => Ok(Some(value)),
-                None => Err(PyStopIteration::new_err(())),
-            });
-        }
-        if matches!(self.stage, Stage::Pending { .. }) {
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if !value.is_none() && matches!(self.stage, Stage::Pending { .. }) {
             return Err(pyo3::exceptions::PyTypeError::new_err(
                 "can't send non-None value to a just-started circuit breaker call",
             ));
         }
-        self.step(py, |inner| sort(py, send(inner, value)))
+        sent_back(self.step(py, |inner| send(inner, value))?)
     }
 
     /// Raises an exception inside the awaited call, as `coroutine.throw` does.
@@ -280,7 +307,7 @@ impl Execution {
         kind: &Bound<'py, PyAny>,
         value: Option<&Bound<'py, PyAny>>,
         traceback: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+    ) -> PyResult<Bound<'py, PyAny>> {
         if !matches!(self.stage, Stage::Awaiting { .. }) {
             // Never started (or over): nothing runs, the exception comes out.
             self.stage = Stage::Finished;
@@ -290,7 +317,7 @@ impl Execution {
             };
             return Err(PyErr::from_value(raised));
         }
-        self.step(py, |inner| {
+        let stepped = self.step(py, |inner| {
             let throw = pyo3::intern!(py, "throw");
             let result = match (value, traceback) {
                 (None, _) => inner.call_method1(throw, (kind,)),
@@ -298,7 +325,8 @@ impl Execution {
                 (Some(value), Some(tb)) => inner.call_method1(throw, (kind, value, tb)),
             };
             sort(py, result)
-        })
+        })?;
+        sent_back(stepped)
     }
 
     /// Stops the awaited call; neutral for the breaker.

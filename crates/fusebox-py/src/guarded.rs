@@ -2,9 +2,10 @@
 //! a callable written in Rust so that calling the decorated function costs
 //! one extension call, like `cb.call(func, ...)`, and no Python frame.
 //!
-//! The Python layer copies the function's name, docstring and
-//! `__wrapped__` onto it (`functools.update_wrapper`, hence the instance
-//! `__dict__`) and marks it as a coroutine function when it wraps one.
+//! Only sync functions get one: an `async def` gets a Python `async def`
+//! wrapper (see `fusebox._breaker.guard`). The Python layer copies the
+//! function's name, docstring and `__wrapped__` onto it
+//! (`functools.update_wrapper`, hence the instance `__dict__`).
 //! `__get__` binds it like a function, so decorated methods get `self`;
 //! `__reduce__` pickles it by its qualified name, like the function.
 
@@ -12,7 +13,6 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::breaker::CircuitBreaker;
-use crate::execution::Execution;
 use crate::{args, call};
 
 /// A function whose calls go through a breaker.
@@ -21,19 +21,16 @@ pub(crate) struct Guarded {
     breaker: Py<CircuitBreaker>,
     func: Py<PyAny>,
     fallback: Option<Py<PyAny>>,
-    /// Calls return an awaitable (the function is an `async def`).
-    awaitable: bool,
 }
 
 #[pymethods]
 impl Guarded {
     #[new]
-    #[pyo3(signature = (breaker, func, fallback, awaitable))]
+    #[pyo3(signature = (breaker, func, fallback))]
     fn new(
         breaker: Bound<'_, CircuitBreaker>,
         func: &Bound<'_, PyAny>,
         fallback: Option<&Bound<'_, PyAny>>,
-        awaitable: bool,
     ) -> PyResult<Guarded> {
         args::callable("func", func)?;
         let fallback = match fallback.filter(|f| !f.is_none()) {
@@ -51,7 +48,6 @@ impl Guarded {
             breaker: breaker.unbind(),
             func: func.clone().unbind(),
             fallback,
-            awaitable,
         })
     }
 
@@ -64,11 +60,6 @@ impl Guarded {
     ) -> PyResult<Bound<'py, PyAny>> {
         let breaker = self.breaker.bind(py);
         let func = self.func.bind(py);
-        if self.awaitable {
-            let fallback = self.fallback.as_ref().map(|f| f.clone_ref(py));
-            let execution = Execution::pending(breaker, fallback, func, args, kwargs);
-            return Ok(Bound::new(py, execution)?.into_any());
-        }
         let fallback = self.fallback.as_ref().map(|f| f.bind(py));
         call::call(breaker, fallback, func, args, kwargs)
     }

@@ -20,6 +20,8 @@
 //! * `errors`: the one place Rust errors become Python exceptions.
 //! * `python`: the Python objects the module hands out (states, the
 //!   exception class, the transition announcer), imported once.
+//! * `send`: one step of an awaitable through `PyIter_Send` (3.10+), with
+//!   no `StopIteration` per awaited call.
 //! * `log_bridge`: the core's warnings (a store that cannot be reached) as
 //!   records of the `fusebox` logger.
 
@@ -34,6 +36,7 @@ mod guarded;
 mod log_bridge;
 mod permit;
 mod python;
+mod send;
 
 use pyo3::prelude::*;
 
@@ -48,5 +51,9 @@ fn _fusebox(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<clock::ManualClock>()?;
     module.add_function(wrap_pyfunction!(config::load_config, module)?)?;
     log_bridge::install();
+    // No thread of fusebox's own in a Python process: CPython warns on
+    // `os.fork()` when there is one, and a Python rejection (an exception)
+    // costs far more than reading the coarse clock the thread would cache.
+    fusebox::Clock::forbid_background_thread();
     Ok(())
 }

@@ -55,11 +55,25 @@ impl Clock {
     /// The first in-memory breaker on a system clock starts a thread,
     /// `fusebox-clock`, that sleeps until a breaker is open and then
     /// publishes the time every millisecond, so that rejecting a call does
-    /// not have to read the clock.
+    /// not have to read the clock (unless the process has called
+    /// [`Clock::forbid_background_thread`]).
     pub fn system() -> Clock {
         Clock {
             source: Source::System { origin: origin().0 },
         }
+    }
+
+    /// Makes every system clock of this process do without the
+    /// `fusebox-clock` thread from now on: a running one stops and none is
+    /// started again. Rejections by open breakers then read the kernel's
+    /// coarse clock themselves, a few nanoseconds more each; admissions and
+    /// deadlines are unchanged.
+    ///
+    /// For processes that fork, or that must have no thread they did not
+    /// start: the Python package calls it when imported, as CPython warns on
+    /// `os.fork()` in a process with more than one thread.
+    pub fn forbid_background_thread() {
+        recent::forbid();
     }
 
     /// Whether this is the system's clock (not a [`ManualClock`]).

@@ -21,6 +21,10 @@
 //! system clock is built (so no call ever pays for starting a thread, or
 //! allocates for it), runs while rejections read it and parks again after a
 //! second without a reader.
+//!
+//! A process may [`forbid`] the ticker (the Python package does: CPython
+//! warns on `os.fork()` in a process with threads). Then nothing is
+//! published and every read goes to the coarse clock, in the cold path only.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -61,6 +65,8 @@ static WOKEN_AT: AtomicU64 = AtomicU64::new(0);
 static CURRENT: AtomicU64 = AtomicU64::new(0);
 /// The current ticker's thread, to unpark it.
 static TICKER: Mutex<Option<Thread>> = Mutex::new(None);
+/// Set for good once the process has forbidden the ticker.
+static FORBIDDEN: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     static READS: Cell<u32> = const { Cell::new(0) };
@@ -85,6 +91,19 @@ extern "C" fn forked() {
     CURRENT.fetch_add(1, Ordering::AcqRel);
     // Woken long ago and silent: the next read replaces the ticker at once.
     WOKEN_AT.store(1, Ordering::Release);
+}
+
+/// No ticker runs in this process from now on: a running one stops and
+/// none is started again; reads go to the coarse clock.
+pub(crate) fn forbid() {
+    FORBIDDEN.store(true, Ordering::Release);
+    // The running ticker (if any) stops at its next look at CURRENT.
+    CURRENT.fetch_add(1, Ordering::AcqRel);
+    if let Some(ticker) = crate::sync::lock_std(&TICKER).take() {
+        ticker.unpark();
+    }
+    // It may publish once more after this; `checked` unpublishes that.
+    PUBLISHED.now.store(0, Ordering::Relaxed);
 }
 
 /// The coarse time, a tick or so behind it (see the module documentation
@@ -112,6 +131,13 @@ pub(crate) fn recent() -> Nanos {
 #[inline(never)]
 fn checked(cached: Nanos) -> Nanos {
     let now = coarse_since_origin();
+    if FORBIDDEN.load(Ordering::Acquire) {
+        if cached != 0 {
+            // Published by a ticker as it stopped: never read it again.
+            PUBLISHED.now.store(0, Ordering::Relaxed);
+        }
+        return now;
+    }
     if cached == 0 || now.saturating_sub(cached) > STALE {
         wake(now);
     }
@@ -146,6 +172,9 @@ fn wake(now: Nanos) {
 
 /// Starts a new ticker, running or parked; the old one, if alive, stops.
 fn replace_ticker(running: bool) {
+    if FORBIDDEN.load(Ordering::Acquire) {
+        return;
+    }
     let mut ticker = match TICKER.try_lock() {
         Ok(ticker) => ticker,
         Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),

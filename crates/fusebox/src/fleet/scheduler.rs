@@ -22,6 +22,9 @@ impl Signal {
     /// Asks for a synchronisation now.
     pub(crate) fn wake(&self) {
         if !self.urgent.swap(true, Ordering::AcqRel) {
+            // Under the lock, so the thread cannot be between looking at
+            // the flags and going to sleep: no request waits an interval.
+            let _schedule = lock_std(&scheduler().schedule);
             scheduler().wake.notify_one();
         }
     }
