@@ -140,6 +140,8 @@ pub(crate) struct Shared {
     #[cfg(feature = "metrics")]
     pub(crate) call_durations: crate::metrics::export::CallDurations,
     pub(crate) name: crate::Name,
+    /// Copies of `name` for rejections to carry.
+    rejection_names: crate::name::RejectionNames,
     pub(crate) clock: Clock,
     listeners: Box<[Listener]>,
     /// Copies of the machine's settings, read on the fast paths.
@@ -193,6 +195,7 @@ impl Shared {
             transitions: Default::default(),
             #[cfg(feature = "metrics")]
             call_durations: Default::default(),
+            rejection_names: crate::name::RejectionNames::new(&name),
             name,
             clock,
             listeners: listeners.into_boxed_slice(),

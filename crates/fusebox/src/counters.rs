@@ -10,7 +10,7 @@
 use crate::sync::{AtomicU64, Ordering::Relaxed};
 use crate::State;
 
-const STRIPES: usize = 16;
+pub(crate) const STRIPES: usize = 16;
 const _: () = assert!(
     STRIPES.is_power_of_two(),
     "slots are masked with STRIPES - 1"
@@ -103,7 +103,7 @@ impl Counters {
 
     #[inline]
     pub(crate) fn add(&self, kind: Count) {
-        match slot::current() {
+        match thread_slot() {
             Some(index) => {
                 // The mask is a no-op (slots are below STRIPES) that spares
                 // the bounds check.
@@ -125,6 +125,13 @@ impl Counters {
         }
         totals
     }
+}
+
+/// The calling thread's slot, below [`STRIPES`], or `None` when every slot
+/// is taken: what it writes, no other live thread writes.
+#[inline]
+pub(crate) fn thread_slot() -> Option<usize> {
+    slot::current()
 }
 
 #[cfg(not(fusebox_loom))]

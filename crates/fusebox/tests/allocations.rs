@@ -1,5 +1,6 @@
 //! No call path allocates: admitted, succeeded, failed, rejected (open,
-//! half-open, forced open), async, with and without rate windows.
+//! half-open, forced open), async, with and without rate windows, with a
+//! short name and a long one.
 //!
 //! A counting global allocator is the only way to observe this, hence the
 //! one `unsafe` block of the workspace, in this test alone.
@@ -48,12 +49,7 @@ fn poll_once<F: Future>(future: F) {
 }
 
 fn breakers(clock: &ManualClock) -> Vec<CircuitBreaker> {
-    let base = || {
-        CircuitBreaker::builder("alloc")
-            .failure_threshold(1_000_000)
-            .recovery_timeout(Duration::from_secs(10))
-            .clock(clock.clone())
-    };
+    let base = || named(clock, "alloc");
     vec![
         base().build().unwrap(),
         base()
@@ -65,7 +61,18 @@ fn breakers(clock: &ManualClock) -> Vec<CircuitBreaker> {
             .slow_calls(Duration::from_secs(1), 1.0)
             .build()
             .unwrap(),
+        // Longer than the names copied inline: its rejections share a copy.
+        named(clock, "alloc.payments.eu-west-1.example.internal")
+            .build()
+            .unwrap(),
     ]
+}
+
+fn named(clock: &ManualClock, name: &str) -> fusebox::Builder {
+    CircuitBreaker::builder(name)
+        .failure_threshold(1_000_000)
+        .recovery_timeout(Duration::from_secs(10))
+        .clock(clock.clone())
 }
 
 #[test]

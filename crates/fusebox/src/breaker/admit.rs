@@ -126,7 +126,7 @@ impl Shared {
     #[inline(always)]
     pub(crate) fn rejected(&self, state: State, retry_after: Option<Nanos>) -> Rejected {
         Rejected {
-            name: self.name.clone(),
+            name: self.rejection_names.get(&self.name),
             state,
             retry_after: retry_after.map(Duration::from_nanos),
         }
