@@ -301,11 +301,20 @@ impl Builder {
     fn settings(&self) -> Result<Settings, ConfigError> {
         if let Some(quorum) = &self.quorum {
             quorum.check()?;
-            let in_fleet_mode = self
-                .store
-                .as_ref()
-                .is_some_and(|store| store.sync_interval().is_some());
-            if !in_fleet_mode {
+            let interval = self.store.as_ref().and_then(|store| store.sync_interval());
+            if let (Some(interval), Some(liveness)) = (interval, quorum.liveness) {
+                if liveness < interval.saturating_mul(2) {
+                    return Err(ConfigError::new(
+                        "quorum liveness",
+                        format!("{liveness:?}"),
+                        format!(
+                            "must be at least twice the store's sync interval ({interval:?}), \
+                             or every process is forgotten between two of its synchronisations"
+                        ),
+                    ));
+                }
+            }
+            if interval.is_none() {
                 return Err(ConfigError::new(
                     "quorum",
                     format!("{quorum:?}"),

@@ -9,9 +9,21 @@ use crate::{Builder, Error, Metrics, Outcome, OwnedPermit, Permit, Rejected, Sta
 ///
 /// Cloning is cheap and every clone shares one breaker. See the
 /// [crate documentation](crate) for the states and an example.
-#[derive(Clone)]
 pub struct CircuitBreaker {
     shared: Arc<Shared>,
+}
+
+impl Clone for CircuitBreaker {
+    fn clone(&self) -> Self {
+        if let Some(fleet) = &self.shared.fleet {
+            fleet
+                .handles
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        CircuitBreaker {
+            shared: Arc::clone(&self.shared),
+        }
+    }
 }
 
 impl CircuitBreaker {
@@ -259,14 +271,19 @@ impl std::fmt::Debug for CircuitBreaker {
 }
 
 impl Drop for CircuitBreaker {
-    /// Dropping the last handle of a fleet-mode breaker sends what it
-    /// counted since its last synchronisation, on this thread: a process
-    /// that drops its breakers before it exits loses nothing. (Its
-    /// synchronisation thread may hold the breaker for a moment, hence
-    /// the count of two: one synchronisation too many costs nothing.)
+    /// Dropping the last handle of a fleet-mode breaker (owned permits
+    /// count as handles) sends what it counted since its last
+    /// synchronisation, on this thread: a process that drops its breakers
+    /// before it exits loses nothing.
     fn drop(&mut self) {
-        if self.shared.fleet.is_some() && Arc::strong_count(&self.shared) <= 2 {
-            let _ = self.shared.synchronise();
+        if let Some(fleet) = &self.shared.fleet {
+            if fleet
+                .handles
+                .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+                == 1
+            {
+                let _ = self.shared.synchronise();
+            }
         }
     }
 }

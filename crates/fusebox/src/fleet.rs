@@ -56,6 +56,9 @@ pub(crate) struct Fleet {
     pub(crate) quorum: Option<(Rule, Nanos)>,
     /// This breaker's id among the fleet's processes (quorum mode).
     pub(crate) member: u64,
+    /// Handles (`CircuitBreaker`s, owned permits' included) in use: the
+    /// last one dropped synchronises.
+    pub(crate) handles: std::sync::atomic::AtomicUsize,
     /// The process whose store subscription is this breaker's (0: none
     /// was made): a forked child has none of its parent's threads.
     watched_in: AtomicU32,
@@ -94,6 +97,7 @@ impl Fleet {
             exact,
             quorum,
             member,
+            handles: std::sync::atomic::AtomicUsize::new(1),
             watched_in: AtomicU32::new(0),
             breaker: OnceLock::new(),
             interval,

@@ -20,9 +20,10 @@ pub(crate) struct Unsent {
     batch: Batch,
     /// A lock-free success came before the batch's first failure.
     led_by_success: bool,
-    /// The number of the store operation whose result the local machine
-    /// took last.
-    adopted: u64,
+    /// The shared generation the local machine took last, and the number
+    /// of the first store operation started after it did.
+    adopted_generation: u64,
+    fresh_from: u64,
     /// Quorum mode: the shared generation last seen...
     fleet_generation: u64,
     /// ...and whether the local machine's state is the fleet's (the fleet
@@ -36,7 +37,8 @@ impl Unsent {
             cut: Totals::default(),
             batch: Batch::new(0),
             led_by_success: false,
-            adopted: 0,
+            adopted_generation: 0,
+            fresh_from: 0,
             fleet_generation: 0,
             mirrors: false,
         }
@@ -75,20 +77,27 @@ impl Shared {
             return Ok(());
         };
         fleet.resume_after_fork();
-        let mut flushing = lock_std(&fleet.flushing);
-        let (batch, open_alone) = self.cut(fleet);
-        let batch = match flushing.unsent.take() {
-            // In quorum mode a process's calls are its own business.
-            _ if fleet.quorum.is_some() => Batch::new(batch.generation),
-            Some(mut older) if older.generation == batch.generation => {
-                older.then(&batch);
-                older
-            }
-            _ => batch,
+        // What to send is taken out under the lock, which is not held for
+        // the round trip: a listener may act on its breaker, another
+        // thread synchronise meanwhile, a fork come.
+        let (batch, open_alone, manual) = {
+            let mut flushing = lock_std(&fleet.flushing);
+            let (batch, open_alone) = self.cut(fleet);
+            let batch = match flushing.unsent.take() {
+                // In quorum mode a process's calls are its own business.
+                _ if fleet.quorum.is_some() => Batch::new(batch.generation),
+                Some(mut older) if older.generation == batch.generation => {
+                    older.then(&batch);
+                    older
+                }
+                _ => batch,
+            };
+            (batch, open_alone, flushing.manual.take())
         };
-        let manual = flushing.manual;
         let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
-        let ran = self.on_store(&fleet.exact, || {
+        let mut outcome = Ok(());
+        let mut changed = false;
+        self.on_store(&fleet.exact, || {
             let flushed = fleet.exact.flush(&self.name, batch, |machine, now| {
                 // An elapsed open duration is the fleet's to end, once.
                 let mut change = machine.tick(now);
@@ -101,28 +110,38 @@ impl Shared {
                 }
                 (self.seen(machine, now), change)
             });
-            Some(match flushed {
-                Ok((seen, change)) => (Ok((seen, change.is_some())), change),
-                Err(error) => (Err(error), None),
-            })
+            match flushed {
+                Ok((seen, change)) => {
+                    // Before the listeners hear of the change.
+                    self.adopt(number, &seen);
+                    changed = change.is_some();
+                    Some(((), change))
+                }
+                Err(error) => {
+                    if !error.maybe_written {
+                        let mut flushing = lock_std(&fleet.flushing);
+                        flushing.unsent = Some(match flushing.unsent.take() {
+                            Some(newer) if newer.generation == batch.generation => {
+                                let mut joined = batch;
+                                joined.then(&newer);
+                                joined
+                            }
+                            Some(newer) if newer.generation > batch.generation => newer,
+                            _ => batch,
+                        });
+                        if flushing.manual.is_none() {
+                            flushing.manual = manual;
+                        }
+                    }
+                    outcome = Err(error);
+                    Some(((), None))
+                }
+            }
         });
-        match ran.expect("the flush always answers") {
-            Ok((seen, changed)) => {
-                flushing.manual = None;
-                drop(flushing);
-                self.adopt(number, &seen);
-                if changed {
-                    self.tell_fleet(fleet);
-                }
-                Ok(())
-            }
-            Err(error) => {
-                if !error.maybe_written {
-                    flushing.unsent = Some(batch);
-                }
-                Err(error)
-            }
+        if changed {
+            self.tell_fleet(fleet);
         }
+        outcome
     }
 
     /// Takes the closed calls counted since the last cut out as a batch;
@@ -136,7 +155,7 @@ impl Shared {
         let since = totals.since(&unsent.cut);
         let lock_free = since
             .get(Count::Success)
-            .wrapping_sub(since.get(Count::Unmerged));
+            .saturating_sub(since.get(Count::Unmerged));
         // A success takes the lock-free way only while the local machine has
         // no failure streak: after a success it recorded, or before the
         // batch's first failure (noted when that failure was recorded). So
@@ -152,16 +171,25 @@ impl Shared {
         (batch, open_alone)
     }
 
-    /// Makes the local machine the shared state `seen` shows, unless a
-    /// later operation's result was taken already.
+    /// Makes the local machine the shared state `seen` shows, if it is
+    /// newer than what the local machine took last: a later generation, or
+    /// the result of an operation that started after that was taken. (A
+    /// synchronisation that read before a `trip` wrote, finishing after
+    /// it, must not undo it locally; a record made anew, back at generation
+    /// 0, is taken from the next operation.)
     fn adopt(&self, number: u64, seen: &Seen) {
+        let Some(own) = &self.fleet else {
+            return;
+        };
         let announce = self.with_locked(|locked, now| {
-            if number <= locked.unsent.adopted {
+            let fleet = &seen.machine;
+            let unsent = &mut locked.unsent;
+            if fleet.generation() <= unsent.adopted_generation && number < unsent.fresh_from {
                 return None;
             }
-            locked.unsent.adopted = number;
-            let fleet = &seen.machine;
-            if let Some(own) = &self.fleet {
+            unsent.adopted_generation = fleet.generation();
+            unsent.fresh_from = own.operations.load(Ordering::Relaxed) + 1;
+            {
                 if own.quorum.is_some() {
                     // A closed fleet leaves each process to its own calls,
                     // until the fleet changes (it opens, or closes again).
@@ -189,6 +217,22 @@ impl Shared {
                 }
             };
             locked.machine.adopt(fleet, now, local);
+            // The calls made since the last cut are not in the shared state
+            // yet: the local view keeps them on top of it.
+            let unsent = &locked.unsent;
+            if unsent.batch.generation == fleet.generation()
+                && fleet.stored_state() == State::Closed
+            {
+                let batch = &unsent.batch;
+                let streak = if batch.successes > 0 || unsent.led_by_success {
+                    batch.tail
+                } else {
+                    u64::from(fleet.failure_streak()).saturating_add(batch.failures)
+                };
+                locked
+                    .machine
+                    .set_failure_streak(u32::try_from(streak).unwrap_or(u32::MAX));
+            }
             None
         });
         self.announce(announce);
@@ -218,17 +262,21 @@ impl Shared {
         }
         let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
         let ran = self.on_store(&fleet.exact, || {
-            fleet.exact.run(&self.name, false, |machine, now| {
+            let ran = fleet.exact.run(&self.name, false, |machine, now| {
                 let (admission, change) = machine.acquire(now);
                 (
                     (admission, self.seen(machine, now), change.is_some()),
                     change,
                 )
-            })
+            });
+            // Taken before the listeners hear of the change.
+            if let Some(((_, seen, _), _)) = &ran {
+                self.adopt(number, seen);
+            }
+            ran
         });
         match ran {
-            Some((admission, seen, changed)) => {
-                self.adopt(number, &seen);
+            Some((admission, _, changed)) => {
                 if changed {
                     self.tell_fleet(fleet);
                 }
@@ -248,34 +296,50 @@ impl Shared {
     /// current generation.
     pub(super) fn report_fleet(&self, fleet: &Fleet, ticket: Ticket, call: Call) {
         fleet.resume_after_fork();
-        if call.report == Report::Success {
-            self.counters.add(Count::Unmerged);
-        }
+        // A success that reaches this path is counted twice, as a success
+        // (metrics) and as one the batch takes from elsewhere: both under
+        // the lock, so that a cut sees both or neither.
+        let count_success = || {
+            if call.report == Report::Success {
+                self.counters.add(Count::Success);
+                self.counters.add(Count::Unmerged);
+            }
+        };
         if ticket.probe != 0 && ticket.probe & LOCAL_PROBE == 0 {
+            {
+                let _locked = lock(&self.locked);
+                count_success();
+            }
             let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
             let ran = self.on_store(&fleet.exact, || {
-                fleet
+                let ran = fleet
                     .exact
                     .record_then(&self.name, ticket, call, |machine, now| {
                         self.seen(machine, now)
-                    })
-            });
-            // While the store is away the outcome waits in a queue for it,
-            // and what came back is no shared state.
-            if let (Some((seen, changed)), false) = (ran, fleet.exact.is_degraded()) {
-                self.adopt(number, &seen);
-                if changed {
-                    self.tell_fleet(fleet);
+                    });
+                // While the store is away the outcome waits in a queue for
+                // it, and what came back is no shared state.
+                if let (Some(((seen, _), _)), false) = (&ran, fleet.exact.is_degraded()) {
+                    self.adopt(number, seen);
                 }
+                ran
+            });
+            if let (Some((_, true)), false) = (ran, fleet.exact.is_degraded()) {
+                self.tell_fleet(fleet);
             }
             return;
         }
         let announce = self.with_locked(|locked, now| {
+            count_success();
             let machine = &locked.machine;
-            if ticket.probe == 0
-                && ticket.generation == machine.generation()
-                && machine.stored_state() == State::Closed
-            {
+            // A closed call of the shared generation the batch is for (even
+            // if this process's own view tripped since: the fleet decides),
+            // or of the local machine's closed generation (while the store
+            // is away it may have closed again on its own).
+            let for_batch = ticket.generation == locked.unsent.batch.generation
+                || (ticket.generation == machine.generation()
+                    && machine.stored_state() == State::Closed);
+            if ticket.probe == 0 && for_batch {
                 let report = match call.report {
                     Report::Cancelled if self.cancel_is_failure => Report::Failure,
                     report => report,
@@ -285,7 +349,7 @@ impl Shared {
                     let since = self.counters.totals().since(&unsent.cut);
                     let lock_free = since
                         .get(Count::Success)
-                        .wrapping_sub(since.get(Count::Unmerged));
+                        .saturating_sub(since.get(Count::Unmerged));
                     unsent.led_by_success = lock_free > 0;
                 }
                 unsent.batch.count(report, call.slow);
@@ -301,15 +365,18 @@ impl Shared {
     pub(super) fn manual_fleet(&self, fleet: &Fleet, to: State) {
         let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
         let ran = self.on_store(&fleet.exact, || {
-            fleet.exact.run(&self.name, false, |machine, now| {
+            let ran = fleet.exact.run(&self.name, false, |machine, now| {
                 let change = machine.manual(to, now);
                 (self.seen(machine, now), Some(change))
-            })
+            });
+            if let Some((seen, _)) = &ran {
+                self.adopt(number, seen);
+            }
+            ran
         });
         match ran {
-            Some(seen) => {
+            Some(_) => {
                 lock_std(&fleet.flushing).manual = None;
-                self.adopt(number, &seen);
                 self.tell_fleet(fleet);
             }
             None => {

@@ -49,12 +49,16 @@ impl Shared {
         if slow {
             self.counters.add(Count::Slow);
         }
-        self.counters.add(match report {
-            Report::Success => Count::Success,
-            Report::Failure => Count::Failure,
-            Report::Ignored => Count::Ignored,
-            Report::Cancelled => Count::Cancelled,
-        });
+        if let (Some(_), Report::Success) = (&self.fleet, report) {
+            // Counted with the batch, under the lock (see `report_fleet`).
+        } else {
+            self.counters.add(match report {
+                Report::Success => Count::Success,
+                Report::Failure => Count::Failure,
+                Report::Ignored => Count::Ignored,
+                Report::Cancelled => Count::Cancelled,
+            });
+        }
         let mut call = Call {
             report,
             slow,

@@ -91,12 +91,19 @@ impl Batch {
     /// The calls in an order consistent with the batch, as (failed, slow):
     /// the failures before the last success spread evenly among the
     /// successes, then the tail. Slow calls are spread evenly over all.
+    #[cfg(test)]
     pub(crate) fn outcomes(&self) -> impl Iterator<Item = (bool, bool)> + '_ {
+        self.last_outcomes(u64::MAX)
+    }
+
+    /// The last `n` of [`outcomes`](Self::outcomes), without walking the
+    /// ones before (a batch may hold billions of calls).
+    pub(crate) fn last_outcomes(&self, n: u64) -> impl Iterator<Item = (bool, bool)> + '_ {
         let total = self.successes.saturating_add(self.failures);
         let tail = self.tail.min(self.failures);
         let head = total - tail;
         let head_failures = self.failures - tail;
-        (0..total).map(move |i| {
+        (total.saturating_sub(n)..total).map(move |i| {
             let failed = i >= head || spread(i, head, head_failures);
             (failed, spread(i, total, self.slow.min(total)))
         })
@@ -142,6 +149,14 @@ impl Machine {
         window.record_batch(self.generation, now, batch);
         let reason = rates.verdict(window.tally(now))?;
         Some(self.enter(State::Open, reason, now))
+    }
+
+    /// The failure streak of a local machine that keeps its own calls on
+    /// top of the shared state it took.
+    pub(crate) fn set_failure_streak(&mut self, streak: u32) {
+        if self.state == State::Closed {
+            self.failure_streak = streak;
+        }
     }
 
     /// Trial calls this machine admits from now on are marked
@@ -217,9 +232,7 @@ impl CallWindow {
     pub(crate) fn record_batch(&self, generation: u64, now: Nanos, batch: &Batch) {
         match self {
             CallWindow::Count(w) => {
-                let total = batch.successes.saturating_add(batch.failures);
-                let skip = total.saturating_sub(w.size());
-                for (failed, slow) in batch.outcomes().skip(skip as usize) {
+                for (failed, slow) in batch.last_outcomes(w.size()) {
                     w.record(generation, failed, slow);
                 }
             }
