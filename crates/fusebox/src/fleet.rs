@@ -47,8 +47,13 @@ pub(crate) struct Fleet {
     pub(crate) exact: External,
     pub(crate) interval: Duration,
     pub(crate) signal: std::sync::Arc<Signal>,
-    /// Held for a whole synchronisation, so that two never overlap.
+    /// What waits to be sent (held briefly).
     pub(crate) flushing: std::sync::Mutex<Flushing>,
+    /// Held for a synchronisation's round trip, so that a later one (the
+    /// last handle's, before the process exits) waits for one in flight.
+    round_trip: std::sync::Mutex<()>,
+    /// The process whose thread holds `round_trip` (0: none, or not yet).
+    round_trip_holder: AtomicU32,
     /// Store operations started, numbered: a result older than one the
     /// local machine already took is not taken.
     pub(crate) operations: std::sync::atomic::AtomicU64,
@@ -64,6 +69,19 @@ pub(crate) struct Fleet {
     watched_in: AtomicU32,
     /// The breaker, to watch it again after a fork.
     breaker: OnceLock<(String, Weak<Shared>)>,
+}
+
+/// A synchronisation's round trip in progress (see [`Fleet::round_trip`]).
+pub(crate) struct RoundTrip<'a> {
+    holder: &'a AtomicU32,
+    _guard: std::sync::MutexGuard<'a, ()>,
+}
+
+impl Drop for RoundTrip<'_> {
+    fn drop(&mut self) {
+        // Before the lock is released (the guard is dropped after this).
+        self.holder.store(0, Ordering::Release);
+    }
 }
 
 /// What a breaker keeps between synchronisations.
@@ -103,8 +121,34 @@ impl Fleet {
             interval,
             signal: Default::default(),
             flushing: Default::default(),
+            round_trip: Default::default(),
+            round_trip_holder: AtomicU32::new(0),
             operations: Default::default(),
         }
+    }
+
+    /// Waits for a synchronisation in flight, and holds off others until
+    /// the guard is dropped. In a child forked while its parent's thread
+    /// was in a round trip, that thread is not there to end it: the child
+    /// goes ahead (`None`).
+    pub(crate) fn round_trip(&self) -> Option<RoundTrip<'_>> {
+        let me = std::process::id();
+        let guard = match self.round_trip.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                let holder = self.round_trip_holder.load(Ordering::Acquire);
+                if holder != 0 && holder != me {
+                    return None;
+                }
+                crate::sync::lock_std(&self.round_trip)
+            }
+        };
+        self.round_trip_holder.store(me, Ordering::Release);
+        Some(RoundTrip {
+            holder: &self.round_trip_holder,
+            _guard: guard,
+        })
     }
 
     /// Has the process's synchronisation thread serve the breaker, and
@@ -129,8 +173,8 @@ impl Fleet {
             return;
         }
         if self.watched_in.swap(pid, Ordering::Relaxed) != pid {
-            scheduler::ensure_running();
             if let Some((name, shared)) = self.breaker.get() {
+                scheduler::add(shared.clone(), self.interval, self.signal.clone());
                 self.watch(name, shared.clone());
             }
         }

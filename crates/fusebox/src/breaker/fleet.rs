@@ -77,9 +77,11 @@ impl Shared {
             return Ok(());
         };
         fleet.resume_after_fork();
-        // What to send is taken out under the lock, which is not held for
-        // the round trip: a listener may act on its breaker, another
-        // thread synchronise meanwhile, a fork come.
+        // One round trip at a time: the last handle's synchronisation must
+        // not overtake one in flight (the process may exit after it). What
+        // to send is taken out under `flushing`, which is not held for the
+        // round trip; neither lock is held while listeners run.
+        let round_trip = fleet.round_trip();
         let (batch, open_alone, manual) = {
             let mut flushing = lock_std(&fleet.flushing);
             let (batch, open_alone) = self.cut(fleet);
@@ -112,6 +114,7 @@ impl Shared {
             });
             match flushed {
                 Ok((seen, change)) => {
+                    drop(round_trip);
                     // Before the listeners hear of the change.
                     self.adopt(number, &seen);
                     changed = change.is_some();
@@ -133,6 +136,7 @@ impl Shared {
                             flushing.manual = manual;
                         }
                     }
+                    drop(round_trip);
                     outcome = Err(error);
                     Some(((), None))
                 }
