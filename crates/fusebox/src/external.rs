@@ -71,6 +71,9 @@ pub(crate) struct External {
     doubt_retries: AtomicU32,
     /// Makes write ids differ between writes in the same nanosecond.
     writes: AtomicU64,
+    /// When fleet-mode synchronisations began to fail in a row (0: they
+    /// do not).
+    flush_failing_since: AtomicU64,
 }
 
 /// Which stored record, in which generation, the mirror last matched.
@@ -181,6 +184,7 @@ impl External {
             retry_at: AtomicU64::new(0),
             doubt_retries: AtomicU32::new(0),
             writes: AtomicU64::new(0),
+            flush_failing_since: AtomicU64::new(0),
         }
     }
 
@@ -263,7 +267,24 @@ impl External {
             },
             carried,
         );
-        self.settle(name, &done, now_local);
+        // A synchronisation that times out (most often: it lost the race for
+        // the record to other processes' until its budget ran out) is tried
+        // again at the next interval with its batch; the breaker is not
+        // degraded for that unless it goes on for a whole retry interval.
+        let since = match &done {
+            Ok(_) => 0,
+            Err(_) => match self.flush_failing_since.load(Ordering::Relaxed) {
+                0 => now_local.max(1),
+                since => since,
+            },
+        };
+        self.flush_failing_since.store(since, Ordering::Relaxed);
+        let passing = matches!(&done, Err(e) if e.kind == StoreErrorKind::Timeout)
+            && !self.is_degraded()
+            && now_local.saturating_sub(since) < RETRY_INTERVAL;
+        if !passing {
+            self.settle(name, &done, now_local);
+        }
         done
     }
 

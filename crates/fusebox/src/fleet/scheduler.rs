@@ -217,7 +217,9 @@ fn serve() {
                 // Nothing due: sleep until the next one is (every live slot
                 // has one entry in the heap; a gone breaker's slot is freed
                 // when its entry comes up).
-                let wait = wait.unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(1));
+                let wait = wait
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(Duration::from_secs(1));
                 schedule = scheduler
                     .wake
                     .wait_timeout(schedule, wait)
