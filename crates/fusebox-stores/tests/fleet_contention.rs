@@ -1,5 +1,4 @@
-//! Review of fleet mode against a real `redis-server`: many writers on one
-//! key. Tests marked `REVIEW: FAILS` show a defect found in review.
+//! Fleet mode against a real `redis-server`: many writers on one key.
 
 mod common;
 
@@ -114,7 +113,7 @@ fn sixteen_processes(quorum: &str) {
     );
 }
 
-/// REVIEW: FAILS. Sixteen real processes, paced (about one core's worth
+/// Regression. Sixteen real processes, paced (about one core's worth
 /// between them), each synchronising every 10 ms with the default store
 /// timeout: flushes fail with "kept changing under other writers for 50ms"
 /// and the breakers degrade (for a second each: trips made elsewhere do not
@@ -127,7 +126,7 @@ fn sixteen_processes_in_quorum_mode_never_degrade() {
     sixteen_processes("1");
 }
 
-/// REVIEW: FAILS. The same without quorum: every process has calls to
+/// Regression. The same without quorum: every process has calls to
 /// send every interval.
 #[test]
 fn sixteen_processes_in_fleet_mode_never_degrade() {

@@ -1,8 +1,8 @@
-//! Review: the fleet model (`fleet_model.rs`) widened to every outcome a
+//! The fleet model (`fleet_model.rs`) widened to every outcome a
 //! call can have (ignored, cancelled, with and without
 //! `count_cancelled_as_failure`), to resets made by any process, and to
 //! five processes. Calls are made one at a time (no permit held across a
-//! synchronisation: `fleet_review.rs` covers those). An exact in-memory
+//! synchronisation: `fleet_races.rs` covers those). An exact in-memory
 //! breaker is fed each process's admitted calls in its order when it
 //! synchronises; calls a process made before it heard of a reset count for
 //! nothing, in the fleet as documented, and so are not fed.

@@ -1,7 +1,7 @@
-//! Adversarial review of fleet mode. Breakers on one shared in-process
+//! Fleet mode under races and faults. Breakers on one shared in-process
 //! store stand for processes; time is a manual clock unless a test says
-//! otherwise. Tests marked `REVIEW: FAILS` show a defect found in review
-//! (they fail on purpose until it is fixed); the others held up.
+//! otherwise. Sections marked `Regression` are defects an outside review
+//! found (each test failed before its fix); the others held up.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -55,7 +55,7 @@ fn finishes<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option
 }
 
 // ---------------------------------------------------------------------------
-// D1. REVIEW: FAILS (deadlock). A listener that acts on its own breaker.
+// D1. Regression. A listener that acts on its own breaker.
 // ---------------------------------------------------------------------------
 
 /// A transition made by a synchronisation is announced while the
@@ -123,7 +123,7 @@ fn a_listener_may_reset_its_own_in_memory_breaker_when_it_opens() {
 }
 
 // ---------------------------------------------------------------------------
-// D2. REVIEW: FAILS. A manual operation racing a synchronisation.
+// D2. Regression. A manual operation racing a synchronisation.
 // ---------------------------------------------------------------------------
 
 /// A store that parks the next transaction made on a thread with a given
@@ -245,7 +245,7 @@ fn after_trip_returns_the_breaker_refuses_even_if_a_synchronisation_raced_it() {
 }
 
 // ---------------------------------------------------------------------------
-// D3. REVIEW: FAILS. Outcomes lost to a provisional local trip.
+// D3. Regression. Outcomes lost to a provisional local trip.
 // ---------------------------------------------------------------------------
 
 /// Process a's own view trips (the shared streak it saw plus its failure),
@@ -367,7 +367,7 @@ fn every_failure_counts_once_with_the_background_synchronisation() {
 }
 
 // ---------------------------------------------------------------------------
-// D4. REVIEW: FAILS. A liveness window shorter than the interval.
+// D4. Regression. A liveness window shorter than the interval.
 // ---------------------------------------------------------------------------
 
 /// With a liveness window shorter than the interval, every process is
@@ -407,7 +407,7 @@ fn a_liveness_window_shorter_than_the_interval_is_refused_or_still_opens_the_fle
 }
 
 // ---------------------------------------------------------------------------
-// D5. REVIEW: FAILS (child hangs). fork() while the synchronisation thread
+// D5. Regression. fork() while the synchronisation thread
 // is in a store round trip.
 // ---------------------------------------------------------------------------
 
@@ -457,7 +457,7 @@ fn a_child_forked_during_a_synchronisation_can_synchronise() {
 }
 
 // ---------------------------------------------------------------------------
-// D6. REVIEW: FAILS. Calls made during a synchronisation's round trip.
+// D6. Regression. Calls made during a synchronisation's round trip.
 // ---------------------------------------------------------------------------
 
 /// The background synchronisation cuts the batch, goes to the store, and
@@ -504,7 +504,7 @@ fn calls_made_during_a_synchronisation_keep_their_order() {
 }
 
 // ---------------------------------------------------------------------------
-// D8. REVIEW: FAILS. An owned permit synchronises when it is dropped.
+// D8. Regression. An owned permit synchronises when it is dropped.
 // ---------------------------------------------------------------------------
 
 /// `OwnedPermit` holds a clone of the breaker; `CircuitBreaker::drop`
@@ -529,7 +529,7 @@ fn an_owned_permit_does_not_touch_the_store() {
 }
 
 // ---------------------------------------------------------------------------
-// D9. REVIEW: FAILS (race). A success counted twice, then minus once.
+// D9. Regression. A success counted twice, then minus once.
 // ---------------------------------------------------------------------------
 
 /// The calls in the stored time window (the sum of its buckets' calls).
@@ -734,7 +734,7 @@ fn breakers_dropped_while_the_thread_synchronises_them_lose_nothing() {
 }
 
 // ---------------------------------------------------------------------------
-// D11. REVIEW: FAILS (probabilistic, high odds). fork() while the
+// D11. Regression. fork() while the
 // synchronisation thread holds the scheduler's lock.
 // ---------------------------------------------------------------------------
 
