@@ -439,3 +439,34 @@ fn quorum_a_dead_process_stops_counting_within_the_liveness_window() {
     second.sync_now().unwrap();
     assert_eq!(stored_state(&mut raw, "mortal"), "open");
 }
+
+#[test]
+fn a_trip_made_while_redis_is_down_is_written_when_it_returns() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    let a = CircuitBreaker::builder("fleet")
+        .failure_threshold(5)
+        .store(
+            RedisStore::open(&url)
+                .unwrap()
+                .timeout(Duration::from_millis(200))
+                .sync_every(Duration::from_secs(3600)),
+        )
+        .build()
+        .unwrap();
+    server.kill();
+    a.trip();
+    assert_eq!(a.try_acquire().unwrap_err().state, State::Open);
+    server.restart();
+    let started = Instant::now();
+    while a.sync_now().is_err() {
+        assert!(started.elapsed() < PATIENCE, "never reconciled");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        observed(&url).state,
+        State::Open,
+        "the trip reached the store"
+    );
+    assert_eq!(a.try_acquire().unwrap_err().state, State::Open);
+}

@@ -89,9 +89,11 @@ impl Drop for RoundTrip<'_> {
 pub(crate) struct Flushing {
     /// A batch the store could not take: sent again with the next.
     pub(crate) unsent: Option<Batch>,
-    /// A manual operation made while the store could not be reached, to be
-    /// written when it can.
-    pub(crate) manual: Option<crate::State>,
+    /// A manual operation made while the store could not be reached, and
+    /// the shared generation it was made on: written when the store can be
+    /// reached, if nobody changed the shared state's generation meanwhile
+    /// (as exact mode writes back a local transition).
+    pub(crate) manual: Option<(crate::State, u64)>,
 }
 
 impl Fleet {

@@ -103,8 +103,10 @@ impl Shared {
             let flushed = fleet.exact.flush(&self.name, batch, |machine, now| {
                 // An elapsed open duration is the fleet's to end, once.
                 let mut change = machine.tick(now);
-                if let Some(to) = manual {
-                    change = Some(machine.manual(to, now));
+                if let Some((to, base)) = manual {
+                    if machine.generation() == base {
+                        change = Some(machine.manual(to, now));
+                    }
                 }
                 if let Some((rule, liveness)) = fleet.quorum {
                     let gathered = machine.gather(fleet.member, open_alone, now, rule, liveness);
@@ -384,7 +386,8 @@ impl Shared {
                 self.tell_fleet(fleet);
             }
             None => {
-                lock_std(&fleet.flushing).manual = Some(to);
+                let base = lock(&self.locked).unsent.adopted_generation;
+                lock_std(&fleet.flushing).manual = Some((to, base));
                 self.with_machine(|machine, now| ((), Some(machine.manual(to, now))));
             }
         }
