@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import List
 
@@ -142,3 +143,21 @@ def test_sqlite_relative_urls_are_relative_to_the_working_directory(
     assert (tmp_path / "relative" / "state.db").exists()
     again = CircuitBreaker(name, store=f"sqlite:///{tmp_path}/relative/state.db")
     assert again.state is CircuitState.OPEN
+
+
+def test_fleet_mode_url_counts_in_memory_and_shares_trips(tmp_path: Path, name: str) -> None:
+    """`?sync=10ms`: calls run in memory; a trip reaches the other breaker
+    at its next synchronisation (real time is the point: a short wait)."""
+    url = f"sqlite:///{tmp_path}/state.db?sync=10ms"
+    first = CircuitBreaker(name, failure_threshold=3, store=url)
+    second = CircuitBreaker(name, failure_threshold=3, store=url)
+    for _ in range(3):
+        with pytest.raises(Down):
+            first.call(fail)
+    assert first.state is CircuitState.OPEN  # its own view trips at once
+    deadline = time.monotonic() + 20
+    while second.state is not CircuitState.OPEN:
+        assert time.monotonic() < deadline, "the trip never reached the other breaker"
+        time.sleep(0.005)
+    with pytest.raises(CircuitOpenError):
+        second.call(lambda: None)
