@@ -8,6 +8,12 @@
 //! across the fleet. Nothing is held in the store while a call runs: taking
 //! a permit is one transaction and reporting its outcome another.
 //!
+//! In *fleet mode* (a store whose [`Store::sync_interval`] is set, e.g.
+//! `sync_every(10ms)` or `?sync=10ms` in a store URL) a breaker runs in
+//! memory instead, counts its closed calls locally and merges them into the
+//! shared state once per interval; trial calls and manual operations stay
+//! one transaction each. See the [guide](crate::_guide), "Fleet mode".
+//!
 //! Implementations live in the `fusebox-stores` crate (`SqliteStore`,
 //! `RedisStore`).
 
