@@ -1,6 +1,9 @@
 //! A `redis-server` of the test's own on a free loopback port.
 
 use std::net::TcpListener;
+
+#[path = "../../../fusebox-stores/tests/common/port_owner.rs"]
+mod port_owner;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,16 +16,27 @@ pub(crate) struct RedisServer {
 impl RedisServer {
     /// Starts a server; with `password`, clients must give it.
     pub(crate) fn start(password: Option<&str>) -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        RedisServer::start_on(port, password)
+        for _ in 0..20 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            if let Some(server) = RedisServer::try_start_on(port, password) {
+                return server;
+            }
+        }
+        panic!("redis-server did not start on any of 20 free ports");
     }
 
     /// Starts a server on `port` (one that was stopped, say).
     pub(crate) fn start_on(port: u16, password: Option<&str>) -> RedisServer {
+        RedisServer::try_start_on(port, password)
+            .unwrap_or_else(|| panic!("redis-server did not start on port {port}"))
+    }
+
+    /// Starts a server on `port`; `None` if another process holds the port.
+    fn try_start_on(port: u16, password: Option<&str>) -> Option<RedisServer> {
         let mut command = Command::new("redis-server");
         command
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
@@ -32,16 +46,21 @@ impl RedisServer {
         if let Some(password) = password {
             command.args(["--requirepass", password]);
         }
-        let child = command
+        let mut child = command
             .spawn()
             .expect("redis-server must be installed (scripts/test.sh installs it)");
-        // Wait until it accepts connections (process start-up, not test time).
+        // Wait until it listens (process start-up, not test time). Another
+        // test's server on the same port would accept connections too.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::yield_now();
+        while !port_owner::listens_on(child.id(), port) {
+            if !matches!(child.try_wait(), Ok(None)) || Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
-        RedisServer { port, child }
+        Some(RedisServer { port, child })
     }
 
     /// Runs `redis-cli ARGS` against this server.

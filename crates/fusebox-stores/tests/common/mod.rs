@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub mod fleet;
+pub mod port_owner;
 pub mod slow_proxy;
 pub mod write_lock;
 
@@ -138,6 +139,12 @@ impl RedisServer {
                 None => pong(self.port),
             };
             if answers {
+                if !port_owner::listens_on(child.id(), self.port) {
+                    // Another test's server answered: ours lost the port.
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return false;
+                }
                 self.child = Some(child);
                 return true;
             }
