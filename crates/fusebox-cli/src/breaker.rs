@@ -18,18 +18,20 @@ pub(crate) fn duration(flag: &str, text: &str) -> Result<Duration, Exit> {
     let bad = |why: &str| Exit::Usage(format!("--{flag} {text:?}: {why}"));
     let trimmed = text.trim();
     let parsed = match trimmed.parse::<f64>() {
-        Ok(secs) => fusebox::duration_from_secs(flag, secs).map_err(|e| bad(&e.expected))?,
+        Ok(secs) => {
+            fusebox::__private::duration_from_secs(flag, secs).map_err(|e| bad(&e.expected))?
+        }
         // `-5s`: refused as any number of seconds not above zero is.
         Err(_) if trimmed.starts_with('-') => {
-            let why = fusebox::duration_from_secs(flag, -1.0)
+            let why = fusebox::__private::duration_from_secs(flag, -1.0)
                 .map_or_else(|e| e.expected, |_| String::new());
             return Err(bad(&why));
         }
         Err(_) => fusebox::parse_duration(trimmed).map_err(|e| bad(&e.expected()))?,
     };
     if parsed.is_zero() {
-        let why =
-            fusebox::duration_from_secs(flag, 0.0).map_or_else(|e| e.expected, |_| String::new());
+        let why = fusebox::__private::duration_from_secs(flag, 0.0)
+            .map_or_else(|e| e.expected, |_| String::new());
         return Err(bad(&why));
     }
     Ok(parsed)
@@ -75,7 +77,7 @@ pub(crate) fn open_store(args: &BreakerArgs) -> Result<Arc<dyn Store>, Exit> {
 fn settings(name: &str, args: &BreakerArgs) -> Result<BreakerConfig, Exit> {
     let mut settings = match &args.config {
         Some(path) => Config::from_file(path)
-            .map_err(|e| Exit::Usage(e.to_string()))?
+            .map_err(|e| Exit::Usage(format!("{e:#}")))?
             .for_breaker(name),
         None => BreakerConfig::default(),
     };

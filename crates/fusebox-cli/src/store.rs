@@ -153,7 +153,7 @@ pub(crate) fn open_for_writing(location: &Location) -> Result<Arc<dyn Store>, Ex
         } => {
             prepare_state_file(path)?;
             let mut store = SqliteStore::open(path)
-                .and_then(|s| s.timeout(timeout.unwrap_or(STORE_TIMEOUT)))
+                .map(|s| s.timeout(timeout.unwrap_or(STORE_TIMEOUT)))
                 .map_err(|e| Exit::Store(state_file_error(path, &e.message)))?;
             if let Some(prefix) = prefix {
                 store = store.prefix(prefix.clone());
@@ -392,7 +392,7 @@ fn read_sqlite(path: &Path, prefix: &str) -> Result<Vec<Record>, Exit> {
             Ok(Vec::new())
         };
     }
-    let now = i64::try_from(fusebox::store::wall_clock_nanos()).unwrap_or(i64::MAX);
+    let now = i64::try_from(fusebox::__private::wall_clock_nanos()).unwrap_or(i64::MAX);
     let ttl = i64::try_from(DEFAULT_TTL.as_nanos()).unwrap_or(i64::MAX);
     let mut statement = connection
         .prepare(&format!(

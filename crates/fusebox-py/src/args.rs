@@ -39,7 +39,7 @@ pub(crate) fn seconds(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration
     let timedelta = py.import("datetime")?.getattr("timedelta")?;
     if value.is_instance(&timedelta)? {
         let secs: f64 = value.call_method0("total_seconds")?.extract()?;
-        return fusebox::duration_from_secs(name, secs).map_err(|error| {
+        return fusebox::__private::duration_from_secs(name, secs).map_err(|error| {
             PyValueError::new_err(format!(
                 "{name}: {} (got {}, {secs} seconds)",
                 error.expected,
@@ -55,7 +55,7 @@ pub(crate) fn seconds(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration
         )));
     }
     let secs: f64 = value.extract()?;
-    fusebox::duration_from_secs(name, secs).map_err(errors::config)
+    fusebox::__private::duration_from_secs(name, secs).map_err(errors::config)
 }
 
 /// A `bool`.

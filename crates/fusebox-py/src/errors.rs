@@ -41,10 +41,10 @@ pub(crate) fn config(error: ConfigError) -> PyErr {
 
 /// A `ValueError` for a store URL that cannot be opened.
 pub(crate) fn store(error: StoreError) -> PyErr {
-    PyValueError::new_err(format!("store: {error}"))
+    PyValueError::new_err(format!("store: {error:#}"))
 }
 
 /// A `ValueError` for a configuration file that cannot be loaded.
 pub(crate) fn config_file(error: ConfigFileError) -> PyErr {
-    PyValueError::new_err(error.to_string())
+    PyValueError::new_err(format!("{error:#}"))
 }

@@ -175,7 +175,7 @@ pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
                 store = store.prefix(prefix);
             }
             if let Some(timeout) = timeout {
-                store = store.timeout(timeout)?;
+                store = store.timeout(timeout);
             }
             Ok(Arc::new(store))
         }

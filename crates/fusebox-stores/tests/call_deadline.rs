@@ -67,7 +67,7 @@ fn assert_bounded(what: &str, times: &[(Duration, bool)]) {
 fn callers_do_not_queue_behind_a_locked_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
-    let store = SqliteStore::open(&path).unwrap().timeout(TIMEOUT).unwrap();
+    let store = SqliteStore::open(&path).unwrap().timeout(TIMEOUT);
     let lock = WriteLock::take(&path);
     let times = callers_on(Arc::new(store));
     lock.release();

@@ -1,5 +1,7 @@
 //! A store error keeps the database's or client's own error as its
-//! source, for programs that inspect it, and stays comparable.
+//! source, for programs that inspect it, and stays comparable. A report
+//! that walks the chain tells each error once: `Display` is the store's own
+//! words, `message` (and `{:#}`) the whole story.
 
 use std::error::Error as _;
 
@@ -17,6 +19,24 @@ fn an_sqlite_error_keeps_rusqlite_s() {
         "{cause:?}"
     );
     assert_eq!(error.clone(), error);
+    assert_told_once(&error, cause);
+}
+
+/// `error` shows its own words, its cause shows the rest, and `message`
+/// (like `{:#}`) is both, to show on its own.
+fn assert_told_once(error: &fusebox::store::StoreError, cause: &dyn std::error::Error) {
+    let (own, words) = (error.to_string(), cause.to_string());
+    assert!(
+        !own.is_empty() && !own.contains(&words),
+        "{own:?} repeats {words:?}"
+    );
+    assert_eq!(format!("{error:#}"), error.message);
+    assert!(error.message.starts_with(&own), "{:?}", error.message);
+    assert!(
+        !error.message.ends_with(&own),
+        "{:?} has no cause",
+        error.message
+    );
 }
 
 #[test]
@@ -32,4 +52,9 @@ fn a_redis_error_keeps_the_client_s() {
     let cause = error.source().expect("the client's error is kept");
     let redis = cause.downcast_ref::<redis::RedisError>().unwrap();
     assert!(redis.is_io_error(), "{redis:?}");
+    assert_told_once(&error, cause);
+    assert!(
+        error.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{error}"
+    );
 }

@@ -33,7 +33,6 @@ fn open(at: &str, clock: &ManualClock, timeout: Duration) -> Box<dyn Fn() -> Cir
                 SqliteStore::open(path)
                     .unwrap()
                     .timeout(timeout)
-                    .unwrap()
                     .with_clock(clock.clone()),
             ),
             None => builder.store(

@@ -38,7 +38,7 @@ fn sqlite_foreign_column_types_are_reset() {
     drop(SqliteStore::open(&path).unwrap());
     let raw = rusqlite::Connection::open(&path).unwrap();
     // Written now, so that the TTL sweep has no reason to delete them.
-    let now = fusebox::store::wall_clock_nanos() as i64;
+    let now = fusebox::__private::wall_clock_nanos() as i64;
     raw.execute_batch(&format!(
         "INSERT INTO fusebox_state VALUES ('circuit_breaker:blob', 'open', X'00FF10', {now});
          INSERT INTO fusebox_state VALUES

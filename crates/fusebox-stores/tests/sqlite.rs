@@ -217,7 +217,7 @@ fn idle_breakers_expire() {
 fn worker_open_and_read() {
     if common::is_worker() {
         let store = SqliteStore::open(common::var("DB_PATH"))
-            .and_then(|s| s.timeout(Duration::from_secs(5)))
+            .map(|s| s.timeout(Duration::from_secs(5)))
             .unwrap();
         let b = CircuitBreaker::builder("fresh")
             .store(store)

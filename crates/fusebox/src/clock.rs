@@ -216,3 +216,19 @@ impl Default for ManualClock {
         ManualClock::new()
     }
 }
+
+/// A store's time: `clock`'s nanoseconds since its origin when a test
+/// gives one, else nanoseconds since the Unix epoch by the wall clock.
+pub fn store_now(clock: Option<&crate::ManualClock>) -> u64 {
+    match clock {
+        Some(clock) => to_nanos(clock.elapsed()),
+        None => wall_clock_nanos(),
+    }
+}
+
+/// Nanoseconds since the Unix epoch by the system's wall clock.
+pub fn wall_clock_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, to_nanos)
+}

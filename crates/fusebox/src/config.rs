@@ -61,8 +61,8 @@ enum Format {
 /// A configuration file that could not be read or is invalid.
 ///
 /// A file that cannot be read keeps the I/O error as its
-/// [`source`](std::error::Error::source) (the message already says it in
-/// words); errors are equal when path, line and message are.
+/// [`source`](std::error::Error::source); errors are equal when path, line
+/// and message are.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ConfigFileError {
@@ -70,10 +70,19 @@ pub struct ConfigFileError {
     pub path: Option<PathBuf>,
     /// The line of the problem, when the format gives it.
     pub line: Option<usize>,
-    /// What is wrong, naming the key and the value.
+    /// What is wrong, naming the key and the value (and the cause in
+    /// words, when there is one).
     pub message: String,
     /// The I/O error that kept the file from being read.
-    pub(crate) cause: Option<std::sync::Arc<std::io::Error>>,
+    pub(crate) cause: Option<Cause>,
+}
+
+/// The error that caused a [`ConfigFileError`], and how much of its message
+/// is the file error's own (the rest tells the cause in words).
+#[derive(Clone, Debug)]
+pub(crate) struct Cause {
+    error: std::sync::Arc<std::io::Error>,
+    own: usize,
 }
 
 impl PartialEq for ConfigFileError {
@@ -84,13 +93,20 @@ impl PartialEq for ConfigFileError {
 
 impl Eq for ConfigFileError {}
 
+/// Path, line and message. When the error has a cause, its words are left
+/// to `source()` (a report walking the chain would say them twice); the
+/// alternate form, `{:#}`, tells them too.
 impl fmt::Display for ConfigFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message = match &self.cause {
+            Some(cause) if !f.alternate() => self.message.get(..cause.own).unwrap_or(&self.message),
+            _ => &self.message,
+        };
         match (&self.path, self.line) {
-            (Some(path), Some(line)) => write!(f, "{}:{line}: {}", path.display(), self.message),
-            (Some(path), None) => write!(f, "{}: {}", path.display(), self.message),
-            (None, Some(line)) => write!(f, "line {line}: {}", self.message),
-            (None, None) => f.write_str(&self.message),
+            (Some(path), Some(line)) => write!(f, "{}:{line}: {message}", path.display()),
+            (Some(path), None) => write!(f, "{}: {message}", path.display()),
+            (None, Some(line)) => write!(f, "line {line}: {message}"),
+            (None, None) => f.write_str(message),
         }
     }
 }
@@ -98,14 +114,20 @@ impl fmt::Display for ConfigFileError {
 impl std::error::Error for ConfigFileError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.cause
-            .as_deref()
-            .map(|cause| cause as &(dyn std::error::Error + 'static))
+            .as_ref()
+            .map(|cause| &*cause.error as &(dyn std::error::Error + 'static))
     }
 }
 
 impl ConfigFileError {
+    /// The same error caused by `cause`, told at the end of the message.
     fn caused_by(mut self, cause: std::io::Error) -> ConfigFileError {
-        self.cause = Some(std::sync::Arc::new(cause));
+        let own = self.message.len();
+        self.message = format!("{}: {cause}", self.message);
+        self.cause = Some(Cause {
+            error: std::sync::Arc::new(cause),
+            own,
+        });
         self
     }
 }
@@ -127,7 +149,7 @@ impl Config {
             message,
         };
         let text = std::fs::read_to_string(path)
-            .map_err(|e| at(None, format!("cannot read config file: {e}")).caused_by(e))?;
+            .map_err(|e| at(None, "cannot read config file".to_owned()).caused_by(e))?;
         let format = match path.extension().and_then(|e| e.to_str()) {
             Some("yaml" | "yml") => Format::Yaml,
             Some("toml") => Format::Toml,

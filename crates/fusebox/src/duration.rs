@@ -45,7 +45,8 @@ impl Refusal {
 /// Parses a duration written for humans: a number and a unit, e.g. `30s`,
 /// `250ms`, `1.5s`, `5m`, `2h`, `1d`, `100us`, `10ns`. Several parts add up
 /// (`1m30s`). A bare number is refused here: in text the unit is never
-/// guessed (numbers of seconds go through [`duration_from_secs`](crate::duration_from_secs)).
+/// guessed (a config file's bare numbers are seconds, read as such by
+/// [`Config`](crate::Config)).
 ///
 /// The longest accepted duration is 365 days; longer ones are an error
 /// naming the value and that maximum.

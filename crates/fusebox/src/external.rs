@@ -372,7 +372,7 @@ impl External {
             tracing::warn!(
                 target: "fusebox",
                 circuit = name,
-                "circuit '{name}': {error}; carrying on with local state{}",
+                "circuit '{name}': {error:#}; carrying on with local state{}",
                 if self.fail_closed { " and rejecting calls (fail closed)" } else { "" }
             );
         }

@@ -139,7 +139,7 @@ mod window;
 #[cfg(all(test, not(fusebox_loom)))]
 mod model_tests;
 
-pub use builder::{duration_from_secs, Builder, MAX_HALF_OPEN_CALLS};
+pub use builder::{Builder, MAX_HALF_OPEN_CALLS};
 pub use circuit_breaker::CircuitBreaker;
 pub use clock::{Clock, ManualClock};
 #[cfg(feature = "config")]
@@ -160,3 +160,11 @@ pub use state::{ParseStateError, State};
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub use tower::{CircuitBreakerLayer, CircuitBreakerService, Classify, ErrorsFail, ResponseFuture};
 pub use transition::{Reason, Transition};
+
+/// Not public API: helpers shared with fusebox's own crates (the stores,
+/// the CLI, the Python package). They may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::builder::duration_from_secs;
+    pub use crate::clock::{store_now, wall_clock_nanos};
+}

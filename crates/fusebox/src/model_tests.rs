@@ -131,7 +131,7 @@ fn build(settings: &Settings, clock: &ManualClock, shared: bool) -> CircuitBreak
         }
     }
     if shared {
-        builder = builder.store(crate::store::MemoryStore::with_clock(clock.clone()));
+        builder = builder.store(crate::store::MemoryStore::new().with_clock(clock.clone()));
     }
     builder.build().unwrap()
 }

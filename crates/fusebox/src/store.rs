@@ -95,7 +95,8 @@ pub type Update<'a> = dyn FnMut(Option<&str>, u64) -> Option<String> + 'a;
 pub struct StoreError {
     /// What kind of failure.
     pub kind: StoreErrorKind,
-    /// Details, naming the store.
+    /// What went wrong, naming the store, and the cause in words: the
+    /// whole story, fit to show on its own (`{:#}` prints the same).
     pub message: String,
     /// The write was sent but its answer did not come in time, so the
     /// store may have stored it: the caller must not simply apply the same
@@ -103,6 +104,9 @@ pub struct StoreError {
     pub maybe_written: bool,
     /// The error of the database or client that caused this one.
     cause: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
+    /// How much of `message` is this error's own: the rest tells the
+    /// cause, which `Display` leaves to the source chain.
+    own: usize,
 }
 
 impl PartialEq for StoreError {
@@ -145,16 +149,30 @@ impl StoreError {
             message: message.into(),
             maybe_written: false,
             cause: None,
+            own: usize::MAX,
         }
     }
 
-    /// The same error, keeping `cause` (the database's or client's own
-    /// error) as its [`source`](std::error::Error::source).
+    /// The same error, caused by `cause` (the database's or client's own
+    /// error): kept as its [`source`](std::error::Error::source), and told
+    /// at the end of [`message`](StoreError::message) after a colon.
     #[must_use]
-    pub fn caused_by(
+    pub fn caused_by(self, cause: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+        let words = cause.to_string();
+        self.caused_by_in_words(cause, &words)
+    }
+
+    /// As [`caused_by`](StoreError::caused_by), telling the cause in
+    /// `words` of the caller's choosing (a client's error without its
+    /// type names, say, or with a secret hidden).
+    #[must_use]
+    pub fn caused_by_in_words(
         mut self,
         cause: impl std::error::Error + Send + Sync + 'static,
+        words: &str,
     ) -> StoreError {
+        self.own = self.message.len();
+        self.message = format!("{}: {words}", self.message);
         self.cause = Some(std::sync::Arc::new(cause));
         self
     }
@@ -166,9 +184,15 @@ impl StoreError {
     }
 }
 
+/// The error's own words; the cause is its `source()`, as the Rust API
+/// guidelines have it (a report that walks the chain would otherwise say
+/// the cause twice). The alternate form, `{:#}`, is the whole `message`.
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        match self.message.get(..self.own) {
+            Some(own) if self.cause.is_some() && !f.alternate() => f.write_str(own),
+            _ => f.write_str(&self.message),
+        }
     }
 }
 
@@ -206,12 +230,12 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    /// An empty store whose time is `clock` (nanoseconds since its origin).
-    pub fn with_clock(clock: crate::ManualClock) -> MemoryStore {
-        MemoryStore {
-            clock: Some(clock),
-            ..MemoryStore::default()
-        }
+    /// Uses `clock` (nanoseconds since its origin) instead of the wall
+    /// clock, for tests that move time by hand.
+    #[must_use]
+    pub fn with_clock(mut self, clock: crate::ManualClock) -> MemoryStore {
+        self.clock = Some(clock);
+        self
     }
 
     /// Fleet mode: breakers built on this store count closed calls locally
@@ -249,7 +273,7 @@ impl Store for MemoryStore {
     }
 
     fn local_now(&self) -> u64 {
-        store_now(self.clock.as_ref())
+        crate::clock::store_now(self.clock.as_ref())
     }
 
     fn describe(&self) -> String {
@@ -281,20 +305,4 @@ impl Store for MemoryStore {
         crate::sync::lock_std(&self.watchers).push(changed);
         true
     }
-}
-
-/// A store's time: `clock`'s nanoseconds since its origin when a test
-/// gives one, else nanoseconds since the Unix epoch by the wall clock.
-pub fn store_now(clock: Option<&crate::ManualClock>) -> u64 {
-    match clock {
-        Some(clock) => crate::clock::to_nanos(clock.elapsed()),
-        None => wall_clock_nanos(),
-    }
-}
-
-/// Nanoseconds since the Unix epoch by the system's wall clock.
-pub fn wall_clock_nanos() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, crate::clock::to_nanos)
 }

@@ -372,6 +372,17 @@ fn a_file_that_cannot_be_read_keeps_its_io_error_as_the_source() {
     let io = cause.downcast_ref::<std::io::Error>().unwrap();
     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     assert_eq!(error.clone(), error, "equal, cause and all");
+    // Each error of the chain told once; `{:#}` tells the whole story.
+    let shown = error.to_string();
+    assert!(
+        shown.contains("missing.yaml") && shown.contains("cannot read"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(&io.to_string()),
+        "{shown} repeats its source"
+    );
+    assert_eq!(format!("{error:#}"), format!("{shown}: {io}"));
     let invalid = fusebox::Config::from_yaml("breakers: [").unwrap_err();
     assert!(invalid.source().is_none(), "nothing below a syntax error");
 }

@@ -144,7 +144,8 @@ fn the_command_line_and_files_share_one_parser() {
     );
     let source: &dyn std::error::Error = &error; // a typed error, usable with `?`
     assert!(source.source().is_none());
-    let secs = fusebox::duration_from_secs("recovery_timeout", 999_999_999_999.0).unwrap_err();
+    let secs =
+        fusebox::__private::duration_from_secs("recovery_timeout", 999_999_999_999.0).unwrap_err();
     assert_eq!(secs.field, "recovery_timeout");
     assert_mentions(&secs.to_string(), &["999999999999", "365d"]);
     assert_eq!(

@@ -10,7 +10,9 @@ use fusebox::{CircuitBreaker, Error, ManualClock, State};
 const NAME: &str = "fleet";
 
 fn store(clock: &ManualClock) -> MemoryStore {
-    MemoryStore::with_clock(clock.clone()).sync_every(Duration::from_millis(10))
+    MemoryStore::new()
+        .with_clock(clock.clone())
+        .sync_every(Duration::from_millis(10))
 }
 
 fn process(store: &MemoryStore, clock: &ManualClock) -> CircuitBreaker {

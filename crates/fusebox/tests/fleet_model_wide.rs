@@ -73,7 +73,7 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..300),
     ) {
         let clock = ManualClock::new();
-        let store = MemoryStore::with_clock(clock.clone()).sync_every(Duration::from_millis(10));
+        let store = MemoryStore::new().with_clock(clock.clone()).sync_every(Duration::from_millis(10));
         let build = |b: fusebox::Builder| {
             b.failure_threshold(threshold)
                 .count_cancelled_as_failure(cancel_is_failure)

@@ -24,7 +24,9 @@ fn process(store: &MemoryStore, clock: &ManualClock, quorum: Quorum) -> CircuitB
 
 fn fleet(n: usize, quorum: Quorum) -> (ManualClock, MemoryStore, Vec<CircuitBreaker>) {
     let clock = ManualClock::new();
-    let store = MemoryStore::with_clock(clock.clone()).sync_every(Duration::from_millis(10));
+    let store = MemoryStore::new()
+        .with_clock(clock.clone())
+        .sync_every(Duration::from_millis(10));
     let members = (0..n).map(|_| process(&store, &clock, quorum)).collect();
     (clock, store, members)
 }

@@ -14,7 +14,9 @@ use fusebox::{CircuitBreaker, Error, ManualClock, Quorum, State};
 const NAME: &str = "fleet";
 
 fn store(clock: &ManualClock) -> MemoryStore {
-    MemoryStore::with_clock(clock.clone()).sync_every(Duration::from_millis(10))
+    MemoryStore::new()
+        .with_clock(clock.clone())
+        .sync_every(Duration::from_millis(10))
 }
 
 fn process(store: impl Store, clock: &ManualClock, threshold: u32) -> CircuitBreaker {

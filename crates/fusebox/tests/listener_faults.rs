@@ -155,7 +155,7 @@ fn a_store_backed_breaker_announces_transitions_in_generation_order() {
     let (committed_tx, committed_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel();
     let store = Arc::new(Holding {
-        inner: fusebox::store::MemoryStore::with_clock(fusebox::ManualClock::new()),
+        inner: fusebox::store::MemoryStore::new().with_clock(fusebox::ManualClock::new()),
         hold: Mutex::new(None),
         down: Default::default(),
     });
@@ -185,7 +185,7 @@ fn a_held_store_transaction_does_not_roll_the_local_mirror_back() {
     let (committed_tx, committed_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel();
     let store = Arc::new(Holding {
-        inner: fusebox::store::MemoryStore::with_clock(fusebox::ManualClock::new()),
+        inner: fusebox::store::MemoryStore::new().with_clock(fusebox::ManualClock::new()),
         hold: Mutex::new(None),
         down: Default::default(),
     });

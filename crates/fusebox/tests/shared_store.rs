@@ -22,7 +22,7 @@ fn fail(b: &CircuitBreaker) {
 #[test]
 fn failures_from_every_instance_add_up_and_all_see_open() {
     let clock = ManualClock::new();
-    let store = MemoryStore::with_clock(clock.clone());
+    let store = MemoryStore::new().with_clock(clock.clone());
     let fleet: Vec<_> = (0..8).map(|_| shared(&store, "api")).collect();
     for b in fleet.iter().take(5) {
         assert_eq!(b.state(), State::Closed);
@@ -51,7 +51,7 @@ fn failures_from_every_instance_add_up_and_all_see_open() {
 
 #[test]
 fn a_new_instance_does_not_reset_shared_state() {
-    let store = MemoryStore::with_clock(ManualClock::new());
+    let store = MemoryStore::new().with_clock(ManualClock::new());
     let first = shared(&store, "db");
     for _ in 0..4 {
         fail(&first);
@@ -63,7 +63,7 @@ fn a_new_instance_does_not_reset_shared_state() {
 
 #[test]
 fn manual_control_is_shared() {
-    let store = MemoryStore::with_clock(ManualClock::new());
+    let store = MemoryStore::new().with_clock(ManualClock::new());
     let (a, b) = (shared(&store, "m"), shared(&store, "m"));
     a.force_open();
     assert_eq!(b.state(), State::ForcedOpen);
@@ -75,7 +75,7 @@ fn manual_control_is_shared() {
 
 #[test]
 fn a_foreign_value_is_reset_with_a_warning_not_a_panic() {
-    let store = MemoryStore::with_clock(ManualClock::new());
+    let store = MemoryStore::new().with_clock(ManualClock::new());
     for junk in [
         "",
         "hello",
@@ -95,7 +95,7 @@ fn a_foreign_value_is_reset_with_a_warning_not_a_panic() {
 
 #[test]
 fn a_rate_window_is_shared_through_the_store() {
-    let store = MemoryStore::with_clock(ManualClock::new());
+    let store = MemoryStore::new().with_clock(ManualClock::new());
     let fleet: Vec<_> = (0..4)
         .map(|_| {
             CircuitBreaker::builder("rate")

@@ -82,7 +82,7 @@ fn shared(store: &MemoryStore, clock: &ManualClock) -> CircuitBreaker {
 fn a_stored_time_window_floor_from_the_future_does_not_wedge_the_breaker() {
     let clock = ManualClock::new();
     clock.advance(Duration::from_secs(100));
-    let store = MemoryStore::with_clock(clock.clone());
+    let store = MemoryStore::new().with_clock(clock.clone());
     store.put_raw(
         "api",
         &format!(
@@ -106,7 +106,7 @@ fn a_stored_time_window_floor_from_the_future_does_not_wedge_the_breaker() {
 fn a_stored_time_window_without_newest_forgets_old_failures_after_2_pow_32_widths() {
     let clock = ManualClock::new();
     clock.advance(Duration::from_secs(5));
-    let store = MemoryStore::with_clock(clock.clone());
+    let store = MemoryStore::new().with_clock(clock.clone());
     // Slice 5 holds 5 failed calls (tag 5 in the upper half of each word).
     let bucket5 = format!("{:x}.{:x}.0", (5u64 << 32) | 5, (5u64 << 32) | 5);
     let mut words = vec!["0.0.0".to_owned(); 10];

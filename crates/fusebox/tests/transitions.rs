@@ -250,14 +250,14 @@ fn invalid_settings_are_refused_with_the_field_named() {
             "{err}"
         );
     }
-    let err = fusebox::duration_from_secs("recovery_timeout", f64::NAN).unwrap_err();
+    let err = fusebox::__private::duration_from_secs("recovery_timeout", f64::NAN).unwrap_err();
     assert_eq!(
         err.to_string(),
         "invalid recovery_timeout = NaN: must be a finite number of seconds greater than zero"
     );
-    assert!(fusebox::duration_from_secs("recovery_timeout", -1.0).is_err());
+    assert!(fusebox::__private::duration_from_secs("recovery_timeout", -1.0).is_err());
     assert_eq!(
-        fusebox::duration_from_secs("t", 0.25),
+        fusebox::__private::duration_from_secs("t", 0.25),
         Ok(Duration::from_millis(250))
     );
 }

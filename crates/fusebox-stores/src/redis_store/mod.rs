@@ -3,7 +3,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use fusebox::store::{store_now, wall_clock_nanos, Store, StoreError, StoreErrorKind, Update};
+use fusebox::__private::{store_now, wall_clock_nanos};
+use fusebox::store::{Store, StoreError, StoreErrorKind, Update};
 use fusebox::ManualClock;
 use redis::{Script, Value};
 
@@ -109,18 +110,21 @@ impl RedisStore {
 
     /// Gives up on a call after `timeout` (default 50 ms), whatever it
     /// spent that time on.
+    #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> RedisStore {
         self.timeout = timeout;
         self
     }
 
     /// Keys are `prefix` + breaker name (default `circuit_breaker:`).
+    #[must_use]
     pub fn prefix(mut self, prefix: impl Into<String>) -> RedisStore {
         self.prefix = prefix.into();
         self
     }
 
     /// Idle breakers expire after `ttl` (default 7 days).
+    #[must_use]
     pub fn ttl(mut self, ttl: Duration) -> RedisStore {
         self.ttl = ttl;
         self
@@ -140,6 +144,7 @@ impl RedisStore {
 
     /// Uses `clock` instead of the server's `TIME`, for tests that move
     /// time by hand.
+    #[must_use]
     pub fn with_clock(mut self, clock: ManualClock) -> RedisStore {
         self.clock = Some(clock);
         self
@@ -164,12 +169,14 @@ impl RedisStore {
         } else {
             StoreErrorKind::Unavailable
         };
-        let error = self.failure(kind, &without_type_names(&words));
         // The client's error as the cause, unless its words quote the
         // password (they never should: it is not sent in a command's text).
         match self.servers.password() {
-            Some(password) if words.contains(password) => error,
-            _ => error.caused_by(e.clone()),
+            Some(password) if words.contains(password) => {
+                self.failure(kind, &without_type_names(&words))
+            }
+            _ => StoreError::new(kind, format!("redis store {}", self.shown_url))
+                .caused_by_in_words(e.clone(), &without_type_names(&words)),
         }
     }
 

@@ -2,7 +2,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fusebox::store::{store_now, Store, StoreError, StoreErrorKind, Update};
+use fusebox::__private::store_now;
+use fusebox::store::{Store, StoreError, StoreErrorKind, Update};
 use fusebox::ManualClock;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
@@ -56,7 +57,7 @@ impl SqliteStore {
         let fail = |what: &str, e: rusqlite::Error| {
             StoreError::new(
                 StoreErrorKind::Open,
-                format!("cannot {what} sqlite store {}: {e}", path.display()),
+                format!("cannot {what} sqlite store {}", path.display()),
             )
             .caused_by(e)
         };
@@ -95,18 +96,21 @@ impl SqliteStore {
 
     /// Gives up on a call after `timeout` (default 50 ms), however much of
     /// it went on waiting for a locked file.
-    pub fn timeout(mut self, timeout: Duration) -> Result<SqliteStore, StoreError> {
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> SqliteStore {
         self.timeout = timeout;
-        Ok(self)
+        self
     }
 
     /// Keys are `prefix` + breaker name (default `circuit_breaker:`).
+    #[must_use]
     pub fn prefix(mut self, prefix: impl Into<String>) -> SqliteStore {
         self.prefix = prefix.into();
         self
     }
 
     /// Forgets breakers untouched for `ttl` (default 7 days).
+    #[must_use]
     pub fn ttl(mut self, ttl: Duration) -> SqliteStore {
         self.ttl = ttl;
         self
@@ -125,6 +129,7 @@ impl SqliteStore {
 
     /// Uses `clock` (nanoseconds since its origin) instead of the wall
     /// clock, for tests that move time by hand.
+    #[must_use]
     pub fn with_clock(mut self, clock: ManualClock) -> SqliteStore {
         self.clock = Some(clock);
         self
@@ -213,7 +218,7 @@ impl SqliteStore {
         }
         StoreError::new(
             StoreErrorKind::Unavailable,
-            format!("sqlite store {}: {e}", self.path.display()),
+            format!("sqlite store {}", self.path.display()),
         )
         .caused_by(e)
     }

@@ -9,7 +9,7 @@
 use std::fs;
 
 /// Whether process `pid` holds the socket listening on `127.0.0.1:port`.
-pub fn listens_on(pid: u32, port: u16) -> bool {
+pub(crate) fn listens_on(pid: u32, port: u16) -> bool {
     let Some(inode) = listening_inode(port) else {
         return false;
     };
