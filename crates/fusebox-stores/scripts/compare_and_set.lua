@@ -7,7 +7,11 @@
 -- ARGV[4]  time to live in milliseconds: idle breakers expire, except in a
 --          state set by hand (forced_open, disabled), which stays until
 --          someone changes it
--- returns  1 when stored, 0 when the version moved on (read again and retry)
+-- returns  1 when stored; when the version moved on, what the read script
+--          returns ({ machine or false, version or false, seconds,
+--          microseconds }), so the writer tries again without another
+--          round trip to read: under contention every round trip a writer
+--          spends between its read and its write is a chance to lose again
 local kind = redis.call('TYPE', KEYS[1])['ok']
 local version = false
 if kind == 'hash' then
@@ -16,7 +20,13 @@ elseif kind ~= 'none' then
   version = 'foreign:' .. kind
 end
 if (version or '') ~= ARGV[1] then
-  return 0
+  local now = redis.call('TIME')
+  if kind == 'none' then
+    return { false, false, now[1], now[2] }
+  elseif kind ~= 'hash' then
+    return { '(a redis ' .. kind .. ', not a hash)', version, now[1], now[2] }
+  end
+  return { redis.call('HGET', KEYS[1], 'machine'), version, now[1], now[2] }
 end
 if kind ~= 'hash' then
   -- Another tool's value (or nothing) under the key: start a fresh hash.

@@ -241,17 +241,21 @@ impl RedisStore {
         key: &str,
         update: &mut Update<'_>,
         deadline: &Deadline,
-    ) -> Result<bool, StoreError> {
-        self.limit(&lease.connection, deadline)?;
-        type Read = (Option<Vec<u8>>, Option<Vec<u8>>, u64, u64);
-        let (machine, version, seconds, micros): Read = READ
-            .key(key)
-            .arg(self.ttl_millis())
-            .invoke(&mut lease.connection)
-            .map_err(|e| {
-                self.servers.learn(lease, &e);
-                self.error_by(&e, Some(deadline))
-            })?;
+        read: Option<Read>,
+    ) -> Result<Attempt, StoreError> {
+        let (machine, version, seconds, micros) = match read {
+            Some(read) => read,
+            None => {
+                self.limit(&lease.connection, deadline)?;
+                READ.key(key)
+                    .arg(self.ttl_millis())
+                    .invoke(&mut lease.connection)
+                    .map_err(|e| {
+                        self.servers.learn(lease, &e);
+                        self.error_by(&e, Some(deadline))
+                    })?
+            }
+        };
         let server_now = seconds
             .saturating_mul(1_000_000_000)
             .saturating_add(micros.saturating_mul(1_000));
@@ -272,7 +276,7 @@ impl RedisStore {
             })
         });
         let Some(text) = update(machine.as_deref(), now) else {
-            return Ok(true);
+            return Ok(Attempt::Stored);
         };
         self.limit(&lease.connection, deadline)?;
         let stored: Value = COMPARE_AND_SET
@@ -292,8 +296,31 @@ impl RedisStore {
                     error
                 }
             })?;
-        Ok(matches!(stored, Value::Int(1)))
+        match stored {
+            Value::Int(1) => Ok(Attempt::Stored),
+            lost => redis::from_redis_value(lost)
+                .map(Attempt::Lost)
+                .map_err(|e| {
+                    self.failure(
+                        StoreErrorKind::Unavailable,
+                        &format!("unexpected answer to a write: {e}"),
+                    )
+                }),
+        }
     }
+}
+
+/// What the read script returns (and the compare-and-set script, when it
+/// lost): machine text, version, and the server's time in seconds and
+/// microseconds.
+type Read = (Option<Vec<u8>>, Option<Vec<u8>>, u64, u64);
+
+/// How one read-and-write went.
+enum Attempt {
+    /// Written (or nothing to write).
+    Stored,
+    /// Another writer got there first; this is what the record is now.
+    Lost(Read),
 }
 
 impl fmt::Debug for RedisStore {
@@ -343,15 +370,16 @@ impl Store for RedisStore {
         let deadline = Deadline::after(self.timeout);
         let key = format!("{}{name}", self.prefix);
         let mut lease = self.lease(&key, false, &deadline)?;
+        let mut read = None;
         loop {
-            match self.attempt(&mut lease, &key, update, &deadline) {
-                Ok(true) => {
+            match self.attempt(&mut lease, &key, update, &deadline, read.take()) {
+                Ok(Attempt::Stored) => {
                     lease.give_back();
                     return Ok(());
                 }
-                // Another writer got there first: read again, within the
-                // call's budget.
-                Ok(false) => {}
+                // Another writer got there first: try again on what it
+                // wrote, within the call's budget.
+                Ok(Attempt::Lost(current)) => read = Some(current),
                 // An idle connection may have died with a restarted server,
                 // or the cluster moved the key: one fresh connection (to
                 // the key's master now) is worth a try.
