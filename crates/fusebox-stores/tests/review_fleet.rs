@@ -1,0 +1,65 @@
+//! Review: fleet mode against real stores (SQLite files locked by another
+//! process, a real redis-server). Each test failed on the code under review.
+
+mod common;
+
+use std::time::Duration;
+
+use common::write_lock::WriteLock;
+use fusebox::{CircuitBreaker, ManualClock, State};
+use fusebox_stores::SqliteStore;
+
+common::write_lock_worker!();
+
+fn sqlite_breaker(path: &std::path::Path, clock: &ManualClock, fleet: bool) -> CircuitBreaker {
+    let mut store = SqliteStore::open(path).unwrap().with_clock(clock.clone());
+    if fleet {
+        store = store.sync_every(Duration::from_millis(10));
+    }
+    CircuitBreaker::builder("api")
+        .failure_threshold(1)
+        .recovery_timeout(Duration::from_secs(30))
+        .clock(clock.clone())
+        .store(store)
+        .build()
+        .unwrap()
+}
+
+/// An operator resets an open breaker while the store is locked by another
+/// process; nobody else touches the breaker. When the store comes back
+/// (after the open duration has elapsed), the reset must be written back,
+/// as exact mode does. Fleet mode ticks the stored Open -> HalfOpen first,
+/// which moves the generation, and then drops the reset as "overtaken".
+fn reset_while_store_locked_survives(fleet: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let clock = ManualClock::new();
+    let b = sqlite_breaker(&path, &clock, fleet);
+    let _ = b.call(|| Err::<(), _>("down"));
+    let _ = b.sync_now();
+    assert_eq!(b.state(), State::Open);
+    let lock = WriteLock::take(&path);
+    b.reset();
+    assert_eq!(b.state(), State::Closed, "reset locally while the store is away");
+    lock.release();
+    clock.advance(Duration::from_secs(31));
+    let _ = b.sync_now();
+    let _ = b.sync_now();
+    assert!(!b.metrics().degraded, "the store is back");
+    let observer = sqlite_breaker(&path, &clock, false);
+    assert_eq!(
+        (b.state(), observer.state()),
+        (State::Closed, State::Closed),
+        "the operator's reset was lost (fleet mode: {fleet})"
+    );
+}
+
+#[test]
+fn exact_mode_writes_back_a_reset_made_while_the_store_was_locked() {
+    reset_while_store_locked_survives(false);
+}
+
+#[test]
+fn fleet_mode_writes_back_a_reset_made_while_the_store_was_locked() {
+    reset_while_store_locked_survives(true);
+}
