@@ -63,3 +63,49 @@ fn exact_mode_writes_back_a_reset_made_while_the_store_was_locked() {
 fn fleet_mode_writes_back_a_reset_made_while_the_store_was_locked() {
     reset_while_store_locked_survives(true);
 }
+
+/// Rewrites the stored record of `name` with `edit`.
+fn edit_record(store: &SqliteStore, name: &str, edit: impl Fn(&str) -> String) {
+    use fusebox::store::Store;
+    store
+        .transact(name, &mut |stored, _| stored.map(&edit))
+        .unwrap();
+}
+
+/// A stored record whose next trial id has the top bit set (a foreign or
+/// damaged value, accepted by decode): a fleet-mode process takes the
+/// store-admitted trial call for one its local machine admitted alone
+/// (`LOCAL_PROBE`), so its outcome never reaches the store. The fleet
+/// stays half-open with the slot taken: every later caller is refused.
+#[test]
+fn a_trial_call_admitted_by_the_store_reports_to_the_store_whatever_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let clock = ManualClock::new();
+    let operator = sqlite_breaker(&path, &clock, false);
+    operator.trip();
+    let raw = SqliteStore::open(&path).unwrap().with_clock(clock.clone());
+    edit_record(&raw, "api", |text| {
+        text.split(' ')
+            .map(|f| {
+                if f.starts_with("next=") {
+                    "next=9223372036854775809".to_owned()
+                } else {
+                    f.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    clock.advance(Duration::from_secs(31));
+    let fleet = sqlite_breaker(&path, &clock, true);
+    assert_eq!(fleet.state(), State::HalfOpen);
+    fleet.call(|| Ok::<(), &str>(())).expect("the trial call is admitted");
+    let _ = fleet.sync_now();
+    let observer = sqlite_breaker(&path, &clock, false);
+    assert_eq!(
+        observer.state(),
+        State::Closed,
+        "the successful trial call closed the fleet's breaker"
+    );
+}
