@@ -109,3 +109,61 @@ fn a_trial_call_admitted_by_the_store_reports_to_the_store_whatever_its_id() {
         "the successful trial call closed the fleet's breaker"
     );
 }
+
+/// While the store is locked, a process fails enough calls to open its
+/// breaker, and an operator then resets it there. When the store is back,
+/// the failures from before the reset must not open the breaker over the
+/// reset: exact mode writes the reset back. Fleet mode merges the batch of
+/// pre-reset failures first (which opens the shared breaker, a new
+/// generation), then drops the reset because the generation moved.
+fn failures_before_a_reset_made_while_locked_do_not_reopen(fleet: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let clock = ManualClock::new();
+    let b = CircuitBreaker::builder("api")
+        .failure_threshold(3)
+        .recovery_timeout(Duration::from_secs(30))
+        .clock(clock.clone())
+        .store({
+            let s = SqliteStore::open(&path).unwrap().with_clock(clock.clone());
+            if fleet {
+                s.sync_every(Duration::from_millis(10))
+            } else {
+                s
+            }
+        })
+        .build()
+        .unwrap();
+    b.call(|| Ok::<(), &str>(())).unwrap();
+    let _ = b.sync_now();
+    let lock = WriteLock::take(&path);
+    for _ in 0..3 {
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    let _ = b.sync_now();
+    assert_eq!(b.state(), State::Open, "opened locally on its own failures");
+    b.reset();
+    assert_eq!(b.state(), State::Closed);
+    lock.release();
+    clock.advance(Duration::from_secs(1)); // the retry interval
+    let _ = b.sync_now();
+    let _ = b.state();
+    let _ = b.sync_now();
+    assert!(!b.metrics().degraded, "the store is back");
+    let observer = sqlite_breaker(&path, &clock, false);
+    assert_eq!(
+        (b.state(), observer.state()),
+        (State::Closed, State::Closed),
+        "failures from before the reset opened the breaker (fleet mode: {fleet})"
+    );
+}
+
+#[test]
+fn exact_mode_failures_before_a_reset_made_while_locked_do_not_reopen() {
+    failures_before_a_reset_made_while_locked_do_not_reopen(false);
+}
+
+#[test]
+fn fleet_mode_failures_before_a_reset_made_while_locked_do_not_reopen() {
+    failures_before_a_reset_made_while_locked_do_not_reopen(true);
+}
