@@ -167,3 +167,63 @@ fn exact_mode_failures_before_a_reset_made_while_locked_do_not_reopen() {
 fn fleet_mode_failures_before_a_reset_made_while_locked_do_not_reopen() {
     failures_before_a_reset_made_while_locked_do_not_reopen(true);
 }
+
+/// While the store is locked, an operator resets the breaker and then two
+/// calls fail. When the store is back, those two failures must count
+/// (no outcome is lost): one more failure makes three, the threshold.
+/// Fleet mode sends the post-reset failures in the batch of the old
+/// generation, merges it, and only then writes the reset back, which
+/// clears them.
+fn failures_after_a_reset_made_while_locked_count(fleet: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let clock = ManualClock::new();
+    let b = CircuitBreaker::builder("api")
+        .failure_threshold(3)
+        .recovery_timeout(Duration::from_secs(30))
+        .clock(clock.clone())
+        .store({
+            let s = SqliteStore::open(&path).unwrap().with_clock(clock.clone());
+            if fleet {
+                s.sync_every(Duration::from_millis(10))
+            } else {
+                s
+            }
+        })
+        .build()
+        .unwrap();
+    b.call(|| Ok::<(), &str>(())).unwrap();
+    let _ = b.sync_now();
+    let lock = WriteLock::take(&path);
+    b.reset();
+    for _ in 0..2 {
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    let _ = b.sync_now();
+    lock.release();
+    clock.advance(Duration::from_secs(1)); // the retry interval
+    let _ = b.sync_now();
+    let _ = b.state();
+    let _ = b.sync_now();
+    assert!(!b.metrics().degraded, "the store is back");
+    let _ = b.call(|| Err::<(), _>("down"));
+    let _ = b.sync_now();
+    let observer = sqlite_breaker(&path, &clock, false);
+    assert_eq!(
+        (b.state(), observer.state()),
+        (State::Open, State::Open),
+        "2 failures after the reset + 1 = 3 should open it (fleet mode: {fleet}); \
+         store sees {} in a row",
+        observer.metrics().consecutive_failures
+    );
+}
+
+#[test]
+fn exact_mode_failures_after_a_reset_made_while_locked_count() {
+    failures_after_a_reset_made_while_locked_count(false);
+}
+
+#[test]
+fn fleet_mode_failures_after_a_reset_made_while_locked_count() {
+    failures_after_a_reset_made_while_locked_count(true);
+}
