@@ -227,3 +227,54 @@ fn exact_mode_failures_after_a_reset_made_while_locked_count() {
 fn fleet_mode_failures_after_a_reset_made_while_locked_count() {
     failures_after_a_reset_made_while_locked_count(true);
 }
+
+/// A process in fleet mode counts two failures, then forks (a pre-fork
+/// server starting a worker, Python's multiprocessing). The child inherits
+/// the unsent batch and sends it too: the fleet counts the parent's two
+/// failures twice (four in a row), though only two calls failed.
+#[cfg(unix)]
+#[allow(unsafe_code)] // fork, waitpid and _exit have no safe wrapper in std
+#[test]
+fn a_forked_child_does_not_send_its_parents_unsent_outcomes_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let b = CircuitBreaker::builder("api")
+        .failure_threshold(10)
+        .store(
+            SqliteStore::open(&path)
+                .unwrap()
+                .timeout(Duration::from_secs(5))
+                .sync_every(Duration::from_secs(3600)),
+        )
+        .build()
+        .unwrap();
+    b.call(|| Ok::<(), &str>(())).unwrap();
+    b.sync_now().unwrap();
+    for _ in 0..2 {
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    // SAFETY: the child only uses the breaker and exits with `_exit`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = i32::from(b.sync_now().is_err());
+        // SAFETY: ends the child without unwinding into the test harness.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child made above.
+    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(waited, pid);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child: {status}");
+    b.sync_now().unwrap();
+    let observer = CircuitBreaker::builder("api")
+        .failure_threshold(10)
+        .store(SqliteStore::open(&path).unwrap().timeout(Duration::from_secs(5)))
+        .build()
+        .unwrap();
+    assert_eq!(
+        observer.metrics().consecutive_failures,
+        2,
+        "two calls failed, in the parent, before the fork"
+    );
+}
