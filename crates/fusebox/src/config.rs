@@ -77,12 +77,12 @@ pub struct ConfigFileError {
     pub(crate) cause: Option<Cause>,
 }
 
-/// The error that caused a [`ConfigFileError`], and how much of its message
-/// is the file error's own (the rest tells the cause in words).
+/// The error that caused a [`ConfigFileError`], and the words its message
+/// ends with to tell it.
 #[derive(Clone, Debug)]
 pub(crate) struct Cause {
     error: std::sync::Arc<std::io::Error>,
-    own: usize,
+    told: String,
 }
 
 impl PartialEq for ConfigFileError {
@@ -99,7 +99,12 @@ impl Eq for ConfigFileError {}
 impl fmt::Display for ConfigFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let message = match &self.cause {
-            Some(cause) if !f.alternate() => self.message.get(..cause.own).unwrap_or(&self.message),
+            // Only while `message` (a public field) still ends with them.
+            Some(cause) if !f.alternate() => self
+                .message
+                .strip_suffix(cause.told.as_str())
+                .and_then(|own| own.strip_suffix(": "))
+                .unwrap_or(&self.message),
             _ => &self.message,
         };
         match (&self.path, self.line) {
@@ -122,11 +127,11 @@ impl std::error::Error for ConfigFileError {
 impl ConfigFileError {
     /// The same error caused by `cause`, told at the end of the message.
     fn caused_by(mut self, cause: std::io::Error) -> ConfigFileError {
-        let own = self.message.len();
-        self.message = format!("{}: {cause}", self.message);
+        let told = cause.to_string();
+        self.message = format!("{}: {told}", self.message);
         self.cause = Some(Cause {
             error: std::sync::Arc::new(cause),
-            own,
+            told,
         });
         self
     }

@@ -146,6 +146,8 @@ struct Mirror {
     dropped: u64,
     /// Writes whose answer was lost.
     doubts: Vec<Doubt>,
+    /// The process the queue and the doubts are of.
+    pid: u32,
 }
 
 /// A record as stored: the machine's text and what follows it.
@@ -176,6 +178,7 @@ impl External {
                 pending: Vec::new(),
                 dropped: 0,
                 doubts: Vec::new(),
+                pid: std::process::id(),
             }),
             store,
             fail_closed,
@@ -349,6 +352,7 @@ impl External {
             return None;
         }
         let mut mirror = lock_std(&self.mirror);
+        mirror.forget_what_a_parent_left();
         let (result, change) = op(&mut mirror.machine, now_local);
         if change.is_some() {
             // The mirror left the stored generation: it holds every outcome
@@ -400,6 +404,7 @@ impl External {
         // both replay them; a failed transaction puts them back.
         let (dirty, synced, mirror_copy, pending, doubts) = {
             let mut mirror = lock_std(&self.mirror);
+            mirror.forget_what_a_parent_left();
             (
                 mirror.dirty,
                 mirror.synced,
@@ -600,6 +605,21 @@ impl External {
 }
 
 impl Mirror {
+    /// In a child forked from the process that queued them, forgets the
+    /// outcomes waiting for the store, the writes in doubt and a local
+    /// transition to write back: they are the parent's to write (the child
+    /// would count them a second time).
+    fn forget_what_a_parent_left(&mut self) {
+        let me = std::process::id();
+        if self.pid != me {
+            self.pid = me;
+            self.pending.clear();
+            self.doubts.clear();
+            self.dropped = 0;
+            self.dirty = false;
+        }
+    }
+
     /// Queues an outcome for the store, dropping the oldest when full.
     fn queue(&mut self, outcome: Pending) {
         if self.pending.len() >= MAX_PENDING {

@@ -176,6 +176,13 @@ impl Fleet {
         }
         if self.watched_in.swap(pid, Ordering::Relaxed) != pid {
             if let Some((name, shared)) = self.breaker.get() {
+                // What waits to be sent is the parent's to send (the child
+                // would count it a second time); calls the child made on
+                // the lock-free path before this are forgotten with it.
+                *crate::sync::lock_std(&self.flushing) = Flushing::default();
+                if let Some(shared) = shared.upgrade() {
+                    shared.forget_unsent();
+                }
                 scheduler::add(shared.clone(), self.interval, self.signal.clone());
                 self.watch(name, shared.clone());
             }

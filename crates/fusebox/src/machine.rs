@@ -342,9 +342,11 @@ impl Machine {
             State::HalfOpen => {
                 if self.probes.len() < self.settings.half_open_max_calls as usize {
                     let id = self.next_probe;
-                    // Ids only need to differ from those in flight; a store
-                    // record may claim any number here.
-                    self.next_probe = self.next_probe.wrapping_add(1).max(1);
+                    // Ids only need to differ from those in flight; they
+                    // wrap within 63 bits, the top one being the mark of a
+                    // fleet-mode process's own trial calls.
+                    let mark = id & LOCAL_PROBE;
+                    self.next_probe = (id.wrapping_add(1) & !LOCAL_PROBE).max(1) | mark;
                     let deadline = now.saturating_add(self.settings.probe_timeout);
                     self.probes.push(Probe { id, deadline });
                     Admission::Admit(self.ticket(id))

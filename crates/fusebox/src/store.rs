@@ -104,9 +104,9 @@ pub struct StoreError {
     pub maybe_written: bool,
     /// The error of the database or client that caused this one.
     cause: Option<std::sync::Arc<dyn std::error::Error + Send + Sync>>,
-    /// How much of `message` is this error's own: the rest tells the
-    /// cause, which `Display` leaves to the source chain.
-    own: usize,
+    /// The cause in the words `message` ends with, which `Display`
+    /// leaves to the source chain.
+    told: String,
 }
 
 impl PartialEq for StoreError {
@@ -149,7 +149,7 @@ impl StoreError {
             message: message.into(),
             maybe_written: false,
             cause: None,
-            own: usize::MAX,
+            told: String::new(),
         }
     }
 
@@ -171,8 +171,8 @@ impl StoreError {
         cause: impl std::error::Error + Send + Sync + 'static,
         words: &str,
     ) -> StoreError {
-        self.own = self.message.len();
         self.message = format!("{}: {words}", self.message);
+        self.told = words.to_owned();
         self.cause = Some(std::sync::Arc::new(cause));
         self
     }
@@ -189,10 +189,16 @@ impl StoreError {
 /// the cause twice). The alternate form, `{:#}`, is the whole `message`.
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.message.get(..self.own) {
-            Some(own) if self.cause.is_some() && !f.alternate() => f.write_str(own),
-            _ => f.write_str(&self.message),
-        }
+        // Only while `message` still ends with the cause's words: it is a
+        // public field, and a caller may have added to it.
+        let own = (self.cause.is_some() && !f.alternate())
+            .then(|| {
+                self.message
+                    .strip_suffix(self.told.as_str())?
+                    .strip_suffix(": ")
+            })
+            .flatten();
+        f.write_str(own.unwrap_or(&self.message))
     }
 }
 

@@ -96,18 +96,34 @@ impl Shared {
             };
             (batch, open_alone, flushing.manual.take())
         };
+        // A manual operation made while the store was away supersedes the
+        // calls before it (`manual_fleet` began a new batch): the batch holds
+        // those after it, merged once the operation is written.
+        let (sent, after) = match manual {
+            Some(_) => (Batch::new(batch.generation), Some(batch)),
+            None => (batch, None),
+        };
         let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
         let mut outcome = Ok(());
         let mut changed = false;
         self.on_store(&fleet.exact, || {
-            let flushed = fleet.exact.flush(&self.name, batch, |machine, now| {
-                // An elapsed open duration is the fleet's to end, once.
-                let mut change = machine.tick(now);
-                if let Some((to, base)) = manual {
-                    if machine.generation() == base {
-                        change = Some(machine.manual(to, now));
+            let flushed = fleet.exact.flush(&self.name, sent, |machine, now| {
+                let mut change = match manual {
+                    // Only onto the generation it was made on (as exact
+                    // mode writes back a local transition), checked before
+                    // anything moves the generation on.
+                    Some((to, base)) if machine.generation() == base => {
+                        let made = machine.manual(to, now);
+                        let after = after.map(|after| Batch {
+                            generation: machine.generation(),
+                            ..after
+                        });
+                        let tripped = after.and_then(|after| machine.merge(&after, now));
+                        Some(tripped.unwrap_or(made))
                     }
-                }
+                    // An elapsed open duration is the fleet's to end, once.
+                    _ => machine.tick(now),
+                };
                 if let Some((rule, liveness)) = fleet.quorum {
                     let gathered = machine.gather(fleet.member, open_alone, now, rule, liveness);
                     change = change.or(gathered);
@@ -123,7 +139,11 @@ impl Shared {
                     Some(((), change))
                 }
                 Err(error) => {
-                    if !error.maybe_written {
+                    // A manual operation, and the calls after it, are
+                    // written only onto the generation it was made on: sent
+                    // again after a write that may have been stored, they
+                    // find that generation gone and count nothing twice.
+                    if !error.maybe_written || manual.is_some() {
                         let mut flushing = lock_std(&fleet.flushing);
                         flushing.unsent = Some(match flushing.unsent.take() {
                             Some(newer) if newer.generation == batch.generation => {
@@ -148,6 +168,16 @@ impl Shared {
             self.tell_fleet(fleet);
         }
         outcome
+    }
+
+    /// In a child forked from the process that counted them, forgets the
+    /// calls not yet sent: they are the parent's to send.
+    pub(crate) fn forget_unsent(&self) {
+        let mut locked = lock(&self.locked);
+        let generation = locked.unsent.batch.generation;
+        locked.unsent.cut = self.counters.totals();
+        locked.unsent.batch = Batch::new(generation);
+        locked.unsent.led_by_success = false;
     }
 
     /// Takes the closed calls counted since the last cut out as a batch;
@@ -250,7 +280,7 @@ impl Shared {
             tracing::debug!(
                 target: "fusebox",
                 circuit = &*self.name,
-                "circuit '{}': could not tell other processes of a change ({error}); \
+                "circuit '{}': could not tell other processes of a change ({error:#}); \
                  they see it at their next synchronisation",
                 &*self.name
             );
@@ -386,9 +416,26 @@ impl Shared {
                 self.tell_fleet(fleet);
             }
             None => {
-                let base = lock(&self.locked).unsent.adopted_generation;
-                lock_std(&fleet.flushing).manual = Some((to, base));
-                self.with_machine(|machine, now| ((), Some(machine.manual(to, now))));
+                // Under `flushing` (taken before `locked`, as a
+                // synchronisation takes them), so none cuts a batch between
+                // the operation and the new batch.
+                let mut flushing = lock_std(&fleet.flushing);
+                let announce = self.with_locked(|locked, now| {
+                    let base = locked.unsent.adopted_generation;
+                    let change = locked.machine.manual(to, now);
+                    // The calls before the operation are superseded by it;
+                    // those after it count from it, in a batch of the local
+                    // machine's new generation, sent with the operation.
+                    let unsent = &mut locked.unsent;
+                    unsent.cut = self.counters.totals();
+                    unsent.batch = Batch::new(locked.machine.generation());
+                    unsent.led_by_success = false;
+                    flushing.manual = Some((to, base));
+                    flushing.unsent = None;
+                    Some(change)
+                });
+                drop(flushing);
+                self.announce(announce);
             }
         }
     }

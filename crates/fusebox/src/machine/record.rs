@@ -5,7 +5,7 @@
 //! `fusebox/1 state=open gen=3 since=… until=… streak=0 ps=0 next=4 lf=… re=1 rng=… probes=`.
 //! Settings are not stored: each process brings its own.
 
-use super::{Machine, Probe, MAX_GENERATION};
+use super::{Machine, Probe, LOCAL_PROBE, MAX_GENERATION};
 use crate::clock::{to_nanos, Nanos};
 use crate::{Backoff, Reason, State};
 
@@ -132,7 +132,10 @@ impl Machine {
                 // refuse the state: it is shown as unknown.
                 "why" => next.why = decode_reason(value),
                 "ps" => next.probe_successes = small()?,
-                "next" => next.next_probe = number()?.max(1),
+                // A stored id never carries the mark of a process's own
+                // trial calls (whatever a foreign writer put there): the
+                // outcome of a trial call the store admitted must reach it.
+                "next" => next.next_probe = (number()? & !LOCAL_PROBE).max(1),
                 "lf" => next.last_failure = if value == "-" { None } else { Some(number()?) },
                 "re" => next.reopens = small()?,
                 "rng" => next.rng = number()?.max(1),
@@ -141,7 +144,7 @@ impl Machine {
                     for probe in value.split(',').filter(|p| !p.is_empty()) {
                         let parsed = probe.split_once('@').and_then(|(id, deadline)| {
                             Some(Probe {
-                                id: id.parse().ok()?,
+                                id: id.parse::<u64>().ok()? & !LOCAL_PROBE,
                                 deadline: deadline.parse().ok()?,
                             })
                         });

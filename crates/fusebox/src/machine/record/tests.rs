@@ -69,6 +69,8 @@ fn a_missing_or_repeated_field_is_corrupt_and_an_unknown_one_is_skipped() {
 }
 
 /// Defect: `next=u64::MAX` overflowed when the next trial call was admitted.
+/// (Stored ids are of 63 bits: the top one marks a fleet-mode process's
+/// own trial calls, and is dropped from what a store holds.)
 #[test]
 fn the_largest_trial_id_does_not_overflow() {
     let text = HALF_OPEN
@@ -78,7 +80,7 @@ fn the_largest_trial_id_does_not_overflow() {
     let Admission::Admit(first) = machine.acquire(0).0 else {
         panic!("half-open admits a trial call")
     };
-    assert_eq!(first.probe, u64::MAX);
+    assert_eq!(first.probe, u64::MAX >> 1);
     assert_eq!(machine.record(first, Report::Ignored, 0), None);
     let Admission::Admit(second) = machine.acquire(0).0 else {
         panic!("the slot was freed")

@@ -1,5 +1,8 @@
-//! Review: fleet mode against real stores (SQLite files locked by another
-//! process, a real redis-server). Each test failed on the code under review.
+//! Fleet mode when the store is away (an SQLite file locked by another
+//! process) or the process forks: manual operations made meanwhile, the
+//! calls around them, and calls not yet sent. Regressions from an outside
+//! review: each fleet-mode case failed before, while its exact-mode twin
+//! passed.
 
 mod common;
 
@@ -40,7 +43,11 @@ fn reset_while_store_locked_survives(fleet: bool) {
     assert_eq!(b.state(), State::Open);
     let lock = WriteLock::take(&path);
     b.reset();
-    assert_eq!(b.state(), State::Closed, "reset locally while the store is away");
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "reset locally while the store is away"
+    );
     lock.release();
     clock.advance(Duration::from_secs(31));
     let _ = b.sync_now();
@@ -100,7 +107,9 @@ fn a_trial_call_admitted_by_the_store_reports_to_the_store_whatever_its_id() {
     clock.advance(Duration::from_secs(31));
     let fleet = sqlite_breaker(&path, &clock, true);
     assert_eq!(fleet.state(), State::HalfOpen);
-    fleet.call(|| Ok::<(), &str>(())).expect("the trial call is admitted");
+    fleet
+        .call(|| Ok::<(), &str>(()))
+        .expect("the trial call is admitted");
     let _ = fleet.sync_now();
     let observer = sqlite_breaker(&path, &clock, false);
     assert_eq!(
@@ -232,10 +241,30 @@ fn fleet_mode_failures_after_a_reset_made_while_locked_count() {
 /// server starting a worker, Python's multiprocessing). The child inherits
 /// the unsent batch and sends it too: the fleet counts the parent's two
 /// failures twice (four in a row), though only two calls failed.
+///
+/// Forks in a worker process of its own: in this one, other tests' threads
+/// may hold SQLite's own locks at the fork, and the child would wait for
+/// them for ever.
+#[test]
+fn a_forked_child_does_not_send_its_parents_unsent_outcomes_again() {
+    if common::is_worker() {
+        return;
+    }
+    let mut worker = common::spawn_worker("worker_fork_with_unsent_calls", &[]);
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut worker.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(worker.wait().unwrap().success(), "worker failed:\n{out}");
+    assert_eq!(common::tagged(&out, "checked"), ["yes"], "{out}");
+}
+
+/// Worker: see `a_forked_child_does_not_send_its_parents_unsent_outcomes_again`.
 #[cfg(unix)]
 #[allow(unsafe_code)] // fork, waitpid and _exit have no safe wrapper in std
 #[test]
-fn a_forked_child_does_not_send_its_parents_unsent_outcomes_again() {
+fn worker_fork_with_unsent_calls() {
+    if !common::is_worker() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let b = CircuitBreaker::builder("api")
@@ -265,11 +294,18 @@ fn a_forked_child_does_not_send_its_parents_unsent_outcomes_again() {
     // SAFETY: waits for the child made above.
     let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
     assert_eq!(waited, pid);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child: {status}");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child: {status}"
+    );
     b.sync_now().unwrap();
     let observer = CircuitBreaker::builder("api")
         .failure_threshold(10)
-        .store(SqliteStore::open(&path).unwrap().timeout(Duration::from_secs(5)))
+        .store(
+            SqliteStore::open(&path)
+                .unwrap()
+                .timeout(Duration::from_secs(5)),
+        )
         .build()
         .unwrap();
     assert_eq!(
@@ -277,4 +313,5 @@ fn a_forked_child_does_not_send_its_parents_unsent_outcomes_again() {
         2,
         "two calls failed, in the parent, before the fork"
     );
+    common::report("checked", "yes");
 }
