@@ -284,7 +284,6 @@ fn pubsub_clients(raw: &mut redis::Connection) -> usize {
 /// first `state()` starts them again.
 #[cfg(unix)]
 #[test]
-#[allow(unsafe_code)] // fork, waitpid and _exit have no safe wrapper in std
 fn a_forked_child_hears_of_a_trip() {
     let server = RedisServer::start();
     // Only a message can bring the trip: the interval is an hour.
@@ -293,26 +292,17 @@ fn a_forked_child_hears_of_a_trip() {
     while pubsub_clients(&mut raw) < 1 {
         std::thread::sleep(Duration::from_millis(1));
     }
-    // SAFETY: the child only uses the breaker and exits with `_exit`,
-    // running no destructor or handler of the parent's.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            assert_eq!(b.state(), State::Closed);
-            let started = Instant::now();
-            while b.try_acquire().is_ok() {
-                if started.elapsed() > PATIENCE {
-                    return 1;
-                }
-                std::thread::sleep(Duration::from_millis(1));
+    let child = common::fork::fork(|| {
+        assert_eq!(b.state(), State::Closed);
+        let started = Instant::now();
+        while b.try_acquire().is_ok() {
+            if started.elapsed() > PATIENCE {
+                return 1;
             }
-            0
-        }))
-        .unwrap_or(2);
-        // SAFETY: ends the child without unwinding into the test harness.
-        unsafe { libc::_exit(code) };
-    }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        0
+    });
     // The child subscribes on a thread of its own.
     let started = Instant::now();
     while pubsub_clients(&mut raw) < 2 {
@@ -321,15 +311,10 @@ fn a_forked_child_hears_of_a_trip() {
     }
     let other = fleet_member(&server.url(), Duration::from_secs(3600));
     other.trip();
-    let mut status = 0;
-    // SAFETY: waits for the child made above; `status` outlives the call.
-    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(waited, pid);
-    assert!(libc::WIFEXITED(status), "child died: status {status}");
     assert_eq!(
-        libc::WEXITSTATUS(status),
+        child.wait(),
         0,
-        "1: the trip never reached the child; 2: the child panicked"
+        "1: the trip never reached the child; 101: the child panicked"
     );
 }
 

@@ -15,12 +15,34 @@ use fusebox_stores::SqliteStore;
 common::write_lock_worker!();
 
 fn sqlite_breaker(path: &std::path::Path, clock: &ManualClock, fleet: bool) -> CircuitBreaker {
+    breaker_tripping_at(1, path, clock, fleet)
+}
+
+/// Lets the store back (`lock` released), `wait` later, and has `b`
+/// synchronise with it.
+fn back_after(lock: WriteLock, wait: Duration, b: &CircuitBreaker, clock: &ManualClock) {
+    lock.release();
+    clock.advance(wait);
+    let _ = b.sync_now();
+    let _ = b.state();
+    let _ = b.sync_now();
+    assert!(!b.metrics().degraded, "the store is back");
+}
+
+/// Breaker `api` on the SQLite file at `path`, opening after `threshold`
+/// failures in a row; in fleet mode when `fleet`.
+fn breaker_tripping_at(
+    threshold: u32,
+    path: &std::path::Path,
+    clock: &ManualClock,
+    fleet: bool,
+) -> CircuitBreaker {
     let mut store = SqliteStore::open(path).unwrap().with_clock(clock.clone());
     if fleet {
         store = store.sync_every(Duration::from_millis(10));
     }
     CircuitBreaker::builder("api")
-        .failure_threshold(1)
+        .failure_threshold(threshold)
         .recovery_timeout(Duration::from_secs(30))
         .clock(clock.clone())
         .store(store)
@@ -48,11 +70,7 @@ fn reset_while_store_locked_survives(fleet: bool) {
         State::Closed,
         "reset locally while the store is away"
     );
-    lock.release();
-    clock.advance(Duration::from_secs(31));
-    let _ = b.sync_now();
-    let _ = b.sync_now();
-    assert!(!b.metrics().degraded, "the store is back");
+    back_after(lock, Duration::from_secs(31), &b, &clock);
     let observer = sqlite_breaker(&path, &clock, false);
     assert_eq!(
         (b.state(), observer.state()),
@@ -129,20 +147,7 @@ fn failures_before_a_reset_made_while_locked_do_not_reopen(fleet: bool) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let clock = ManualClock::new();
-    let b = CircuitBreaker::builder("api")
-        .failure_threshold(3)
-        .recovery_timeout(Duration::from_secs(30))
-        .clock(clock.clone())
-        .store({
-            let s = SqliteStore::open(&path).unwrap().with_clock(clock.clone());
-            if fleet {
-                s.sync_every(Duration::from_millis(10))
-            } else {
-                s
-            }
-        })
-        .build()
-        .unwrap();
+    let b = breaker_tripping_at(3, &path, &clock, fleet);
     b.call(|| Ok::<(), &str>(())).unwrap();
     let _ = b.sync_now();
     let lock = WriteLock::take(&path);
@@ -153,12 +158,7 @@ fn failures_before_a_reset_made_while_locked_do_not_reopen(fleet: bool) {
     assert_eq!(b.state(), State::Open, "opened locally on its own failures");
     b.reset();
     assert_eq!(b.state(), State::Closed);
-    lock.release();
-    clock.advance(Duration::from_secs(1)); // the retry interval
-    let _ = b.sync_now();
-    let _ = b.state();
-    let _ = b.sync_now();
-    assert!(!b.metrics().degraded, "the store is back");
+    back_after(lock, Duration::from_secs(1), &b, &clock); // the retry interval
     let observer = sqlite_breaker(&path, &clock, false);
     assert_eq!(
         (b.state(), observer.state()),
@@ -187,20 +187,7 @@ fn failures_after_a_reset_made_while_locked_count(fleet: bool) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let clock = ManualClock::new();
-    let b = CircuitBreaker::builder("api")
-        .failure_threshold(3)
-        .recovery_timeout(Duration::from_secs(30))
-        .clock(clock.clone())
-        .store({
-            let s = SqliteStore::open(&path).unwrap().with_clock(clock.clone());
-            if fleet {
-                s.sync_every(Duration::from_millis(10))
-            } else {
-                s
-            }
-        })
-        .build()
-        .unwrap();
+    let b = breaker_tripping_at(3, &path, &clock, fleet);
     b.call(|| Ok::<(), &str>(())).unwrap();
     let _ = b.sync_now();
     let lock = WriteLock::take(&path);
@@ -209,12 +196,7 @@ fn failures_after_a_reset_made_while_locked_count(fleet: bool) {
         let _ = b.call(|| Err::<(), _>("down"));
     }
     let _ = b.sync_now();
-    lock.release();
-    clock.advance(Duration::from_secs(1)); // the retry interval
-    let _ = b.sync_now();
-    let _ = b.state();
-    let _ = b.sync_now();
-    assert!(!b.metrics().degraded, "the store is back");
+    back_after(lock, Duration::from_secs(1), &b, &clock); // the retry interval
     let _ = b.call(|| Err::<(), _>("down"));
     let _ = b.sync_now();
     let observer = sqlite_breaker(&path, &clock, false);
@@ -241,25 +223,15 @@ fn fleet_mode_failures_after_a_reset_made_while_locked_count() {
 /// server starting a worker, Python's multiprocessing). The child inherits
 /// the unsent batch and sends it too: the fleet counts the parent's two
 /// failures twice (four in a row), though only two calls failed.
-///
-/// Forks in a worker process of its own: in this one, other tests' threads
-/// may hold SQLite's own locks at the fork, and the child would wait for
-/// them for ever.
 #[test]
 fn a_forked_child_does_not_send_its_parents_unsent_outcomes_again() {
-    if common::is_worker() {
-        return;
+    if !common::is_worker() {
+        common::run_alone("worker_fork_with_unsent_calls");
     }
-    let mut worker = common::spawn_worker("worker_fork_with_unsent_calls", &[]);
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut worker.stdout.take().unwrap(), &mut out).unwrap();
-    assert!(worker.wait().unwrap().success(), "worker failed:\n{out}");
-    assert_eq!(common::tagged(&out, "checked"), ["yes"], "{out}");
 }
 
 /// Worker: see `a_forked_child_does_not_send_its_parents_unsent_outcomes_again`.
 #[cfg(unix)]
-#[allow(unsafe_code)] // fork, waitpid and _exit have no safe wrapper in std
 #[test]
 fn worker_fork_with_unsent_calls() {
     if !common::is_worker() {
@@ -282,22 +254,8 @@ fn worker_fork_with_unsent_calls() {
     for _ in 0..2 {
         let _ = b.call(|| Err::<(), _>("down"));
     }
-    // SAFETY: the child only uses the breaker and exits with `_exit`.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let code = i32::from(b.sync_now().is_err());
-        // SAFETY: ends the child without unwinding into the test harness.
-        unsafe { libc::_exit(code) };
-    }
-    let mut status = 0;
-    // SAFETY: waits for the child made above.
-    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(waited, pid);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "child: {status}"
-    );
+    let child = common::fork::fork(|| i32::from(b.sync_now().is_err()));
+    assert_eq!(child.wait(), 0, "the child synchronised");
     b.sync_now().unwrap();
     let observer = CircuitBreaker::builder("api")
         .failure_threshold(10)

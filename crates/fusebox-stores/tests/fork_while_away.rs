@@ -13,24 +13,15 @@ use fusebox_stores::SqliteStore;
 
 common::write_lock_worker!();
 
-/// Forks in a worker process of its own: in this one, other tests' threads
-/// may hold SQLite's own locks at the fork, and the child would wait for
-/// them for ever.
 #[test]
 fn a_forked_child_does_not_write_its_parents_queued_outcomes_again() {
-    if common::is_worker() {
-        return;
+    if !common::is_worker() {
+        common::run_alone("worker_fork_with_queued_outcomes");
     }
-    let mut worker = common::spawn_worker("worker_fork_with_queued_outcomes", &[]);
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut worker.stdout.take().unwrap(), &mut out).unwrap();
-    assert!(worker.wait().unwrap().success(), "worker failed:\n{out}");
-    assert_eq!(common::tagged(&out, "checked"), ["yes"], "{out}");
 }
 
 /// Worker: see `a_forked_child_does_not_write_its_parents_queued_outcomes_again`.
 #[cfg(unix)]
-#[allow(unsafe_code)] // fork, waitpid and _exit have no safe wrapper in std
 #[test]
 fn worker_fork_with_queued_outcomes() {
     if !common::is_worker() {
@@ -62,23 +53,11 @@ fn worker_fork_with_queued_outcomes() {
     lock.release();
     // Past the retry interval, in parent and child alike.
     clock.advance(Duration::from_secs(2));
-    // SAFETY: the child only uses the breaker and exits with `_exit`.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
+    let child = common::fork::fork(|| {
         let _ = b.state();
-        let code = i32::from(b.metrics().degraded);
-        // SAFETY: ends the child without unwinding into the test harness.
-        unsafe { libc::_exit(code) };
-    }
-    let mut status = 0;
-    // SAFETY: waits for the child made above.
-    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(waited, pid);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "child: {status}"
-    );
+        i32::from(b.metrics().degraded)
+    });
+    assert_eq!(child.wait(), 0, "the child reached the store");
     let _ = b.state();
     assert!(!b.metrics().degraded, "the store is back");
     let observer = breaker(&clock).metrics();

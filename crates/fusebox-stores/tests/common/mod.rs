@@ -4,6 +4,8 @@
 
 pub mod deploy;
 pub mod fleet;
+#[cfg(unix)]
+pub mod fork;
 pub mod port_owner;
 pub mod slow_proxy;
 pub mod write_lock;
@@ -240,6 +242,19 @@ pub fn spawn_worker(entry: &str, vars: &[(&str, String)]) -> Child {
         command.env(key, value);
     }
     command.spawn().expect("spawn worker")
+}
+
+/// Runs the test `entry` in a worker process of its own and checks that it
+/// finished what it checks (it reports `checked yes` at its end): for
+/// tests that fork, which must not share their process with other tests'
+/// threads (one may hold a lock at the fork, SQLite's own say, and the
+/// child would wait for it for ever).
+pub fn run_alone(entry: &str) {
+    let mut worker = spawn_worker(entry, &[]);
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut worker.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(worker.wait().unwrap().success(), "worker failed:\n{out}");
+    assert_eq!(tagged(&out, "checked"), ["yes"], "{out}");
 }
 
 /// Prints a result for the parent, on a line of its own (libtest writes
