@@ -1,0 +1,149 @@
+//! Review: fleet mode on Redis, a manual operation made while the store
+//! was away, whose write-back may have been stored (its answer was lost).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::RedisServer;
+use fusebox::{CircuitBreaker, ManualClock, State};
+use fusebox_stores::RedisStore;
+
+const PASS: u8 = 0;
+/// Every connection is cut, and new ones are closed at once.
+const AWAY: u8 = 1;
+/// The next write of a record reaches the server; its answer comes late.
+const LOSE_ANSWER: u8 = 2;
+
+fn proxy(target: u16, mode: Arc<AtomicU8>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            if mode.load(Ordering::SeqCst) == AWAY {
+                let _ = client.shutdown(Shutdown::Both);
+                continue;
+            }
+            let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            let drop_next = Arc::new(AtomicBool::new(false));
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut s_in, mut c_out) = (server, client);
+            let (m, d) = (mode.clone(), drop_next.clone());
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                loop {
+                    let n = match c_in.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    match m.load(Ordering::SeqCst) {
+                        AWAY => break,
+                        LOSE_ANSWER
+                            if buf[..n].windows(9).any(|w| w == b"fusebox/1")
+                                && m.compare_exchange(LOSE_ANSWER, PASS, Ordering::SeqCst, Ordering::SeqCst).is_ok() =>
+                        {
+                            d.store(true, Ordering::SeqCst);
+                        }
+                        _ => {}
+                    }
+                    if s_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = c_in.shutdown(Shutdown::Both);
+                let _ = s_out.shutdown(Shutdown::Both);
+            });
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                loop {
+                    let n = match s_in.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if drop_next.swap(false, Ordering::SeqCst) {
+                        // Past the client's timeout: the answer comes too late.
+                        std::thread::sleep(Duration::from_millis(600));
+                    }
+                    if c_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = s_in.shutdown(Shutdown::Both);
+                let _ = c_out.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    port
+}
+
+fn breaker(url: &str, clock: &ManualClock, fleet: bool) -> CircuitBreaker {
+    let mut store = RedisStore::open(url)
+        .unwrap()
+        .timeout(Duration::from_millis(300))
+        .with_clock(clock.clone());
+    if fleet {
+        store = store.sync_every(Duration::from_secs(3600));
+    }
+    CircuitBreaker::builder("api")
+        .failure_threshold(4)
+        .recovery_timeout(Duration::from_secs(30))
+        .clock(clock.clone())
+        .store(store)
+        .build()
+        .unwrap()
+}
+
+/// While the store is away an operator resets the breaker and two calls
+/// fail. The synchronisation that writes the reset back (with those two
+/// failures) is stored, but its answer is lost; a third call fails; the
+/// next synchronisation drops the reset as overtaken (right: it is
+/// stored) and with it the third failure, which is in no write at all.
+/// Three failures in a row, then a fourth: the breaker must open.
+#[test]
+fn fleet_mode_a_failure_after_a_lost_answer_to_a_reset_write_back_counts() {
+    let server = RedisServer::start();
+    let mode = Arc::new(AtomicU8::new(PASS));
+    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
+    let clock = ManualClock::new();
+    let b = breaker(&url, &clock, true);
+    b.call(|| Ok::<(), &str>(())).unwrap();
+    b.sync_now().unwrap();
+    mode.store(AWAY, Ordering::SeqCst);
+    b.reset();
+    assert!(b.metrics().degraded, "the store is away");
+    for _ in 0..2 {
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    mode.store(LOSE_ANSWER, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    let lost = b.sync_now();
+    assert!(
+        matches!(&lost, Err(e) if e.maybe_written),
+        "the write-back's answer is lost: {lost:?}"
+    );
+    assert_eq!(mode.load(Ordering::SeqCst), PASS, "the record was written");
+    let _ = b.call(|| Err::<(), _>("down"));
+    clock.advance(Duration::from_secs(2));
+    for _ in 0..3 {
+        let _ = b.sync_now();
+        clock.advance(Duration::from_secs(2));
+    }
+    assert!(!b.metrics().degraded, "the store is back");
+    let observer = breaker(&server.url(), &clock, false);
+    assert_eq!(
+        observer.metrics().consecutive_failures,
+        3,
+        "3 calls failed after the reset: {:?}",
+        observer.metrics()
+    );
+    let _ = b.call(|| Err::<(), _>("down"));
+    let _ = b.sync_now();
+    assert_eq!(observer.state(), State::Open, "a fourth failure in a row");
+}
