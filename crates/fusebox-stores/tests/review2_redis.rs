@@ -18,6 +18,8 @@ const PASS: u8 = 0;
 const AWAY: u8 = 1;
 /// The next write of a record reaches the server; its answer comes late.
 const LOSE_ANSWER: u8 = 2;
+/// The next write of a record never reaches the server (no answer comes).
+const SWALLOW: u8 = 3;
 
 fn proxy(target: u16, mode: Arc<AtomicU8>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -50,6 +52,12 @@ fn proxy(target: u16, mode: Arc<AtomicU8>) -> u16 {
                                 && m.compare_exchange(LOSE_ANSWER, PASS, Ordering::SeqCst, Ordering::SeqCst).is_ok() =>
                         {
                             d.store(true, Ordering::SeqCst);
+                        }
+                        SWALLOW
+                            if buf[..n].windows(9).any(|w| w == b"fusebox/1")
+                                && m.compare_exchange(SWALLOW, PASS, Ordering::SeqCst, Ordering::SeqCst).is_ok() =>
+                        {
+                            continue;
                         }
                         _ => {}
                     }
@@ -146,4 +154,65 @@ fn fleet_mode_a_failure_after_a_lost_answer_to_a_reset_write_back_counts() {
     let _ = b.call(|| Err::<(), _>("down"));
     let _ = b.sync_now();
     assert_eq!(observer.state(), State::Open, "a fourth failure in a row");
+}
+
+/// Three calls fail and the synchronisation that sends them is lost on the
+/// way (never stored: a write in doubt, settled later). The store goes
+/// away; an operator resets the breaker. When the store is back, the
+/// reset must hold, as the fix does for a batch kept unsent: the failures
+/// from before the reset are superseded by it. Fleet mode replays the
+/// doubtful batch first (which trips the shared breaker, a new
+/// generation) and then drops the reset as overtaken.
+#[test]
+fn fleet_mode_failures_in_doubt_before_a_reset_made_while_away_do_not_reopen() {
+    let server = RedisServer::start();
+    let mode = Arc::new(AtomicU8::new(PASS));
+    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
+    let clock = ManualClock::new();
+    let b = CircuitBreaker::builder("api")
+        .failure_threshold(3)
+        .recovery_timeout(Duration::from_secs(30))
+        .clock(clock.clone())
+        .store(
+            RedisStore::open(&url)
+                .unwrap()
+                .timeout(Duration::from_millis(300))
+                .with_clock(clock.clone())
+                .sync_every(Duration::from_secs(3600)),
+        )
+        .build()
+        .unwrap();
+    b.call(|| Ok::<(), &str>(())).unwrap();
+    b.sync_now().unwrap();
+    mode.store(SWALLOW, Ordering::SeqCst);
+    for _ in 0..3 {
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    // The local trip asks for a synchronisation at once; if it has not
+    // come, this is it.
+    std::thread::sleep(Duration::from_millis(100));
+    if mode.load(Ordering::SeqCst) == SWALLOW {
+        let lost = b.sync_now();
+        assert!(matches!(&lost, Err(e) if e.maybe_written), "{lost:?}");
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(mode.load(Ordering::SeqCst), PASS, "the write was swallowed");
+    mode.store(AWAY, Ordering::SeqCst);
+    let _ = b.sync_now();
+    b.reset();
+    assert_eq!(b.state(), State::Closed, "reset locally while the store is away");
+    mode.store(PASS, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    for _ in 0..3 {
+        let _ = b.sync_now();
+        clock.advance(Duration::from_secs(2));
+    }
+    assert!(!b.metrics().degraded, "the store is back");
+    let observer = breaker(&server.url(), &clock, false);
+    assert_eq!(
+        (b.state(), observer.state()),
+        (State::Closed, State::Closed),
+        "failures from before the reset opened the breaker: {:?}",
+        observer.metrics()
+    );
 }
