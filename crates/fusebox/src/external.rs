@@ -366,6 +366,18 @@ impl External {
         Some((result, change))
     }
 
+    /// Forgets the outcomes waiting for the store, in the queue or in
+    /// writes whose answer was lost: a manual operation made while the
+    /// store is away supersedes them (fleet mode writes it back only onto
+    /// the generation they were counted in).
+    pub(crate) fn forget_outcomes(&self) {
+        let mut mirror = lock_std(&self.mirror);
+        mirror.pending.clear();
+        for doubt in &mut mirror.doubts {
+            doubt.outcomes.clear();
+        }
+    }
+
     fn has_doubts(&self) -> bool {
         !lock_std(&self.mirror).doubts.is_empty()
     }

@@ -94,6 +94,9 @@ pub(crate) struct Flushing {
     /// reached, if nobody changed the shared state's generation meanwhile
     /// (as exact mode writes back a local transition).
     pub(crate) manual: Option<(crate::State, u64)>,
+    /// The calls sent with that operation by a write whose answer was lost:
+    /// if it was stored they count no more, but the calls after it do.
+    pub(crate) written_in_doubt: Option<Batch>,
 }
 
 impl Fleet {

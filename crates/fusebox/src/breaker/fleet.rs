@@ -82,7 +82,7 @@ impl Shared {
         // to send is taken out under `flushing`, which is not held for the
         // round trip; neither lock is held while listeners run.
         let round_trip = fleet.round_trip();
-        let (batch, open_alone, manual) = {
+        let (batch, open_alone, manual, in_doubt) = {
             let mut flushing = lock_std(&fleet.flushing);
             let (batch, open_alone) = self.cut(fleet);
             let batch = match flushing.unsent.take() {
@@ -94,33 +94,49 @@ impl Shared {
                 }
                 _ => batch,
             };
-            (batch, open_alone, flushing.manual.take())
+            let in_doubt = flushing.written_in_doubt.take();
+            (batch, open_alone, flushing.manual.take(), in_doubt)
         };
         // A manual operation made while the store was away supersedes the
         // calls before it (`manual_fleet` began a new batch): the batch holds
-        // those after it, merged once the operation is written.
-        let (sent, after) = match manual {
-            Some(_) => (Batch::new(batch.generation), Some(batch)),
-            None => (batch, None),
+        // those after it, merged once the operation is written (or, after a
+        // write of it whose answer was lost, onto what the store holds).
+        let (sent, after) = match (manual, in_doubt) {
+            (None, None) => (batch, None),
+            _ => (Batch::new(batch.generation), Some(batch)),
         };
         let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
         let mut outcome = Ok(());
         let mut changed = false;
+        let mut written_back = false;
         self.on_store(&fleet.exact, || {
             let flushed = fleet.exact.flush(&self.name, sent, |machine, now| {
+                // Each run anew: a store may run this more than once.
+                written_back = false;
                 let mut change = match manual {
                     // Only onto the generation it was made on (as exact
                     // mode writes back a local transition), checked before
-                    // anything moves the generation on.
+                    // anything moves the generation on. Its listeners heard
+                    // of it when it was made: only what the calls after it
+                    // do is news.
                     Some((to, base)) if machine.generation() == base => {
-                        let made = machine.manual(to, now);
-                        let after = after.map(|after| Batch {
-                            generation: machine.generation(),
-                            ..after
-                        });
-                        let tripped = after.and_then(|after| machine.merge(&after, now));
-                        Some(tripped.unwrap_or(made))
+                        machine.manual(to, now);
+                        written_back = true;
+                        let mut calls = in_doubt.unwrap_or(Batch::new(batch.generation));
+                        calls.then(&after.unwrap_or_default());
+                        calls.generation = machine.generation();
+                        machine.merge(&calls, now)
                     }
+                    // The write whose answer was lost was stored (or the
+                    // fleet moved on): the calls made since count onto the
+                    // shared state as it is.
+                    _ if in_doubt.is_some() => machine.tick(now).or_else(|| {
+                        let since = Batch {
+                            generation: machine.generation(),
+                            ..after.unwrap_or_default()
+                        };
+                        machine.merge(&since, now)
+                    }),
                     // An elapsed open duration is the fleet's to end, once.
                     _ => machine.tick(now),
                 };
@@ -135,16 +151,28 @@ impl Shared {
                     drop(round_trip);
                     // Before the listeners hear of the change.
                     self.adopt(number, &seen);
-                    changed = change.is_some();
+                    changed = change.is_some() || written_back;
                     Some(((), change))
                 }
                 Err(error) => {
-                    // A manual operation, and the calls after it, are
+                    // A manual operation, and the calls it carries, are
                     // written only onto the generation it was made on: sent
                     // again after a write that may have been stored, they
                     // find that generation gone and count nothing twice.
-                    if !error.maybe_written || manual.is_some() {
+                    // The calls after such a write are kept apart.
+                    if error.maybe_written && manual.is_some() {
                         let mut flushing = lock_std(&fleet.flushing);
+                        let mut carried = in_doubt.unwrap_or(Batch::new(batch.generation));
+                        carried.then(&batch);
+                        flushing.written_in_doubt = Some(carried);
+                        if flushing.manual.is_none() {
+                            flushing.manual = manual;
+                        }
+                    } else if !error.maybe_written {
+                        let mut flushing = lock_std(&fleet.flushing);
+                        if flushing.written_in_doubt.is_none() {
+                            flushing.written_in_doubt = in_doubt;
+                        }
                         flushing.unsent = Some(match flushing.unsent.take() {
                             Some(newer) if newer.generation == batch.generation => {
                                 let mut joined = batch;
@@ -171,11 +199,14 @@ impl Shared {
     }
 
     /// In a child forked from the process that counted them, forgets the
-    /// calls not yet sent: they are the parent's to send.
+    /// calls not yet sent: they are the parent's to send. Not the successes
+    /// counted on the lock-free path since the last cut, which the child
+    /// cannot tell from its own (it comes here at its first call off that
+    /// path, perhaps much later): a parent's successes of less than one
+    /// interval may count twice, and no call of the child's is lost.
     pub(crate) fn forget_unsent(&self) {
         let mut locked = lock(&self.locked);
         let generation = locked.unsent.batch.generation;
-        locked.unsent.cut = self.counters.totals();
         locked.unsent.batch = Batch::new(generation);
         locked.unsent.led_by_success = false;
     }
@@ -432,6 +463,9 @@ impl Shared {
                     unsent.led_by_success = false;
                     flushing.manual = Some((to, base));
                     flushing.unsent = None;
+                    // Outcomes waiting in writes whose answer was lost, or
+                    // in the queue, are superseded too.
+                    fleet.exact.forget_outcomes();
                     Some(change)
                 });
                 drop(flushing);

@@ -1,5 +1,6 @@
-//! Review: fleet mode on Redis, a manual operation made while the store
-//! was away, whose write-back may have been stored (its answer was lost).
+//! Fleet mode on Redis: a manual operation made while the store was away,
+//! whose write-back may have been stored (its answer was lost), and the
+//! calls around it. Regressions from an outside review.
 
 mod common;
 
@@ -49,13 +50,25 @@ fn proxy(target: u16, mode: Arc<AtomicU8>) -> u16 {
                         AWAY => break,
                         LOSE_ANSWER
                             if buf[..n].windows(9).any(|w| w == b"fusebox/1")
-                                && m.compare_exchange(LOSE_ANSWER, PASS, Ordering::SeqCst, Ordering::SeqCst).is_ok() =>
+                                && m.compare_exchange(
+                                    LOSE_ANSWER,
+                                    PASS,
+                                    Ordering::SeqCst,
+                                    Ordering::SeqCst,
+                                )
+                                .is_ok() =>
                         {
                             d.store(true, Ordering::SeqCst);
                         }
                         SWALLOW
                             if buf[..n].windows(9).any(|w| w == b"fusebox/1")
-                                && m.compare_exchange(SWALLOW, PASS, Ordering::SeqCst, Ordering::SeqCst).is_ok() =>
+                                && m.compare_exchange(
+                                    SWALLOW,
+                                    PASS,
+                                    Ordering::SeqCst,
+                                    Ordering::SeqCst,
+                                )
+                                .is_ok() =>
                         {
                             continue;
                         }
@@ -200,7 +213,11 @@ fn fleet_mode_failures_in_doubt_before_a_reset_made_while_away_do_not_reopen() {
     mode.store(AWAY, Ordering::SeqCst);
     let _ = b.sync_now();
     b.reset();
-    assert_eq!(b.state(), State::Closed, "reset locally while the store is away");
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "reset locally while the store is away"
+    );
     mode.store(PASS, Ordering::SeqCst);
     clock.advance(Duration::from_secs(2));
     for _ in 0..3 {
