@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::time::Duration;
 
 use common::deploy::{Kind, TestRedis};
@@ -107,21 +106,10 @@ fn processes(at: &str, timeout: Duration) {
         ("STORE_AT", at.to_owned()),
         ("TIMEOUT_MS", timeout.as_millis().to_string()),
     ];
-    let children: Vec<_> = (0..WRITERS)
-        .map(|_| common::spawn_worker("worker_fail_then_settle", &vars))
+    let degraded: Vec<_> = common::run_workers("worker_fail_then_settle", &vars, WRITERS)
+        .iter()
+        .map(|out| common::tagged(out, "degraded")[0].clone())
         .collect();
-    let mut degraded = Vec::new();
-    for mut child in children {
-        let mut out = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        assert!(child.wait().unwrap().success(), "worker failed:\n{out}");
-        degraded.push(common::tagged(&out, "degraded")[0].clone());
-    }
     eprintln!("calls that found the store unusable, per process: {degraded:?}");
     assert_eq!(stored_streak(at), WRITERS as u32 * FAILURES);
 }

@@ -98,15 +98,9 @@ fn sixteen_processes(quorum: &str) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let server = RedisServer::start();
     let vars = [("STORE_URL", server.url()), ("QUORUM", quorum.to_owned())];
-    let children: Vec<_> = (0..16)
-        .map(|_| common::spawn_worker("worker_flush_for_three_seconds", &vars))
-        .collect();
     let mut degraded = 0u64;
     let mut errors = Vec::new();
-    for mut child in children {
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
-        assert!(child.wait().unwrap().success(), "worker failed:\n{out}");
+    for out in common::run_workers("worker_flush_for_three_seconds", &vars, 16) {
         degraded += common::tagged(&out, "degraded")[0].parse::<u64>().unwrap();
         errors.extend(common::tagged(&out, "error"));
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -50,23 +50,7 @@ fn observed(url: &str) -> fusebox::Metrics {
 }
 
 fn run_workers(entry: &str, vars: &[(&str, String)]) -> Vec<String> {
-    let children: Vec<_> = (0..PROCESSES)
-        .map(|_| common::spawn_worker(entry, vars))
-        .collect();
-    children
-        .into_iter()
-        .map(|mut child| {
-            let mut out = String::new();
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_string(&mut out)
-                .unwrap();
-            assert!(child.wait().unwrap().success(), "worker failed:\n{out}");
-            out
-        })
-        .collect()
+    common::run_workers(entry, vars, PROCESSES)
 }
 
 fn sum(outputs: &[String], tag: &str) -> u64 {

@@ -1,12 +1,11 @@
 #![allow(unreachable_pub)]
 //! The multi-process scenarios, run against any store URL.
 
-use std::io::Read;
 use std::time::Duration;
 
 use fusebox::{CircuitBreaker, State};
 
-use super::{report, spawn_worker, tagged, var};
+use super::{report, tagged, var};
 
 pub const THRESHOLD: u32 = 5;
 pub const PROBES: u32 = 2;
@@ -57,28 +56,8 @@ pub fn take_a_probe() {
 }
 
 fn run_fleet(entry: &str, url: &str, name: &str, workers: usize) -> Vec<String> {
-    let children: Vec<_> = (0..workers)
-        .map(|_| {
-            spawn_worker(
-                entry,
-                &[("STORE_URL", url.to_owned()), ("BREAKER", name.to_owned())],
-            )
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|mut child| {
-            let mut out = String::new();
-            child
-                .stdout
-                .take()
-                .unwrap()
-                .read_to_string(&mut out)
-                .unwrap();
-            assert!(child.wait().unwrap().success(), "worker failed:\n{out}");
-            out
-        })
-        .collect()
+    let vars = [("STORE_URL", url.to_owned()), ("BREAKER", name.to_owned())];
+    super::run_workers(entry, &vars, workers)
 }
 
 /// Eight processes fail calls on one breaker: it opens once, for all.

@@ -250,11 +250,23 @@ pub fn spawn_worker(entry: &str, vars: &[(&str, String)]) -> Child {
 /// threads (one may hold a lock at the fork, SQLite's own say, and the
 /// child would wait for it for ever).
 pub fn run_alone(entry: &str) {
-    let mut worker = spawn_worker(entry, &[]);
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut worker.stdout.take().unwrap(), &mut out).unwrap();
-    assert!(worker.wait().unwrap().success(), "worker failed:\n{out}");
+    let out = run_workers(entry, &[], 1).remove(0);
     assert_eq!(tagged(&out, "checked"), ["yes"], "{out}");
+}
+
+/// Runs `count` workers of the test `entry` at once, each seeing `vars`;
+/// their outputs, once all have succeeded.
+pub fn run_workers(entry: &str, vars: &[(&str, String)], count: usize) -> Vec<String> {
+    let children: Vec<_> = (0..count).map(|_| spawn_worker(entry, vars)).collect();
+    children
+        .into_iter()
+        .map(|mut child| {
+            let mut out = String::new();
+            std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+            assert!(child.wait().unwrap().success(), "worker failed:\n{out}");
+            out
+        })
+        .collect()
 }
 
 /// Prints a result for the parent, on a line of its own (libtest writes
