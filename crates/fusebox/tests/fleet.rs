@@ -2,6 +2,10 @@
 //! store and name stands for one process. Time is a manual clock, and
 //! synchronisations happen when a test asks for them (`sync_now`).
 
+mod common;
+
+use common::{fail, succeed};
+
 use std::time::Duration;
 
 use fusebox::store::MemoryStore;
@@ -26,21 +30,10 @@ fn process(store: &MemoryStore, clock: &ManualClock) -> CircuitBreaker {
         .unwrap()
 }
 
-fn fail(b: &CircuitBreaker) -> Result<(), Error<&'static str>> {
-    b.call(|| Err("down"))
-}
-
-fn succeed(b: &CircuitBreaker) -> Result<(), Error<&'static str>> {
-    b.call(|| Ok(()))
-}
-
 /// The field `key` of the stored record.
 fn field(store: &MemoryStore, key: &str) -> String {
-    let raw = store.raw(NAME).expect("a record");
-    raw.split(' ')
-        .find_map(|f| f.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key} in {raw}"))
-        .to_owned()
+    common::stored_field(store, NAME, key)
+        .unwrap_or_else(|| panic!("no {key} in {:?}", store.raw(NAME)))
 }
 
 #[test]

@@ -6,6 +6,8 @@
 //! synchronisation as the exact breaker, and until then holds the same
 //! streak and the same count of failures.
 
+mod common;
+
 use std::time::Duration;
 
 use fusebox::store::MemoryStore;
@@ -28,10 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn field(store: &MemoryStore, key: &str) -> Option<u64> {
-    let raw = store.raw("model")?;
-    raw.split(' ')
-        .find_map(|f| f.strip_prefix(&format!("{key}=")))
-        .and_then(|v| v.parse().ok())
+    common::stored_field(store, "model", key)?.parse().ok()
 }
 
 fn report(permit: fusebox::Permit<'_>, fails: bool) {

@@ -7,6 +7,8 @@
 //! synchronises; calls a process made before it heard of a reset count for
 //! nothing, in the fleet as documented, and so are not fed.
 
+mod common;
+
 use std::time::Duration;
 
 use fusebox::store::MemoryStore;
@@ -48,10 +50,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn field(store: &MemoryStore, key: &str) -> Option<u64> {
-    let raw = store.raw("model")?;
-    raw.split(' ')
-        .find_map(|f| f.strip_prefix(&format!("{key}=")))
-        .and_then(|v| v.parse().ok())
+    common::stored_field(store, "model", key)?.parse().ok()
 }
 
 fn report(permit: fusebox::Permit<'_>, outcome: Outcome) {

@@ -3,13 +3,17 @@
 //! otherwise. Sections marked `Regression` are defects an outside review
 //! found (each test failed before its fix); the others held up.
 
+mod common;
+
+use common::{fail, succeed};
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use fusebox::store::{MemoryStore, Store, StoreError, Update, Watcher};
-use fusebox::{CircuitBreaker, Error, ManualClock, Quorum, State};
+use fusebox::{CircuitBreaker, ManualClock, Quorum, State};
 
 const NAME: &str = "fleet";
 
@@ -29,21 +33,10 @@ fn process(store: impl Store, clock: &ManualClock, threshold: u32) -> CircuitBre
         .unwrap()
 }
 
-fn fail(b: &CircuitBreaker) -> Result<(), Error<&'static str>> {
-    b.call(|| Err("down"))
-}
-
-fn succeed(b: &CircuitBreaker) -> Result<(), Error<&'static str>> {
-    b.call(|| Ok(()))
-}
-
 /// The field `key` of the stored record.
 fn field(store: &MemoryStore, key: &str) -> String {
-    let raw = store.raw(NAME).expect("a record");
-    raw.split(' ')
-        .find_map(|f| f.strip_prefix(&format!("{key}=")))
-        .unwrap_or_else(|| panic!("no {key} in {raw}"))
-        .to_owned()
+    common::stored_field(store, NAME, key)
+        .unwrap_or_else(|| panic!("no {key} in {:?}", store.raw(NAME)))
 }
 
 /// Runs `f` on its own thread; `None` if it has not finished within
