@@ -129,7 +129,7 @@ async fn stopped() {
 
 /// Headers every answer carries: nothing is cached, sniffed, framed, or
 /// loaded from elsewhere.
-fn guarded(content_type: &'static str, body: impl IntoResponse) -> Response {
+pub(super) fn guarded(content_type: &'static str, body: impl IntoResponse) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

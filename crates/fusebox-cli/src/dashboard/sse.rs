@@ -12,10 +12,9 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
 use axum::response::Response;
 
-use super::routes::App;
+use super::routes::{guarded, App};
 
 /// A comment line sent when nothing else was, so proxies keep the
 /// connection open and the page notices a dead one.
@@ -42,16 +41,5 @@ pub(super) async fn events(State(app): State<App>) -> Response {
             }
         }
     });
-    let mut response = Response::new(Body::from_stream(stream));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    guarded("text/event-stream", Body::from_stream(stream))
 }
