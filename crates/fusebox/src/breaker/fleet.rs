@@ -100,11 +100,18 @@ impl Shared {
         // A manual operation made while the store was away supersedes the
         // calls before it (`manual_fleet` began a new batch): the batch holds
         // those after it, merged once the operation is written (or, after a
-        // write of it whose answer was lost, onto what the store holds).
-        let (sent, after) = match (manual, in_doubt) {
-            (None, None) => (batch, None),
-            _ => (Batch::new(batch.generation), Some(batch)),
+        // write of it whose answer was lost, onto what the store holds), not
+        // sent as a batch of its own.
+        let sent = match (manual, in_doubt) {
+            (None, None) => batch,
+            _ => Batch::new(batch.generation),
         };
+        // What a write of the operation carries: the calls a lost write of
+        // it carried, then these.
+        let carried = in_doubt.map_or(batch, |mut earlier| {
+            earlier.then(&batch);
+            earlier
+        });
         let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
         let mut outcome = Ok(());
         let mut changed = false;
@@ -122,9 +129,10 @@ impl Shared {
                     Some((to, base)) if machine.generation() == base => {
                         machine.manual(to, now);
                         written_back = true;
-                        let mut calls = in_doubt.unwrap_or(Batch::new(batch.generation));
-                        calls.then(&after.unwrap_or_default());
-                        calls.generation = machine.generation();
+                        let calls = Batch {
+                            generation: machine.generation(),
+                            ..carried
+                        };
                         machine.merge(&calls, now)
                     }
                     // The write whose answer was lost was stored (or the
@@ -133,7 +141,7 @@ impl Shared {
                     _ if in_doubt.is_some() => machine.tick(now).or_else(|| {
                         let since = Batch {
                             generation: machine.generation(),
-                            ..after.unwrap_or_default()
+                            ..batch
                         };
                         machine.merge(&since, now)
                     }),
@@ -162,8 +170,6 @@ impl Shared {
                     // The calls after such a write are kept apart.
                     if error.maybe_written && manual.is_some() {
                         let mut flushing = lock_std(&fleet.flushing);
-                        let mut carried = in_doubt.unwrap_or(Batch::new(batch.generation));
-                        carried.then(&batch);
                         flushing.written_in_doubt = Some(carried);
                         if flushing.manual.is_none() {
                             flushing.manual = manual;
