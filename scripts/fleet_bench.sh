@@ -6,12 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet --release -p fusebox-stores --example fleet_bench
 bench=target/release/examples/fleet_bench
-dir=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no >/dev/null &
-redis_pid=$!
-trap 'kill $redis_pid; rm -rf "$dir"' EXIT
-until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
+. scripts/with_redis.sh
 redis="redis://127.0.0.1:$port/0"
 "$bench" closed "$redis"
 "$bench" closed "sqlite://$dir/closed.db"
