@@ -19,7 +19,7 @@ use crate::clock::ManualClock;
 use crate::config::LoadedConfig;
 use crate::execution::Execution;
 use crate::permit::Permit;
-use crate::{args, call, errors, permit, python};
+use crate::{args, awaitable, call, errors, permit, python};
 
 /// The settings a breaker was built with, as Python reads them back (the
 /// registry compares them with what a decorator asks for).
@@ -375,32 +375,34 @@ impl CircuitBreaker {
     /// counted as `call` counts, and neutral if cancelled. `func` may also be
     /// an awaitable already made, given alone.
     #[pyo3(signature = (*args, **kwargs), text_signature = "($self, func, /, *args, **kwargs)")]
-    fn execute(
-        slf: &Bound<'_, Self>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Execution> {
+    fn execute<'py>(
+        slf: &Bound<'py, Self>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let (func, args) = call::split(args)?;
         args::callable_or_awaitable("func", &func, &args, kwargs)?;
         let fallback = slf.get().fallback.as_ref().map(|f| f.clone_ref(slf.py()));
-        Ok(Execution::pending(slf, fallback, &func, &args, kwargs))
+        let execution = Execution::pending(slf, fallback, &func, &args, kwargs);
+        awaitable::new(slf.py(), execution)
     }
 
     /// Like `execute`, with `fallback` answering refused calls.
     #[pyo3(signature = (fallback, func, /, *args, **kwargs))]
-    fn execute_or(
-        slf: &Bound<'_, Self>,
-        fallback: Option<&Bound<'_, PyAny>>,
-        func: &Bound<'_, PyAny>,
-        args: &Bound<'_, PyTuple>,
-        kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> PyResult<Execution> {
+    fn execute_or<'py>(
+        slf: &Bound<'py, Self>,
+        fallback: Option<&Bound<'py, PyAny>>,
+        func: &Bound<'py, PyAny>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         args::callable_or_awaitable("func", func, args, kwargs)?;
         let fallback = match fallback.filter(|f| !f.is_none()) {
             Some(f) => Some(f.clone().unbind()),
             None => slf.get().fallback.as_ref().map(|f| f.clone_ref(slf.py())),
         };
-        Ok(Execution::pending(slf, fallback, func, args, kwargs))
+        let execution = Execution::pending(slf, fallback, func, args, kwargs);
+        awaitable::new(slf.py(), execution)
     }
 
     /// A permit to run one call, or `CircuitOpenError`.

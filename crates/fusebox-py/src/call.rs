@@ -8,7 +8,7 @@ use pyo3::types::{PyDict, PyTuple};
 
 use crate::breaker::CircuitBreaker;
 use crate::execution::Execution;
-use crate::{args, python};
+use crate::{args, awaitable, python};
 
 /// Runs `func(*args, **kwargs)` if the breaker admits it.
 ///
@@ -38,7 +38,7 @@ pub(crate) fn call<'py>(
         Ok(value) => {
             if python::is_coroutine(&value) {
                 let awaiting = Execution::awaiting(breaker, value, permit)?;
-                return Ok(Bound::new(py, awaiting)?.into_any());
+                return awaitable::new(py, awaiting);
             }
             this.settle(py, permit, Some(Outcome::Success));
             Ok(value)

@@ -1,12 +1,13 @@
-//! The awaitable of `execute` (and of `call` on an `async` function),
-//! implemented in Rust: awaiting it runs the call through the breaker with
-//! no Python coroutine frame of its own.
+//! What awaiting `execute` (or `call` on an `async` function) does: the
+//! steps of a call through the breaker, driven by the awaitable type of
+//! `awaitable`, with no Python coroutine frame of its own.
 //!
 //! Like an `async def`, `execute(func)` does nothing until awaited: the
 //! first step asks the breaker, calls `func`, and then drives the awaitable
 //! `func` returned (`__await__`), passing `send`, `throw` and `close`
 //! through. `execute(coroutine)` (an awaitable already made, no arguments)
-//! drives that awaitable as the call; refused, it is closed unrun. The outcome is reported when it finishes:
+//! drives that awaitable as the call; refused, it is closed unrun. The
+//! outcome is reported when it finishes:
 //!
 //! * it returned: a success;
 //! * it raised an excluded class: ignored;
@@ -15,11 +16,18 @@
 //!   closed, or the awaitable was dropped unfinished: cancelled, which is
 //!   neutral (a half-open trial slot is freed, nothing is counted).
 //!
-//! The class has `send`, `throw`, `close` and `__await__`, so
-//! `asyncio.iscoroutine` accepts it and `asyncio.run(cb.execute(f))` works.
+//! The awaitable type calls these methods from slots the interpreter calls
+//! directly, not through PyO3's entry points. There PyO3 does not count the
+//! thread as attached, and defers the release of a dropped `Py` or `PyErr`
+//! until the thread next attaches through it, which may be much later (an
+//! awaited call's result would stay alive). So every `Py` this module lets
+//! go of is bound first ([`Stage::release`]), which makes its release a plain
+//! decrement; no `PyErr` is made only to be dropped (`send::has_attr`,
+//! `send::sort`); errors are raised, not dropped. Attaching through PyO3 in
+//! every step would cost a tenth of the awaitable's overhead.
 
 use fusebox::{Outcome, OwnedPermit};
-use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyIterator, PyTuple};
 
@@ -28,7 +36,6 @@ use crate::python;
 use crate::send::{self as step, Sent};
 
 /// An awaited call through a breaker.
-#[pyclass(module = "fusebox._fusebox")]
 pub(crate) struct Execution {
     breaker: Py<CircuitBreaker>,
     stage: Stage,
@@ -51,8 +58,32 @@ enum Stage {
     Finished,
 }
 
+impl Stage {
+    /// Lets go of the stage's objects at once (see the module docs).
+    fn release(self, py: Python<'_>) {
+        match self {
+            Stage::Pending {
+                func,
+                args,
+                kwargs,
+                fallback,
+            } => {
+                drop(func.into_bound(py));
+                drop(args.into_bound(py));
+                drop(kwargs.map(|k| k.into_bound(py)));
+                drop(fallback.map(|f| f.into_bound(py)));
+            }
+            Stage::Awaiting { inner, permit } => {
+                drop(inner.into_bound(py));
+                drop(permit);
+            }
+            Stage::Finished => {}
+        }
+    }
+}
+
 /// Where a step left the execution, when it did not raise.
-enum Stepped<'py> {
+pub(crate) enum Stepped<'py> {
     /// Suspended: this goes to the event loop.
     Yielded(Bound<'py, PyAny>),
     /// Finished with this value.
@@ -94,10 +125,38 @@ impl Execution {
         })
     }
 
-    /// Runs the first step: admission and the call. `Ok(None)` means the
-    /// call's awaitable is now in place to be driven; `Err` ends the
-    /// execution (with `StopIteration(value)` for a value already known).
-    fn start(&mut self, py: Python<'_>) -> PyResult<()> {
+    /// Whether the execution has finished (or never held a call): then
+    /// letting go of it drops nothing but references.
+    pub(crate) fn is_finished(&self) -> bool {
+        matches!(self.stage, Stage::Finished)
+    }
+
+    /// Lets go of everything the execution holds; a call still running is
+    /// cancelled (neutral).
+    pub(crate) fn release(self, py: Python<'_>) {
+        let Execution { breaker, stage } = self;
+        if let Stage::Awaiting {
+            inner,
+            permit: Some(permit),
+        } = stage
+        {
+            breaker.get().settle(py, permit, None);
+            drop(inner.into_bound(py));
+        } else {
+            stage.release(py);
+        }
+        drop(breaker.into_bound(py));
+    }
+
+    /// Replaces the stage, letting go of the old one's objects.
+    fn set_stage(&mut self, py: Python<'_>, stage: Stage) {
+        std::mem::replace(&mut self.stage, stage).release(py);
+    }
+
+    /// Runs the first step: admission and the call. `Ok(Some(value))`
+    /// means the execution finished with `value` (a sync function's
+    /// result); `Ok(None)` that the call's awaitable is in place to drive.
+    fn start<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Stage::Pending {
             func,
             args,
@@ -105,33 +164,39 @@ impl Execution {
             fallback,
         } = std::mem::replace(&mut self.stage, Stage::Finished)
         else {
-            return Ok(());
+            return Ok(None);
         };
-        let breaker = self.breaker.bind(py).get();
-        let (args, kwargs) = (args.bind(py), kwargs.as_ref().map(|k| k.bind(py)));
+        let (func, args) = (func.into_bound(py), args.into_bound(py));
+        let kwargs = kwargs.map(|k| k.into_bound(py));
+        let fallback = fallback.map(|f| f.into_bound(py));
+        let breaker = self.breaker.get();
         // `execute(coroutine)`: an awaitable already made, to run as the call.
-        let made = !func.bind(py).is_callable();
+        let made = !func.is_callable();
         let permit = match breaker.take_permit(py) {
             Ok(permit) => permit,
             Err(refusal) => {
-                if made {
+                let close = pyo3::intern!(py, "close");
+                if made && step::has_attr(&func, close) {
                     // Refused: it will never run; close it so Python does not
                     // warn that it was never awaited.
-                    if let Ok(close) = func.bind(py).getattr(pyo3::intern!(py, "close")) {
-                        close.call0()?;
-                    }
+                    func.call_method0(close)?;
                 }
                 let Some(fallback) = fallback else {
                     return Err(breaker.refused(py, &refusal));
                 };
-                let answer = fallback.bind(py).call(args, kwargs)?;
+                let answer = fallback.call(&args, kwargs.as_ref())?;
                 return self.drive_result(py, answer, None);
             }
         };
         if made {
-            return self.drive_result(py, func.into_bound(py), Some(permit));
+            return self.drive_result(py, func, Some(permit));
         }
-        match func.bind(py).call(args, kwargs) {
+        let called = if args.is_empty() && kwargs.is_none() {
+            func.call0()
+        } else {
+            func.call(&args, kwargs.as_ref())
+        };
+        match called {
             Ok(value) => self.drive_result(py, value, Some(permit)),
             Err(err) => {
                 breaker.settle(py, permit, breaker.outcome_of(py, &err));
@@ -142,40 +207,50 @@ impl Execution {
 
     /// Makes `value` the awaitable to drive, or, if it is a plain value (a
     /// sync function given to `execute`), finishes with it.
-    fn drive_result(
+    fn drive_result<'py>(
         &mut self,
-        py: Python<'_>,
-        value: Bound<'_, PyAny>,
+        py: Python<'py>,
+        value: Bound<'py, PyAny>,
         permit: Option<OwnedPermit>,
-    ) -> PyResult<()> {
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let awaitable =
-            python::is_coroutine(&value) || value.hasattr(pyo3::intern!(py, "__await__"))?;
+            python::is_coroutine(&value) || step::has_attr(&value, pyo3::intern!(py, "__await__"));
         if !awaitable {
             if let Some(permit) = permit {
                 self.breaker
-                    .bind(py)
                     .get()
                     .settle(py, permit, Some(Outcome::Success));
             }
-            return Err(stop_iteration(value));
+            return Ok(Some(value));
         }
+        let inner = match driven(value) {
+            Ok(inner) => inner,
+            Err(err) => {
+                // A broken awaitable (`__await__` raised or returned no
+                // iterator): the call never ran, so it is not counted.
+                if let Some(permit) = permit {
+                    self.breaker.get().settle(py, permit, None);
+                }
+                return Err(err);
+            }
+        };
         self.stage = Stage::Awaiting {
-            inner: driven(value)?.unbind(),
+            inner: inner.unbind(),
             permit,
         };
-        Ok(())
+        Ok(None)
     }
 
     /// One step: start if needed, then pass `how` to the inner awaitable.
-    /// A return comes back as a value, not a `StopIteration`, unless the
-    /// awaitable raised one itself (then it is passed on as it is).
     fn step<'py>(
         &mut self,
         py: Python<'py>,
         how: impl FnOnce(&Bound<'py, PyAny>) -> Sent<'py>,
     ) -> PyResult<Stepped<'py>> {
         if matches!(self.stage, Stage::Pending { .. }) {
-            self.start(py)?;
+            if let Some(value) = self.start(py)? {
+                return Ok(Stepped::Returned(value));
+            }
         }
         let Stage::Awaiting { inner, .. } = &self.stage else {
             return Err(PyRuntimeError::new_err(
@@ -189,12 +264,8 @@ impl Execution {
                 self.finish(py, Some(Outcome::Success));
                 Ok(Stepped::Returned(value))
             }
-            Sent::Stopped(stop) => {
-                self.finish(py, Some(Outcome::Success));
-                Err(stop)
-            }
             Sent::Raised(err) => {
-                let outcome = self.breaker.bind(py).get().outcome_of(py, &err);
+                let outcome = self.breaker.get().outcome_of(py, &err);
                 self.finish(py, outcome);
                 Err(err)
             }
@@ -202,13 +273,76 @@ impl Execution {
     }
 
     fn finish(&mut self, py: Python<'_>, outcome: Option<Outcome>) {
-        if let Stage::Awaiting {
-            permit: Some(permit),
-            ..
-        } = std::mem::replace(&mut self.stage, Stage::Finished)
+        if let Stage::Awaiting { inner, permit } =
+            std::mem::replace(&mut self.stage, Stage::Finished)
         {
-            self.breaker.bind(py).get().settle(py, permit, outcome);
+            if let Some(permit) = permit {
+                self.breaker.get().settle(py, permit, outcome);
+            }
+            drop(inner.into_bound(py));
         }
+    }
+
+    /// `send(value)`: one step with `value` sent into the awaited call.
+    pub(crate) fn send<'py>(
+        &mut self,
+        py: Python<'py>,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<Stepped<'py>> {
+        if !value.is_none() && matches!(self.stage, Stage::Pending { .. }) {
+            return Err(PyTypeError::new_err(
+                "can't send non-None value to a just-started circuit breaker call",
+            ));
+        }
+        self.step(py, |inner| send(inner, value))
+    }
+
+    /// `throw(kind, value, traceback)`: raises inside the awaited call.
+    pub(crate) fn throw<'py>(
+        &mut self,
+        py: Python<'py>,
+        kind: &Bound<'py, PyAny>,
+        value: Option<&Bound<'py, PyAny>>,
+        traceback: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Stepped<'py>> {
+        if !matches!(self.stage, Stage::Awaiting { .. }) {
+            // Never started (or over): nothing runs, the exception comes out.
+            self.set_stage(py, Stage::Finished);
+            let raised = match value.filter(|v| !v.is_none()) {
+                Some(value) => value.clone(),
+                None => kind.clone(),
+            };
+            return Err(PyErr::from_value(raised));
+        }
+        self.step(py, |inner| {
+            let throw = pyo3::intern!(py, "throw");
+            let result = match (value, traceback) {
+                (None, _) => inner.call_method1(throw, (kind,)),
+                (Some(value), None) => inner.call_method1(throw, (kind, value)),
+                (Some(value), Some(tb)) => inner.call_method1(throw, (kind, value, tb)),
+            };
+            step::sort(py, result)
+        })
+    }
+
+    /// `close()`: stops the awaited call; neutral for the breaker.
+    pub(crate) fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        let stage = std::mem::replace(&mut self.stage, Stage::Finished);
+        let Stage::Awaiting { inner, permit } = stage else {
+            stage.release(py);
+            return Ok(());
+        };
+        let inner = inner.into_bound(py);
+        let close = pyo3::intern!(py, "close");
+        let closed = if step::has_attr(&inner, close) {
+            inner.call_method0(close).map(drop)
+        } else {
+            Ok(())
+        };
+        if let Some(permit) = permit {
+            self.breaker.get().settle(py, permit, None);
+        }
+        closed
     }
 }
 
@@ -234,114 +368,5 @@ fn send<'py>(inner: &Bound<'py, PyAny>, value: &Bound<'py, PyAny>) -> Sent<'py> 
     } else {
         inner.call_method1(pyo3::intern!(inner.py(), "send"), (value,))
     };
-    sort(inner.py(), result)
-}
-
-/// Sorts a result of the inner awaitable's `send` or `throw` method.
-fn sort<'py>(py: Python<'py>, result: PyResult<Bound<'py, PyAny>>) -> Sent<'py> {
-    match result {
-        Ok(value) => Sent::Yielded(value),
-        Err(err) if err.is_instance_of::<PyStopIteration>(py) => Sent::Stopped(err),
-        Err(err) => Sent::Raised(err),
-    }
-}
-
-/// `StopIteration(value)`, made at once (no boxed lazy arguments).
-fn stop_iteration(value: Bound<'_, PyAny>) -> PyErr {
-    let py = value.py();
-    match py.get_type::<PyStopIteration>().call1((value,)) {
-        Ok(stop) => PyErr::from_value(stop),
-        Err(err) => err,
-    }
-}
-
-/// A step's end as `send` and `throw` give it: a return is a `StopIteration`.
-fn sent_back(stepped: Stepped<'_>) -> PyResult<Bound<'_, PyAny>> {
-    match stepped {
-        Stepped::Yielded(value) => Ok(value),
-        Stepped::Returned(value) => Err(stop_iteration(value)),
-    }
-}
-
-#[pymethods]
-impl Execution {
-    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        // Not `PyIter_Next`: it swallows the `StopIteration` that carries
-        // the awaited call's return value.
-        let none = py.None().into_bound(py);
-        match self.step(py, |inner| send(inner, &none))? {
-            Stepped::Yielded(value) => Ok(Some(value)),
-            // Nothing raised: the interpreter reads that as returning None.
-            Stepped::Returned(value) if value.is_none() => Ok(None),
-            Stepped::Returned(value) => Err(stop_iteration(value)),
-        }
-    }
-
-    /// Sends `value` into the awaited call, as `coroutine.send` does.
-    fn send<'py>(
-        &mut self,
-        py: Python<'py>,
-        value: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        if !value.is_none() && matches!(self.stage, Stage::Pending { .. }) {
-            return Err(pyo3::exceptions::PyTypeError::new_err(
-                "can't send non-None value to a just-started circuit breaker call",
-            ));
-        }
-        sent_back(self.step(py, |inner| send(inner, value))?)
-    }
-
-    /// Raises an exception inside the awaited call, as `coroutine.throw` does.
-    #[pyo3(signature = (kind, value=None, traceback=None))]
-    fn throw<'py>(
-        &mut self,
-        py: Python<'py>,
-        kind: &Bound<'py, PyAny>,
-        value: Option<&Bound<'py, PyAny>>,
-        traceback: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        if !matches!(self.stage, Stage::Awaiting { .. }) {
-            // Never started (or over): nothing runs, the exception comes out.
-            self.stage = Stage::Finished;
-            let raised = match value.filter(|v| !v.is_none()) {
-                Some(value) => value.clone(),
-                None => kind.clone(),
-            };
-            return Err(PyErr::from_value(raised));
-        }
-        let stepped = self.step(py, |inner| {
-            let throw = pyo3::intern!(py, "throw");
-            let result = match (value, traceback) {
-                (None, _) => inner.call_method1(throw, (kind,)),
-                (Some(value), None) => inner.call_method1(throw, (kind, value)),
-                (Some(value), Some(tb)) => inner.call_method1(throw, (kind, value, tb)),
-            };
-            sort(py, result)
-        })?;
-        sent_back(stepped)
-    }
-
-    /// Stops the awaited call; neutral for the breaker.
-    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
-        let stage = std::mem::replace(&mut self.stage, Stage::Finished);
-        if let Stage::Awaiting { inner, permit } = stage {
-            let closed = match inner.bind(py).getattr(pyo3::intern!(py, "close")) {
-                Ok(close) => close.call0().map(drop),
-                Err(_) => Ok(()),
-            };
-            if let Some(permit) = permit {
-                self.breaker.bind(py).get().settle(py, permit, None);
-            }
-            closed?;
-        }
-        Ok(())
-    }
+    step::sort(inner.py(), result)
 }

@@ -9,8 +9,9 @@
 //!
 //! * `breaker`: `CircuitBreaker`, its settings, state and manual control.
 //! * `call`: the sync call path, one method that acquires, calls, records.
-//! * `execution`: the awaitable of `execute` (and of `call` on an `async`
-//!   function), written in Rust so an async call costs no Python frame.
+//! * `execution`: what awaiting `execute` (or `call` on an `async`
+//!   function) does, written in Rust so an async call costs no Python frame;
+//!   `awaitable`: its Python type, made by hand to fill the `am_send` slot.
 //! * `guarded`: the callable `@cb` returns, written in Rust for the same reason.
 //! * `permit`: permits held by a `with` block or by the calling thread
 //!   between `allow_request()` and `record_*()`.
@@ -26,6 +27,7 @@
 //!   records of the `fusebox` logger.
 
 mod args;
+mod awaitable;
 mod breaker;
 mod call;
 mod clock;
@@ -52,7 +54,7 @@ fn redact_url(url: &str) -> String {
 #[pymodule]
 fn _fusebox(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<breaker::CircuitBreaker>()?;
-    module.add_class::<execution::Execution>()?;
+    module.add("Execution", awaitable::type_object(module.py())?)?;
     module.add_class::<permit::Permit>()?;
     module.add_class::<guarded::Guarded>()?;
     module.add_class::<config::LoadedConfig>()?;
