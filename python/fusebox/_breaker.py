@@ -92,10 +92,10 @@ def guard(breaker: _fusebox.CircuitBreaker, func: F, fallback: Optional[Callable
 
     A sync function gets a ``Guarded``, written in Rust: a call is one
     extension call. An ``async def`` gets an ``async def`` wrapper, which
-    frameworks recognise (``inspect.iscoroutinefunction``) and which CPython
-    awaits faster than any extension object: it takes a permit, awaits the
-    call and settles the permit with how it ended. Both carry the function's
-    name, docstring and ``__wrapped__``."""
+    frameworks recognise (``inspect.iscoroutinefunction``): it takes a
+    permit, awaits the call and settles the permit with how it ended (this
+    measured faster than a wrapper awaiting ``breaker.execute_or``). Both
+    carry the function's name, docstring and ``__wrapped__``."""
     if not callable(func):
         raise TypeError(f"func must be callable, not {type(func).__name__}")
     if fallback is not None and not callable(fallback):
