@@ -209,15 +209,23 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
 }
 
 /// Raises `StopIteration(value)`: how a step's return is told to a caller
-/// of `send`, `throw` or `__next__`.
+/// of `send`, `throw` or `__next__`. As CPython's generators do it: the
+/// value alone, which before 3.12 is not even made into an exception when
+/// the interpreter takes it back at once; an instance made first only for a
+/// tuple or an exception, which would otherwise be taken for the
+/// exception's arguments or for the exception itself.
 fn set_stop_iteration(value: Bound<'_, PyAny>) {
-    // SAFETY: the GIL is held (a `Bound` proves it); the call's arguments
-    // are live objects and a null pointer ends them. Made as an instance
-    // first, so a tuple `value` is not taken for the exception's arguments.
+    // SAFETY: the GIL is held (a `Bound` proves it); the arguments are live
+    // objects and a null pointer ends the variadic call's.
     unsafe {
+        let value = value.as_ptr();
+        if ffi::PyTuple_Check(value) == 0 && ffi::PyExceptionInstance_Check(value) == 0 {
+            ffi::PyErr_SetObject(ffi::PyExc_StopIteration, value);
+            return;
+        }
         let stop = ffi::PyObject_CallFunctionObjArgs(
             ffi::PyExc_StopIteration,
-            value.as_ptr(),
+            value,
             ptr::null_mut::<ffi::PyObject>(),
         );
         if !stop.is_null() {
