@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import gc
 import weakref
 from typing import Any, List
 
@@ -159,3 +160,24 @@ def test_an_execution_never_awaited_holds_nothing_after_it_is_dropped(name: str)
     del pending
     assert watched() is None
     assert cb.metrics()["successes"] == 0
+
+
+def test_a_suspended_call_in_a_reference_cycle_is_collected(
+    name: str, clock: fusebox.ManualClock
+) -> None:
+    cb = CircuitBreaker(name, failure_threshold=1, recovery_timeout=10.0, clock=clock)
+    cb.trip()
+    clock.advance(10.0)
+    job = Job()
+    pending = cb.execute(job)
+    assert pending.send(None) is None  # the trial call is running, suspended
+    # The cycle: the awaitable -> the job's coroutine -> the job -> the awaitable.
+    job.cycle = pending  # type: ignore[attr-defined]
+    watched = weakref.ref(job)
+    del job, pending
+    assert watched() is not None
+    gc.collect()
+    assert watched() is None
+    # Collected is abandoned, which is neutral: the slot is free again.
+    assert cb.acquire() is not None
+    assert cb.metrics()["failures"] == 0

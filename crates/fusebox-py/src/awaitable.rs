@@ -133,6 +133,8 @@ Raises an exception inside the awaited call, as coroutine.throw does.",
     let mut slots = vec![
         slot(ffi::Py_tp_new, refuse_new as *mut c_void),
         slot(ffi::Py_tp_dealloc, dealloc as *mut c_void),
+        slot(ffi::Py_tp_traverse, traverse as *mut c_void),
+        slot(ffi::Py_tp_clear, clear as *mut c_void),
         slot(ffi::Py_tp_iter, itself as *mut c_void),
         slot(ffi::Py_tp_iternext, iternext as *mut c_void),
         slot(ffi::Py_am_await, itself as *mut c_void),
@@ -149,7 +151,9 @@ Raises an exception inside the awaited call, as coroutine.throw does.",
         basicsize: c_int::try_from(std::mem::size_of::<Object>())
             .expect("an Execution's size fits a C int"),
         itemsize: 0,
-        flags: ffi::Py_TPFLAGS_DEFAULT as c_uint,
+        // Tracked by the cycle collector, as a coroutine is: a suspended
+        // call can be part of a cycle (a task whose coroutine awaits it).
+        flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_HAVE_GC) as c_uint,
         slots: slots.as_mut_ptr(),
     };
     // SAFETY: the GIL is held; the spec and its slots are valid for the
@@ -368,13 +372,52 @@ unsafe extern "C" fn refuse_new(
     ptr::null_mut()
 }
 
+/// `tp_traverse`: what the execution holds, for the cycle collector.
+unsafe extern "C" fn traverse(
+    obj: *mut ffi::PyObject,
+    visit: ffi::visitproc,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: the collector calls this with the GIL held on a live instance.
+    // While a step runs (`busy`), the step owns the execution: it is not
+    // read, and nothing is reported, which only keeps the objects alive; the
+    // instance is reachable from the step's caller anyway.
+    unsafe {
+        let object = &*obj.cast::<Object>();
+        if object.busy.get() {
+            return 0;
+        }
+        let execution = &**object.execution.get();
+        execution.visit_objects(|held| visit(held, arg))
+    }
+}
+
+/// `tp_clear`: the cycle collector breaks a cycle through the execution,
+/// which ends as a cancelled call (neutral).
+unsafe extern "C" fn clear(obj: *mut ffi::PyObject) -> c_int {
+    // SAFETY: as `traverse`; outside a step the execution is not borrowed.
+    unsafe {
+        let object = &*obj.cast::<Object>();
+        if object.busy.replace(true) {
+            return 0;
+        }
+        let execution = &mut **object.execution.get();
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            Python::attach(|py| execution.cancel(py));
+        }));
+        object.busy.set(false);
+        0
+    }
+}
+
 unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
     // SAFETY: the interpreter calls this with the GIL held once the last
     // reference is gone, so no step is running and the execution, written
     // by `new`, is taken once. The memory came from `PyType_GenericAlloc`
-    // for a type the collector does not track, which `PyObject_Free`
-    // returns; an instance of a heap type holds a reference to its type.
+    // for a collected type, which `PyObject_GC_Del` returns once untracked;
+    // an instance of a heap type holds a reference to its type.
     unsafe {
+        ffi::PyObject_GC_UnTrack(obj.cast());
         let py = Python::assume_attached();
         let tp = ffi::Py_TYPE(obj);
         let execution = ManuallyDrop::take(&mut *(*obj.cast::<Object>()).execution.get());
@@ -394,7 +437,7 @@ unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
             }
         }));
         ffi::PyErr_Restore(kind, value, traceback);
-        ffi::PyObject_Free(obj.cast());
+        ffi::PyObject_GC_Del(obj.cast());
         ffi::Py_DECREF(tp.cast());
     }
 }

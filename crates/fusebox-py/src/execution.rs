@@ -26,8 +26,11 @@
 //! `send::sort`); errors are raised, not dropped. Attaching through PyO3 in
 //! every step would cost a tenth of the awaitable's overhead.
 
+use std::os::raw::c_int;
+
 use fusebox::{Outcome, OwnedPermit};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyIterator, PyTuple};
 
@@ -125,27 +128,63 @@ impl Execution {
         })
     }
 
-    /// Whether the execution has finished (or never held a call): then
-    /// letting go of it drops nothing but references.
+    /// Whether the execution has finished: then letting go of it drops
+    /// nothing but references.
     pub(crate) fn is_finished(&self) -> bool {
         matches!(self.stage, Stage::Finished)
     }
 
     /// Lets go of everything the execution holds; a call still running is
     /// cancelled (neutral).
-    pub(crate) fn release(self, py: Python<'_>) {
-        let Execution { breaker, stage } = self;
-        if let Stage::Awaiting {
-            inner,
-            permit: Some(permit),
-        } = stage
-        {
-            breaker.get().settle(py, permit, None);
-            drop(inner.into_bound(py));
-        } else {
-            stage.release(py);
+    pub(crate) fn release(mut self, py: Python<'_>) {
+        self.cancel(py);
+        drop(self.breaker.into_bound(py));
+    }
+
+    /// Ends the execution where it is: a call still running is cancelled
+    /// (neutral), and what the stage held is let go.
+    pub(crate) fn cancel(&mut self, py: Python<'_>) {
+        match std::mem::replace(&mut self.stage, Stage::Finished) {
+            Stage::Awaiting {
+                inner,
+                permit: Some(permit),
+            } => {
+                self.breaker.get().settle(py, permit, None);
+                drop(inner.into_bound(py));
+            }
+            stage => stage.release(py),
         }
-        drop(breaker.into_bound(py));
+    }
+
+    /// Calls `visit` with each Python object the execution holds, until one
+    /// answer is not 0, and returns that answer: the cycle collector's
+    /// `tp_traverse`.
+    pub(crate) fn visit_objects(
+        &self,
+        mut visit: impl FnMut(*mut ffi::PyObject) -> c_int,
+    ) -> c_int {
+        let mut held: [Option<*mut ffi::PyObject>; 5] = [None; 5];
+        held[0] = Some(self.breaker.as_ptr());
+        match &self.stage {
+            Stage::Pending {
+                func,
+                args,
+                kwargs,
+                fallback,
+            } => {
+                held[1] = Some(func.as_ptr());
+                held[2] = Some(args.as_ptr());
+                held[3] = kwargs.as_ref().map(|k| k.as_ptr());
+                held[4] = fallback.as_ref().map(|f| f.as_ptr());
+            }
+            Stage::Awaiting { inner, .. } => held[1] = Some(inner.as_ptr()),
+            Stage::Finished => {}
+        }
+        held.into_iter()
+            .flatten()
+            .map(&mut visit)
+            .find(|answer| *answer != 0)
+            .unwrap_or(0)
     }
 
     /// Replaces the stage, letting go of the old one's objects.
