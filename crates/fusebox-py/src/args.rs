@@ -127,8 +127,8 @@ pub(crate) fn callable_or_awaitable(
     if value.is_callable() {
         return Ok(());
     }
-    let awaitable = value.hasattr(pyo3::intern!(value.py(), "__await__"))?;
-    if awaitable && args.is_empty() && kwargs.is_none_or(|k| k.is_empty()) {
+    if crate::python::is_awaitable(value) && args.is_empty() && kwargs.is_none_or(|k| k.is_empty())
+    {
         return Ok(());
     }
     Err(PyTypeError::new_err(format!(
@@ -148,7 +148,7 @@ pub(crate) fn text(name: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
     value.extract()
 }
 
-fn type_name(value: &Bound<'_, PyAny>) -> String {
+pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {
     value
         .get_type()
         .name()

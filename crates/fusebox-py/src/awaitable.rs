@@ -26,7 +26,7 @@ use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
@@ -38,6 +38,12 @@ use crate::execution::{Execution, Stepped};
 /// `Py_am_send`, the slot number of `am_send` (Python 3.10+): the module's
 /// build target, 3.9, does not define it.
 const AM_SEND: c_int = 81;
+
+/// `Py_TPFLAGS_IMMUTABLETYPE` and `Py_TPFLAGS_DISALLOW_INSTANTIATION`
+/// (Python 3.10+): no attribute of the type can be replaced, and Python code
+/// cannot make an instance.
+const IMMUTABLE_TYPE: std::ffi::c_ulong = 1 << 8;
+const DISALLOW_INSTANTIATION: std::ffi::c_ulong = 1 << 7;
 
 /// `PySendResult`, what `am_send` returns.
 const PYGEN_RETURN: c_int = 0;
@@ -52,6 +58,10 @@ Await it once. It has send, throw and close, as a coroutine has.";
 #[repr(C)]
 struct Object {
     header: ffi::PyObject,
+    /// Set once `execution` is written. An instance made some other way
+    /// (Python code can hand the type another `__new__` on 3.9, where a
+    /// type cannot be made immutable) is zeroed memory, and is refused.
+    ready: bool,
     /// Set while a step runs: the code a step runs (the awaited function)
     /// may reach this object again, and must not get a second
     /// `&mut Execution`.
@@ -89,6 +99,7 @@ pub(crate) fn new(py: Python<'_>, execution: Execution) -> PyResult<Bound<'_, Py
         let object = obj.cast::<Object>();
         ptr::addr_of_mut!((*object).busy).write(Cell::new(false));
         ptr::addr_of_mut!((*object).execution).write(UnsafeCell::new(ManuallyDrop::new(execution)));
+        ptr::addr_of_mut!((*object).ready).write(true);
         Ok(Bound::from_owned_ptr(py, obj))
     }
 }
@@ -141,8 +152,12 @@ Raises an exception inside the awaited call, as coroutine.throw does.",
         slot(ffi::Py_tp_methods, methods.as_mut_ptr().cast()),
         slot(ffi::Py_tp_doc, DOC.as_ptr() as *mut c_void),
     ];
+    // Tracked by the cycle collector, as a coroutine is: a suspended call
+    // can be part of a cycle (a task whose coroutine awaits it).
+    let mut flags = ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_HAVE_GC;
     if py.version_info() >= (3, 10) {
         slots.push(slot(AM_SEND, am_send as *mut c_void));
+        flags |= IMMUTABLE_TYPE | DISALLOW_INSTANTIATION;
     }
     slots.push(slot(0, ptr::null_mut()));
     let mut spec = ffi::PyType_Spec {
@@ -151,9 +166,7 @@ Raises an exception inside the awaited call, as coroutine.throw does.",
         basicsize: c_int::try_from(std::mem::size_of::<Object>())
             .expect("an Execution's size fits a C int"),
         itemsize: 0,
-        // Tracked by the cycle collector, as a coroutine is: a suspended
-        // call can be part of a cycle (a task whose coroutine awaits it).
-        flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_HAVE_GC) as c_uint,
+        flags: flags as c_uint,
         slots: slots.as_mut_ptr(),
     };
     // SAFETY: the GIL is held; the spec and its slots are valid for the
@@ -175,6 +188,12 @@ unsafe fn with_execution<R>(
 ) -> R {
     // SAFETY: `obj` is an `Object` (see above), kept alive by the caller.
     let object = unsafe { &*obj.cast::<Object>() };
+    if !object.ready {
+        raise(PyTypeError::new_err(
+            "this Execution was not made by CircuitBreaker.execute",
+        ));
+        return failed;
+    }
     if object.busy.replace(true) {
         raise(PyValueError::new_err(
             "circuit breaker call already executing",
@@ -198,8 +217,20 @@ unsafe fn with_execution<R>(
 /// Sets `err` as the Python exception. Raising an error made lazily (most
 /// of the module's own) lets go of objects, so it is done attached through
 /// PyO3, where they go at once (see `execution`).
+///
+/// A `StopIteration` raised by the call (`func`, a fallback, `__await__`)
+/// would read as a return to whoever drives the awaitable, or confuse
+/// asyncio for good; it becomes a `RuntimeError`, as in a coroutine (PEP
+/// 479).
 fn raise(err: PyErr) {
-    Python::attach(|py| err.restore(py));
+    Python::attach(|py| {
+        if !err.is_instance_of::<PyStopIteration>(py) {
+            return err.restore(py);
+        }
+        let raised = PyRuntimeError::new_err("coroutine raised StopIteration");
+        raised.set_cause(py, Some(err));
+        raised.restore(py);
+    });
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> String {
@@ -297,23 +328,24 @@ unsafe extern "C" fn send_method(
     obj: *mut ffi::PyObject,
     value: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: see `am_send`; `METH_O` passes one live argument.
-    unsafe {
-        let py = Python::assume_attached();
+    // SAFETY: see `am_send`; `METH_O` passes one live argument. Not a hot
+    // path (`await` steps through `am_send` or `tp_iternext`), so attached
+    // through PyO3, where whatever it drops goes at once.
+    Python::attach(|py| unsafe {
         let value = Borrowed::from_ptr(py, value);
         with_execution(obj, ptr::null_mut(), |execution| {
             Ok(yielded_or_stop(execution.send(py, &value)?))
         })
-    }
+    })
 }
 
 unsafe extern "C" fn throw_method(
     obj: *mut ffi::PyObject,
     args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: see `am_send`; `METH_VARARGS` passes a tuple.
-    unsafe {
-        let py = Python::assume_attached();
+    // SAFETY: see `am_send`; `METH_VARARGS` passes a tuple. Attached, as
+    // `send_method`.
+    Python::attach(|py| unsafe {
         let args = Borrowed::from_ptr(py, args).cast_unchecked::<PyTuple>();
         with_execution(obj, ptr::null_mut(), |execution| {
             let count = args.len();
@@ -336,21 +368,20 @@ unsafe extern "C" fn throw_method(
             let stepped = execution.throw(py, &kind, value.as_ref(), traceback.as_ref())?;
             Ok(yielded_or_stop(stepped))
         })
-    }
+    })
 }
 
 unsafe extern "C" fn close_method(
     obj: *mut ffi::PyObject,
     _no_args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: see `am_send`.
-    unsafe {
-        let py = Python::assume_attached();
+    // SAFETY: see `am_send`. Attached, as `send_method`.
+    Python::attach(|py| unsafe {
         with_execution(obj, ptr::null_mut(), |execution| {
             execution.close(py)?;
             Ok(py.None().into_ptr())
         })
-    }
+    })
 }
 
 /// `__await__` and `__iter__`: the instance drives itself.
@@ -384,7 +415,7 @@ unsafe extern "C" fn traverse(
     // instance is reachable from the step's caller anyway.
     unsafe {
         let object = &*obj.cast::<Object>();
-        if object.busy.get() {
+        if !object.ready || object.busy.get() {
             return 0;
         }
         let execution = &**object.execution.get();
@@ -398,7 +429,7 @@ unsafe extern "C" fn clear(obj: *mut ffi::PyObject) -> c_int {
     // SAFETY: as `traverse`; outside a step the execution is not borrowed.
     unsafe {
         let object = &*obj.cast::<Object>();
-        if object.busy.replace(true) {
+        if !object.ready || object.busy.replace(true) {
             return 0;
         }
         let execution = &mut **object.execution.get();
@@ -420,6 +451,11 @@ unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
         ffi::PyObject_GC_UnTrack(obj.cast());
         let py = Python::assume_attached();
         let tp = ffi::Py_TYPE(obj);
+        if !(*obj.cast::<Object>()).ready {
+            ffi::PyObject_GC_Del(obj.cast());
+            ffi::Py_DECREF(tp.cast());
+            return;
+        }
         let execution = ManuallyDrop::take(&mut *(*obj.cast::<Object>()).execution.get());
         // Letting go of an unfinished call may run Python code (the
         // coroutine's `finally`); an exception being raised stays raised.

@@ -29,10 +29,11 @@
 use std::os::raw::c_int;
 
 use fusebox::{Outcome, OwnedPermit};
+use pyo3::exceptions::PyBaseException;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyIterator, PyTuple};
+use pyo3::types::{PyDict, PyIterator, PyTraceback, PyTuple, PyType};
 
 use crate::breaker::CircuitBreaker;
 use crate::python;
@@ -252,9 +253,7 @@ impl Execution {
         value: Bound<'py, PyAny>,
         permit: Option<OwnedPermit>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let awaitable =
-            python::is_coroutine(&value) || step::has_attr(&value, pyo3::intern!(py, "__await__"));
-        if !awaitable {
+        if !python::is_awaitable(&value) {
             if let Some(permit) = permit {
                 self.breaker
                     .get()
@@ -347,14 +346,14 @@ impl Execution {
         if !matches!(self.stage, Stage::Awaiting { .. }) {
             // Never started (or over): nothing runs, the exception comes out.
             self.set_stage(py, Stage::Finished);
-            let raised = match value.filter(|v| !v.is_none()) {
-                Some(value) => value.clone(),
-                None => kind.clone(),
-            };
-            return Err(PyErr::from_value(raised));
+            return Err(thrown(py, kind, value, traceback));
         }
         self.step(py, |inner| {
             let throw = pyo3::intern!(py, "throw");
+            if !step::has_attr(inner, throw) {
+                // As a coroutine does: raised where it awaits.
+                return Sent::Raised(thrown(py, kind, value, traceback));
+            }
             let result = match (value, traceback) {
                 (None, _) => inner.call_method1(throw, (kind,)),
                 (Some(value), None) => inner.call_method1(throw, (kind, value)),
@@ -385,11 +384,58 @@ impl Execution {
     }
 }
 
+/// The exception `throw(kind, value, traceback)` raises, made as a
+/// coroutine's `throw` makes it: `kind` is a class (called with `value` as
+/// its argument, or its arguments if a tuple, unless `value` is already an
+/// instance) or an instance (with no separate value).
+fn thrown(
+    py: Python<'_>,
+    kind: &Bound<'_, PyAny>,
+    value: Option<&Bound<'_, PyAny>>,
+    traceback: Option<&Bound<'_, PyAny>>,
+) -> PyErr {
+    let value = value.filter(|v| !v.is_none());
+    let traceback = traceback.filter(|t| !t.is_none());
+    if traceback.is_some_and(|t| !t.is_instance_of::<PyTraceback>()) {
+        return PyTypeError::new_err("throw() third argument must be a traceback object");
+    }
+    let class = kind
+        .cast::<PyType>()
+        .ok()
+        .filter(|class| class.is_subclass_of::<PyBaseException>().unwrap_or(false));
+    let err = match (class, value) {
+        (Some(class), None) => PyErr::from_type(class.clone(), ()),
+        (Some(class), Some(value)) if value.is_instance(class).unwrap_or(false) => {
+            PyErr::from_value(value.clone())
+        }
+        (Some(class), Some(value)) => PyErr::from_type(class.clone(), value.clone().unbind()),
+        (None, None) if kind.is_instance_of::<PyBaseException>() => PyErr::from_value(kind.clone()),
+        (None, Some(_)) if kind.is_instance_of::<PyBaseException>() => {
+            return PyTypeError::new_err("instance exception may not have a separate value");
+        }
+        (None, _) => {
+            return PyTypeError::new_err(format!(
+                "exceptions must be classes or instances deriving from BaseException, not {}",
+                crate::args::type_name(kind)
+            ));
+        }
+    };
+    if let Some(traceback) = traceback {
+        if let Err(failed) = err
+            .value(py)
+            .setattr(pyo3::intern!(py, "__traceback__"), traceback)
+        {
+            return failed;
+        }
+    }
+    err
+}
+
 /// What to call `send`, `throw` and `close` on to drive `awaitable`: a native
 /// coroutine itself (saving the wrapper `__await__` would make), else the
 /// iterator its `__await__()` returns.
 fn driven(awaitable: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
-    if python::is_coroutine(&awaitable) {
+    if python::is_coroutine(&awaitable) || python::is_iterable_coroutine(&awaitable) {
         return Ok(awaitable);
     }
     let iterator = awaitable.call_method0(pyo3::intern!(awaitable.py(), "__await__"))?;
@@ -397,15 +443,20 @@ fn driven(awaitable: Bound<'_, PyAny>) -> PyResult<Bound<'_, PyAny>> {
 }
 
 /// `inner.send(value)`: through `PyIter_Send` where the interpreter has it
-/// (3.10+), else the `send` method (unbound for a native coroutine).
+/// (3.10+), else as CPython 3.9's `await` does it: `send` for a native
+/// coroutine (unbound), `__next__` for `None` (an iterator need not have
+/// `send`), else the `send` method.
 fn send<'py>(inner: &Bound<'py, PyAny>, value: &Bound<'py, PyAny>) -> Sent<'py> {
     if let Some(sent) = step::iter_send(inner, value) {
         return sent;
     }
+    let py = inner.py();
     let result = if python::is_coroutine(inner) {
         python::coroutine_send(inner, value)
+    } else if value.is_none() {
+        inner.call_method0(pyo3::intern!(py, "__next__"))
     } else {
-        inner.call_method1(pyo3::intern!(inner.py(), "send"), (value,))
+        inner.call_method1(pyo3::intern!(py, "send"), (value,))
     };
     step::sort(inner.py(), result)
 }

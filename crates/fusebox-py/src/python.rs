@@ -12,6 +12,7 @@ struct Handles {
     open_error: Py<PyType>,
     announce: Py<PyAny>,
     coroutine: Py<PyType>,
+    generator: Py<PyType>,
     /// `types.CoroutineType.send`, called unbound: no bound method per step.
     coroutine_send: Py<PyAny>,
 }
@@ -43,6 +44,11 @@ fn handles(py: Python<'_>) -> PyResult<&Handles> {
                 .unbind(),
             announce: types.getattr("announce")?.unbind(),
             coroutine_send: coroutine.getattr("send")?.unbind(),
+            generator: py
+                .import("types")?
+                .getattr("GeneratorType")?
+                .cast_into::<PyType>()?
+                .unbind(),
             coroutine: coroutine.unbind(),
         })
     })
@@ -85,6 +91,35 @@ pub(crate) fn is_coroutine(value: &Bound<'_, PyAny>) -> bool {
         Ok(handles) => value.get_type().is(handles.coroutine.bind(value.py())),
         Err(_) => false,
     }
+}
+
+/// `CO_ITERABLE_COROUTINE`: the code flag `@types.coroutine` sets on a
+/// generator function, whose generators may then be awaited.
+const CO_ITERABLE_COROUTINE: i64 = 0x100;
+
+/// Whether `value` is a generator that may be awaited, made by a function
+/// decorated with `@types.coroutine` (asyncio's generator-based coroutines).
+pub(crate) fn is_iterable_coroutine(value: &Bound<'_, PyAny>) -> bool {
+    let py = value.py();
+    let Ok(handles) = handles(py) else {
+        return false;
+    };
+    if !value.get_type().is(handles.generator.bind(py)) {
+        return false;
+    }
+    value
+        .getattr(pyo3::intern!(py, "gi_code"))
+        .and_then(|code| code.getattr(pyo3::intern!(py, "co_flags")))
+        .and_then(|flags| flags.extract::<i64>())
+        .is_ok_and(|flags| flags & CO_ITERABLE_COROUTINE != 0)
+}
+
+/// Whether `value` can be awaited: a coroutine, a generator-based one, or
+/// an object with `__await__` (what `inspect.isawaitable` answers).
+pub(crate) fn is_awaitable(value: &Bound<'_, PyAny>) -> bool {
+    is_coroutine(value)
+        || crate::send::has_attr(value, pyo3::intern!(value.py(), "__await__"))
+        || is_iterable_coroutine(value)
 }
 
 /// `coroutine.send(value)` for a native coroutine.
