@@ -8,6 +8,7 @@ import collections.abc
 import gc
 import subprocess
 import sys
+import threading
 import types
 import warnings
 import weakref
@@ -271,23 +272,29 @@ def test_a_throw_into_an_iterator_without_throw_is_raised_where_it_waits(name: s
     assert (metrics["failures"], metrics["successes"]) == (1, 0)  # cancelled: neutral
 
 
-def _thrown(awaitable: Any, started: bool, args: tuple) -> str:
-    """What `throw(*args)` raised, told as its class, arguments and cause."""
-    if started:
+def _thrown(awaitable: Any, state: str, args: tuple) -> str:
+    """What `throw(*args)` raised in `state`, told as its class and arguments."""
+    if state == "suspended":
         awaitable.send(None)
+    if state == "finished":
+        awaitable.send(None)
+        try:
+            awaitable.send(None)
+        except StopIteration:
+            pass
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # 3-argument throw, 3.12+
             awaitable.throw(*args)
     except BaseException as error:  # noqa: B902 - any class is the point
-        return f"{type(error).__name__}{error.args!r}"
+        return f"{type(error).__name__}{error.args!r}".replace("circuit breaker call", "coroutine")
     finally:
         awaitable.close()
     return "nothing raised"
 
 
-@pytest.mark.parametrize("started", [False, True])
-def test_throw_makes_its_exception_as_a_coroutine_does(name: str, started: bool) -> None:
+@pytest.mark.parametrize("state", ["pending", "suspended", "finished"])
+def test_throw_makes_its_exception_as_a_coroutine_does(name: str, state: str) -> None:
     cb = CircuitBreaker(name, failure_threshold=1000)  # thrown failures count
 
     async def native() -> None:
@@ -308,12 +315,156 @@ def test_throw_makes_its_exception_as_a_coroutine_does(name: str, started: bool)
         (Down("a"), Down("b")),
         (Down, None, 5),
         (Down, None, traceback),
+        (GeneratorExit,),
         (5,),
         ("text",),
     ]
     for args in cases:
-        expected = _thrown(native(), started, args)
-        assert _thrown(cb.execute(native), started, args) == expected, args
+        expected = _thrown(native(), state, args)
+        assert _thrown(cb.execute(native), state, args) == expected, args
+
+
+class Stubborn:
+    """Awaited objects with their own ways of meeting `GeneratorExit`."""
+
+    def __init__(self, how: str) -> None:
+        self.how, self.closed = how, False
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        if self.how == "close only":
+            return self
+        return self.steps()
+
+    def steps(self):  # type: ignore[no-untyped-def]
+        try:
+            yield None
+        except GeneratorExit:
+            if self.how == "ignores":
+                yield "still here"
+            return "caught"
+
+    def __iter__(self) -> "Stubborn":
+        return self
+
+    def __next__(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("how", ["returns", "ignores", "close only"])
+def test_a_thrown_generator_exit_closes_the_awaited_call_as_a_coroutine_does(
+    name: str, how: str
+) -> None:
+    cb = CircuitBreaker(name)
+
+    async def native() -> Any:
+        return await Stubborn(how)
+
+    outcomes = []
+    for awaitable in (native(), cb.execute(Stubborn(how))):
+        awaitable.send(None)
+        try:
+            awaitable.throw(GeneratorExit)
+        except BaseException as error:  # noqa: B902
+            outcomes.append(type(error).__name__)
+        awaitable.close()
+    assert outcomes[0] == outcomes[1]
+    assert cb.metrics()["successes"] == 0
+
+
+def test_a_call_revived_by_a_finalizer_in_its_cycle_is_closed_and_counts_nothing(
+    name: str, clock: fusebox.ManualClock
+) -> None:
+    cb = CircuitBreaker(name, failure_threshold=1, recovery_timeout=10.0, clock=clock)
+    cb.trip()
+    clock.advance(10.0)
+    revived: List[Any] = []
+
+    class Box:
+        def __del__(self) -> None:
+            revived.append(self.awaitable)
+
+    async def trial(box: Box) -> None:
+        await Suspend(None)
+
+    box = Box()
+    pending = cb.execute(trial, box)
+    assert pending.send(None) is None
+    box.awaitable = pending  # type: ignore[attr-defined]
+    del box, pending
+    gc.collect()
+    assert len(revived) == 1
+    with pytest.raises(RuntimeError, match="cannot reuse"):
+        revived[0].send(None)
+    assert cb.acquire() is not None  # the trial slot was freed
+    assert cb.metrics()["failures"] == 0
+
+
+def test_an_object_whose_getattr_raises_is_returned_quietly(
+    name: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    class AttrDict(dict):  # type: ignore[type-arg]
+        __getattr__ = dict.__getitem__
+
+    cb = CircuitBreaker(name)
+    answer = AttrDict(a=1)
+    assert asyncio.run(cb.execute(lambda: answer)) is answer  # type: ignore[arg-type]
+    assert capfd.readouterr().err == ""
+
+
+def test_a_deep_chain_of_calls_is_a_recursion_error_not_a_crash(name: str) -> None:
+    cb = CircuitBreaker(name, failure_threshold=1_000_000)
+    raised: List[BaseException] = []
+
+    def drive() -> None:
+        chain: Any = Suspend(1)
+        # Deeper than CPython's limit on C recursion (10,000 on 3.13).
+        for _ in range(30_000):
+            chain = cb.execute(chain)
+        try:
+            chain.send(None)
+        except RecursionError as error:
+            raised.append(error)
+        del chain
+
+    # A stack that holds the chain to CPython's limit, in every version.
+    previous = threading.stack_size(512 * 1024 * 1024)
+    try:
+        worker = threading.Thread(target=drive)
+        worker.start()
+        worker.join()
+    finally:
+        threading.stack_size(previous)
+    assert len(raised) == 1
+
+
+def test_exit_with_calls_still_suspended_is_clean(tmp_path: Any) -> None:
+    script = tmp_path / "suspended.py"
+    script.write_text(
+        "import asyncio, fusebox\n"
+        "cb = fusebox.CircuitBreaker('exit')\n"
+        "async def fetch():\n"
+        "    await asyncio.sleep(3600)\n"
+        "async def poller():\n"
+        "    while True:\n"
+        "        await cb.execute(fetch)\n"
+        "async def main():\n"
+        "    asyncio.ensure_future(poller())\n"
+        "    await asyncio.sleep(0.05)\n"
+        "class Wait:\n"
+        "    def __await__(self):\n"
+        "        yield\n"
+        "kept = cb.execute(Wait())\n"
+        "kept.send(None)\n"
+        "asyncio.new_event_loop().run_until_complete(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "panicked" not in done.stderr, done.stderr
 
 
 def test_an_execution_made_another_way_is_refused_not_read(name: str) -> None:

@@ -146,6 +146,7 @@ Raises an exception inside the awaited call, as coroutine.throw does.",
         slot(ffi::Py_tp_dealloc, dealloc as *mut c_void),
         slot(ffi::Py_tp_traverse, traverse as *mut c_void),
         slot(ffi::Py_tp_clear, clear as *mut c_void),
+        slot(ffi::Py_tp_finalize, finalize as *mut c_void),
         slot(ffi::Py_tp_iter, itself as *mut c_void),
         slot(ffi::Py_tp_iternext, iternext as *mut c_void),
         slot(ffi::Py_am_await, itself as *mut c_void),
@@ -200,10 +201,19 @@ unsafe fn with_execution<R>(
         ));
         return failed;
     }
+    // A chain of executions awaiting executions steps down through the C
+    // stack: deep enough, it is a `RecursionError`, as for coroutines.
+    // SAFETY: the GIL is held.
+    if unsafe { ffi::Py_EnterRecursiveCall(c" in a circuit breaker call".as_ptr()) } != 0 {
+        object.busy.set(false);
+        return failed;
+    }
     // SAFETY: `busy` makes this the only reference to the execution until it
     // is cleared below; the GIL orders every access to `busy`.
     let execution = unsafe { &mut **object.execution.get() };
     let result = catch_unwind(AssertUnwindSafe(|| body(execution)));
+    // SAFETY: paired with the call above.
+    unsafe { ffi::Py_LeaveRecursiveCall() };
     object.busy.set(false);
     let err = match result {
         Ok(Ok(value)) => return value,
@@ -212,6 +222,23 @@ unsafe fn with_execution<R>(
     };
     raise(err);
     failed
+}
+
+/// Runs `f` attached through PyO3, where whatever it drops goes at once
+/// (see `execution`). While the interpreter shuts down PyO3 will not attach
+/// (it would panic); then `f` runs on the GIL the slot's caller holds, and
+/// what it drops is left to PyO3's pool, which no longer matters.
+fn attached<R>(f: impl FnOnce(Python<'_>) -> R) -> R {
+    let mut f = Some(f);
+    if let Some(Some(done)) = Python::try_attach(|py| f.take().map(|f| f(py))) {
+        return done;
+    }
+    // SAFETY: every slot is called with the GIL held (module docs).
+    let py = unsafe { Python::assume_attached() };
+    match f.take() {
+        Some(f) => f(py),
+        None => unreachable!("`f` ran inside `try_attach`"),
+    }
 }
 
 /// Sets `err` as the Python exception. Raising an error made lazily (most
@@ -223,7 +250,7 @@ unsafe fn with_execution<R>(
 /// asyncio for good; it becomes a `RuntimeError`, as in a coroutine (PEP
 /// 479).
 fn raise(err: PyErr) {
-    Python::attach(|py| {
+    attached(|py| {
         if !err.is_instance_of::<PyStopIteration>(py) {
             return err.restore(py);
         }
@@ -331,7 +358,7 @@ unsafe extern "C" fn send_method(
     // SAFETY: see `am_send`; `METH_O` passes one live argument. Not a hot
     // path (`await` steps through `am_send` or `tp_iternext`), so attached
     // through PyO3, where whatever it drops goes at once.
-    Python::attach(|py| unsafe {
+    attached(|py| unsafe {
         let value = Borrowed::from_ptr(py, value);
         with_execution(obj, ptr::null_mut(), |execution| {
             Ok(yielded_or_stop(execution.send(py, &value)?))
@@ -345,7 +372,7 @@ unsafe extern "C" fn throw_method(
 ) -> *mut ffi::PyObject {
     // SAFETY: see `am_send`; `METH_VARARGS` passes a tuple. Attached, as
     // `send_method`.
-    Python::attach(|py| unsafe {
+    attached(|py| unsafe {
         let args = Borrowed::from_ptr(py, args).cast_unchecked::<PyTuple>();
         with_execution(obj, ptr::null_mut(), |execution| {
             let count = args.len();
@@ -376,7 +403,7 @@ unsafe extern "C" fn close_method(
     _no_args: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     // SAFETY: see `am_send`. Attached, as `send_method`.
-    Python::attach(|py| unsafe {
+    attached(|py| unsafe {
         with_execution(obj, ptr::null_mut(), |execution| {
             execution.close(py)?;
             Ok(py.None().into_ptr())
@@ -423,6 +450,33 @@ unsafe extern "C" fn traverse(
     }
 }
 
+/// `tp_finalize`: run by the cycle collector on an instance in a cycle
+/// before anything in it is cleared, as a coroutine's closes it: a call
+/// still running is closed (neutral). Without it, a finalizer elsewhere in
+/// the cycle could keep the instance alive, its trial permit held, around
+/// an awaited coroutine the collector had closed.
+unsafe extern "C" fn finalize(obj: *mut ffi::PyObject) {
+    // SAFETY: the collector calls this with the GIL held on a live instance.
+    unsafe {
+        let object = &*obj.cast::<Object>();
+        if !object.ready || object.busy.get() || (*object.execution.get()).is_finished() {
+            return;
+        }
+        // A finalizer leaves the exception being raised as it found it, and
+        // reports its own errors as unraisable.
+        let (mut kind, mut value, mut traceback) =
+            (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+        ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback);
+        let closed = with_execution(obj, false, |execution| {
+            attached(|py| execution.close(py)).map(|()| true)
+        });
+        if !closed {
+            ffi::PyErr_WriteUnraisable(obj);
+        }
+        ffi::PyErr_Restore(kind, value, traceback);
+    }
+}
+
 /// `tp_clear`: the cycle collector breaks a cycle through the execution,
 /// which ends as a cancelled call (neutral).
 unsafe extern "C" fn clear(obj: *mut ffi::PyObject) -> c_int {
@@ -434,7 +488,7 @@ unsafe extern "C" fn clear(obj: *mut ffi::PyObject) -> c_int {
         }
         let execution = &mut **object.execution.get();
         let _ = catch_unwind(AssertUnwindSafe(|| {
-            Python::attach(|py| execution.cancel(py));
+            attached(|py| execution.cancel(py));
         }));
         object.busy.set(false);
         0
@@ -469,7 +523,7 @@ unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
             if execution.is_finished() {
                 execution.release(py);
             } else {
-                Python::attach(|py| execution.release(py));
+                attached(|py| execution.release(py));
             }
         }));
         ffi::PyErr_Restore(kind, value, traceback);

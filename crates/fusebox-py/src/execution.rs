@@ -29,7 +29,7 @@
 use std::os::raw::c_int;
 
 use fusebox::{Outcome, OwnedPermit};
-use pyo3::exceptions::PyBaseException;
+use pyo3::exceptions::{PyBaseException, PyGeneratorExit};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -291,9 +291,7 @@ impl Execution {
             }
         }
         let Stage::Awaiting { inner, .. } = &self.stage else {
-            return Err(PyRuntimeError::new_err(
-                "cannot reuse already awaited circuit breaker call",
-            ));
+            return Err(reused());
         };
         let inner = inner.bind(py).clone();
         match how(&inner) {
@@ -343,16 +341,29 @@ impl Execution {
         value: Option<&Bound<'py, PyAny>>,
         traceback: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Stepped<'py>> {
-        if !matches!(self.stage, Stage::Awaiting { .. }) {
-            // Never started (or over): nothing runs, the exception comes out.
-            self.set_stage(py, Stage::Finished);
-            return Err(thrown(py, kind, value, traceback));
+        let thrown_in = thrown(py, kind, value, traceback)?;
+        match self.stage {
+            Stage::Awaiting { .. } => {}
+            // Never started: nothing runs, the exception comes out.
+            Stage::Pending { .. } => {
+                self.set_stage(py, Stage::Finished);
+                return Err(thrown_in);
+            }
+            Stage::Finished => return Err(reused()),
         }
         self.step(py, |inner| {
+            if thrown_in.is_instance_of::<PyGeneratorExit>(py) {
+                // As a coroutine does: the awaited call is closed, and the
+                // exit raised where it waits (or what closing raised).
+                return match close(inner) {
+                    Ok(()) => Sent::Raised(thrown_in),
+                    Err(failed) => Sent::Raised(failed),
+                };
+            }
             let throw = pyo3::intern!(py, "throw");
             if !step::has_attr(inner, throw) {
                 // As a coroutine does: raised where it awaits.
-                return Sent::Raised(thrown(py, kind, value, traceback));
+                return Sent::Raised(thrown_in);
             }
             let result = match (value, traceback) {
                 (None, _) => inner.call_method1(throw, (kind,)),
@@ -370,13 +381,7 @@ impl Execution {
             stage.release(py);
             return Ok(());
         };
-        let inner = inner.into_bound(py);
-        let close = pyo3::intern!(py, "close");
-        let closed = if step::has_attr(&inner, close) {
-            inner.call_method0(close).map(drop)
-        } else {
-            Ok(())
-        };
+        let closed = close(&inner.into_bound(py));
         if let Some(permit) = permit {
             self.breaker.get().settle(py, permit, None);
         }
@@ -384,20 +389,37 @@ impl Execution {
     }
 }
 
+/// Stepping an execution that has finished (or was closed).
+fn reused() -> PyErr {
+    PyRuntimeError::new_err("cannot reuse already awaited circuit breaker call")
+}
+
+/// Closes an awaited object, if it can be closed.
+fn close(inner: &Bound<'_, PyAny>) -> PyResult<()> {
+    let close = pyo3::intern!(inner.py(), "close");
+    if step::has_attr(inner, close) {
+        inner.call_method0(close)?;
+    }
+    Ok(())
+}
+
 /// The exception `throw(kind, value, traceback)` raises, made as a
 /// coroutine's `throw` makes it: `kind` is a class (called with `value` as
 /// its argument, or its arguments if a tuple, unless `value` is already an
-/// instance) or an instance (with no separate value).
+/// instance) or an instance (with no separate value). `Err` for arguments
+/// that make no exception.
 fn thrown(
     py: Python<'_>,
     kind: &Bound<'_, PyAny>,
     value: Option<&Bound<'_, PyAny>>,
     traceback: Option<&Bound<'_, PyAny>>,
-) -> PyErr {
+) -> PyResult<PyErr> {
     let value = value.filter(|v| !v.is_none());
     let traceback = traceback.filter(|t| !t.is_none());
     if traceback.is_some_and(|t| !t.is_instance_of::<PyTraceback>()) {
-        return PyTypeError::new_err("throw() third argument must be a traceback object");
+        return Err(PyTypeError::new_err(
+            "throw() third argument must be a traceback object",
+        ));
     }
     let class = kind
         .cast::<PyType>()
@@ -411,24 +433,22 @@ fn thrown(
         (Some(class), Some(value)) => PyErr::from_type(class.clone(), value.clone().unbind()),
         (None, None) if kind.is_instance_of::<PyBaseException>() => PyErr::from_value(kind.clone()),
         (None, Some(_)) if kind.is_instance_of::<PyBaseException>() => {
-            return PyTypeError::new_err("instance exception may not have a separate value");
+            return Err(PyTypeError::new_err(
+                "instance exception may not have a separate value",
+            ));
         }
         (None, _) => {
-            return PyTypeError::new_err(format!(
+            return Err(PyTypeError::new_err(format!(
                 "exceptions must be classes or instances deriving from BaseException, not {}",
                 crate::args::type_name(kind)
-            ));
+            )));
         }
     };
     if let Some(traceback) = traceback {
-        if let Err(failed) = err
-            .value(py)
-            .setattr(pyo3::intern!(py, "__traceback__"), traceback)
-        {
-            return failed;
-        }
+        err.value(py)
+            .setattr(pyo3::intern!(py, "__traceback__"), traceback)?;
     }
-    err
+    Ok(err)
 }
 
 /// What to call `send`, `throw` and `close` on to drive `awaitable`: a native

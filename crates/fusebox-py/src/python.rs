@@ -115,10 +115,12 @@ pub(crate) fn is_iterable_coroutine(value: &Bound<'_, PyAny>) -> bool {
 }
 
 /// Whether `value` can be awaited: a coroutine, a generator-based one, or
-/// an object with `__await__` (what `inspect.isawaitable` answers).
+/// an object whose class has `__await__` (what `inspect.isawaitable`
+/// answers). Asked of the class, as `await` does: an instance's
+/// `__getattr__` is not run.
 pub(crate) fn is_awaitable(value: &Bound<'_, PyAny>) -> bool {
     is_coroutine(value)
-        || crate::send::has_attr(value, pyo3::intern!(value.py(), "__await__"))
+        || crate::send::has_attr(&value.get_type(), pyo3::intern!(value.py(), "__await__"))
         || is_iterable_coroutine(value)
 }
 
