@@ -14,6 +14,7 @@ use fusebox::{Metrics, Outcome, OwnedPermit, Rejected, Transition};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::clock::ManualClock;
 use crate::config::LoadedConfig;
@@ -451,6 +452,17 @@ impl CircuitBreaker {
         args::callable("callback", callback)?;
         self.callbacks.bind(callback.py()).append(callback)?;
         Ok(callback.clone())
+    }
+
+    /// What the breaker holds, for the cycle collector: a breaker made with
+    /// `fallback=self.method` (or `on_transition(self.method)`) is in a
+    /// cycle with `self`, which the collector frees once it sees these.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.fallback)?;
+        visit.call(&self.exclude)?;
+        visit.call(&self.callbacks)?;
+        // The core's listener holds the list of callbacks too.
+        visit.call(&self.callbacks)
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
