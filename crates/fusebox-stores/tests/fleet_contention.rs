@@ -49,9 +49,9 @@ impl Store for Recorder {
     }
 }
 
-/// Worker: quorum mode at a 10 ms interval (the recommended one), calls at
-/// full speed for 3 s with the background synchronisation; reports how
-/// often it saw itself degraded.
+/// Worker: quorum mode at a 10 ms interval (the recommended one), calls for
+/// 3 s (paced) with the background synchronisation; reports how often it saw
+/// itself degraded.
 #[test]
 fn worker_flush_for_three_seconds() {
     if !common::is_worker() {
@@ -77,12 +77,16 @@ fn worker_flush_for_three_seconds() {
     while started.elapsed() < Duration::from_secs(3) {
         let _ = b.call(|| if n % 3 == 0 { Err("x") } else { Ok(()) });
         n += 1;
-        if n % 1000 == 0 {
-            if b.metrics().degraded {
-                degraded += 1;
-            }
-            // Paced: the processes must not starve each other's threads.
+        if n % 100 == 0 {
+            // Paced, as callers that also wait on something are: sixteen
+            // processes calling flat out starve the server and their own
+            // flush threads on a 2-core machine (a debug build's 1,000 calls
+            // took about as long as the pause), which tests the scheduler,
+            // not sixteen writers on one key.
             std::thread::sleep(Duration::from_millis(1));
+        }
+        if n % 1000 == 0 && b.metrics().degraded {
+            degraded += 1;
         }
     }
     common::report("degraded", degraded);
@@ -111,7 +115,7 @@ fn sixteen_processes(quorum: &str) {
     );
 }
 
-/// Regression. Sixteen real processes, paced (about one core's worth
+/// Regression. Sixteen real processes, paced (well under one core's worth
 /// between them), each synchronising every 10 ms with the default store
 /// timeout: flushes fail with "kept changing under other writers for 50ms"
 /// and the breakers degrade (for a second each: trips made elsewhere do not
