@@ -371,7 +371,8 @@ def test_a_thrown_generator_exit_closes_the_awaited_call_as_a_coroutine_does(
             outcomes.append(type(error).__name__)
         awaitable.close()
     assert outcomes[0] == outcomes[1]
-    assert cb.metrics()["successes"] == 0
+    metrics = cb.metrics()
+    assert (metrics["successes"], metrics["failures"]) == (0, 0)  # neutral, as close()
 
 
 def test_a_call_revived_by_a_finalizer_in_its_cycle_is_closed_and_counts_nothing(
@@ -416,28 +417,91 @@ def test_an_object_whose_getattr_raises_is_returned_quietly(
 
 def test_a_deep_chain_of_calls_is_a_recursion_error_not_a_crash(name: str) -> None:
     cb = CircuitBreaker(name, failure_threshold=1_000_000)
-    raised: List[BaseException] = []
+    # Deeper than CPython's limit on C recursion (10,000 on 3.13), and far
+    # deeper than the main thread's stack would hold a frame per link.
+    chain: Any = Suspend(1)
+    for _ in range(50_000):
+        chain = cb.execute(chain)
+    with pytest.raises(RecursionError):
+        chain.send(None)
+    del chain  # freed link by link, not one stack frame per link
+    unsent: Any = Suspend(1)
+    for _ in range(100_000):
+        unsent = cb.execute(unsent)
+    del unsent
+    assert cb.call(lambda: 7) == 7  # and the breaker goes on
 
-    def drive() -> None:
-        chain: Any = Suspend(1)
-        # Deeper than CPython's limit on C recursion (10,000 on 3.13).
-        for _ in range(30_000):
-            chain = cb.execute(chain)
-        try:
-            chain.send(None)
-        except RecursionError as error:
-            raised.append(error)
-        del chain
 
-    # A stack that holds the chain to CPython's limit, in every version.
-    previous = threading.stack_size(512 * 1024 * 1024)
+def test_a_class_whose_metaclass_answers_everything_is_not_taken_for_awaitable(
+    name: str,
+) -> None:
+    class Meta(type):
+        def __getattr__(cls, attribute: str) -> Any:
+            return lambda *args, **kwargs: None
+
+    class Row(metaclass=Meta):
+        pass
+
+    row = Row()
+    cb = CircuitBreaker(name)
+    assert asyncio.run(cb.execute(lambda: row)) is row  # type: ignore[arg-type]
+    assert cb.metrics()["successes"] == 1
+
+
+def test_exit_with_a_daemon_thread_waiting_on_a_store_is_clean(tmp_path: Any) -> None:
+    # A daemon thread's call waits on a SQLite store (another process holds
+    # the database locked) while the interpreter exits: taking the GIL back
+    # then would end the thread by unwinding through Rust, an abort.
+    database = tmp_path / "exit.db"
+    url = f"sqlite://{database}?timeout=4s"
+    script = tmp_path / "daemon.py"
+    script.write_text(
+        "import fusebox, sys, threading, time\n"
+        f"cb = fusebox.CircuitBreaker('exit', store={url!r}, failure_threshold=1)\n"
+        "def down():\n"
+        "    raise OSError('down')\n"
+        "def worker():\n"
+        "    try:\n"
+        "        cb.call(down)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "threading.Thread(target=worker, daemon=True).start()\n"
+        "time.sleep(0.2)\n"
+        "class Slow:\n"
+        "    def __del__(self, sleep=time.sleep):\n"
+        "        sleep(1.5)  # the lock is released while the interpreter exits\n"
+        "sys.modules['slow'] = type(sys)('slow')\n"
+        "sys.modules['slow'].keep = Slow()\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", f"import fusebox; fusebox.CircuitBreaker('exit', store={url!r})"],
+        check=True,
+        timeout=60,
+    )
+    locker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "db.execute('BEGIN EXCLUSIVE')\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(1.0)\n"
+            "db.execute('COMMIT')\n",
+            str(database),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        worker = threading.Thread(target=drive)
-        worker.start()
-        worker.join()
+        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
+        done = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, timeout=60
+        )
     finally:
-        threading.stack_size(previous)
-    assert len(raised) == 1
+        locker.wait(timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "FATAL" not in done.stderr and "panicked" not in done.stderr, done.stderr
 
 
 def test_exit_with_calls_still_suspended_is_clean(tmp_path: Any) -> None:

@@ -20,7 +20,7 @@
 #![allow(unsafe_code)]
 
 use std::any::Any;
-use std::cell::{Cell, UnsafeCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ffi::{c_int, c_uint, c_void};
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -511,23 +511,57 @@ unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
             return;
         }
         let execution = ManuallyDrop::take(&mut *(*obj.cast::<Object>()).execution.get());
+        ffi::PyObject_GC_Del(obj.cast());
+        ffi::Py_DECREF(tp.cast());
+        if execution.is_finished() {
+            // Only references left: no execution of its own to let go of.
+            execution.release(py);
+            return;
+        }
         // Letting go of an unfinished call may run Python code (the
         // coroutine's `finally`); an exception being raised stays raised.
         let (mut kind, mut value, mut traceback) =
             (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
         ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback);
-        // A panic here has nobody to be reported to; the memory is freed
-        // anyway. An unfinished call may make and drop errors while it is
-        // let go (see `execution`), so it is let go attached through PyO3.
-        let _ = catch_unwind(AssertUnwindSafe(|| {
-            if execution.is_finished() {
-                execution.release(py);
-            } else {
-                attached(|py| execution.release(py));
-            }
-        }));
+        release_in_turn(execution);
         ffi::PyErr_Restore(kind, value, traceback);
-        ffi::PyObject_GC_Del(obj.cast());
-        ffi::Py_DECREF(tp.cast());
     }
+}
+
+thread_local! {
+    /// Unfinished executions let go of on this thread while another one is
+    /// (`None` while none is): the outermost releases them in turn, so
+    /// freeing a chain of calls awaiting calls takes no stack per link, as
+    /// CPython's trashcan spares its own containers.
+    static RELEASING: RefCell<Option<Vec<Execution>>> = const { RefCell::new(None) };
+}
+
+/// Lets go of an unfinished execution, attached through PyO3 (it may make
+/// and drop errors: see `execution`), after any it holds.
+fn release_in_turn(execution: Execution) {
+    let first = RELEASING.with(|queue| {
+        let mut queue = queue.borrow_mut();
+        match queue.as_mut() {
+            Some(waiting) => {
+                waiting.push(execution);
+                None
+            }
+            None => {
+                *queue = Some(Vec::new());
+                Some(execution)
+            }
+        }
+    });
+    let Some(mut next) = first else {
+        return;
+    };
+    loop {
+        // A panic here has nobody to be reported to; the rest go on.
+        let _ = catch_unwind(AssertUnwindSafe(|| attached(|py| next.release(py))));
+        match RELEASING.with(|queue| queue.borrow_mut().as_mut().and_then(Vec::pop)) {
+            Some(waiting) => next = waiting,
+            None => break,
+        }
+    }
+    RELEASING.with(|queue| *queue.borrow_mut() = None);
 }

@@ -351,15 +351,14 @@ impl Execution {
             }
             Stage::Finished => return Err(reused()),
         }
+        if thrown_in.is_instance_of::<PyGeneratorExit>(py) {
+            // As a coroutine does: the awaited call is closed (neutral, as
+            // by `close`), then the exit raised where it waits, or what
+            // closing raised.
+            self.close(py)?;
+            return Err(thrown_in);
+        }
         self.step(py, |inner| {
-            if thrown_in.is_instance_of::<PyGeneratorExit>(py) {
-                // As a coroutine does: the awaited call is closed, and the
-                // exit raised where it waits (or what closing raised).
-                return match close(inner) {
-                    Ok(()) => Sent::Raised(thrown_in),
-                    Err(failed) => Sent::Raised(failed),
-                };
-            }
             let throw = pyo3::intern!(py, "throw");
             if !step::has_attr(inner, throw) {
                 // As a coroutine does: raised where it awaits.

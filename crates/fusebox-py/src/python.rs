@@ -115,13 +115,27 @@ pub(crate) fn is_iterable_coroutine(value: &Bound<'_, PyAny>) -> bool {
 }
 
 /// Whether `value` can be awaited: a coroutine, a generator-based one, or
-/// an object whose class has `__await__` (what `inspect.isawaitable`
-/// answers). Asked of the class, as `await` does: an instance's
-/// `__getattr__` is not run.
+/// an object whose class defines `__await__` (what `inspect.isawaitable`
+/// answers). Looked up in the classes of the MRO, as `await` and
+/// `collections.abc.Awaitable` do: neither an instance's `__getattr__` nor
+/// a metaclass's is run.
 pub(crate) fn is_awaitable(value: &Bound<'_, PyAny>) -> bool {
-    is_coroutine(value)
-        || crate::send::has_attr(&value.get_type(), pyo3::intern!(value.py(), "__await__"))
-        || is_iterable_coroutine(value)
+    is_coroutine(value) || defines_await(&value.get_type()) || is_iterable_coroutine(value)
+}
+
+fn defines_await(class: &Bound<'_, PyType>) -> bool {
+    let py = class.py();
+    let Ok(mro) = class.getattr(pyo3::intern!(py, "__mro__")) else {
+        return false;
+    };
+    let Ok(mro) = mro.cast_into::<pyo3::types::PyTuple>() else {
+        return false;
+    };
+    mro.iter().any(|base| {
+        base.getattr(pyo3::intern!(py, "__dict__"))
+            .and_then(|namespace| namespace.contains(pyo3::intern!(py, "__await__")))
+            .unwrap_or(false)
+    })
 }
 
 /// `coroutine.send(value)` for a native coroutine.
