@@ -16,11 +16,13 @@
 //!
 //! Every slot is called by the interpreter with the GIL held (this module
 //! is built for the stable ABI, which has no free-threaded build). Each one
-//! catches panics and sets an exception whenever it returns an error.
+//! catches panics and sets an exception whenever it returns an error. The
+//! slots for an instance nobody awaits to the end (the cycle collector's,
+//! `tp_dealloc`) are in `collect`.
 #![allow(unsafe_code)]
 
 use std::any::Any;
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::{Cell, UnsafeCell};
 use std::ffi::{c_int, c_uint, c_void};
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -143,10 +145,10 @@ Raises an exception inside the awaited call, as coroutine.throw does.",
     let slot = |slot: c_int, pfunc: *mut c_void| ffi::PyType_Slot { slot, pfunc };
     let mut slots = vec![
         slot(ffi::Py_tp_new, refuse_new as *mut c_void),
-        slot(ffi::Py_tp_dealloc, dealloc as *mut c_void),
-        slot(ffi::Py_tp_traverse, traverse as *mut c_void),
-        slot(ffi::Py_tp_clear, clear as *mut c_void),
-        slot(ffi::Py_tp_finalize, finalize as *mut c_void),
+        slot(ffi::Py_tp_dealloc, collect::dealloc as *mut c_void),
+        slot(ffi::Py_tp_traverse, collect::traverse as *mut c_void),
+        slot(ffi::Py_tp_clear, collect::clear as *mut c_void),
+        slot(ffi::Py_tp_finalize, collect::finalize as *mut c_void),
         slot(ffi::Py_tp_iter, itself as *mut c_void),
         slot(ffi::Py_tp_iternext, iternext as *mut c_void),
         slot(ffi::Py_am_await, itself as *mut c_void),
@@ -430,138 +432,4 @@ unsafe extern "C" fn refuse_new(
     ptr::null_mut()
 }
 
-/// `tp_traverse`: what the execution holds, for the cycle collector.
-unsafe extern "C" fn traverse(
-    obj: *mut ffi::PyObject,
-    visit: ffi::visitproc,
-    arg: *mut c_void,
-) -> c_int {
-    // SAFETY: the collector calls this with the GIL held on a live instance.
-    // While a step runs (`busy`), the step owns the execution: it is not
-    // read, and nothing is reported, which only keeps the objects alive; the
-    // instance is reachable from the step's caller anyway.
-    unsafe {
-        let object = &*obj.cast::<Object>();
-        if !object.ready || object.busy.get() {
-            return 0;
-        }
-        let execution = &**object.execution.get();
-        execution.visit_objects(|held| visit(held, arg))
-    }
-}
-
-/// `tp_finalize`: run by the cycle collector on an instance in a cycle
-/// before anything in it is cleared, as a coroutine's closes it: a call
-/// still running is closed (neutral). Without it, a finalizer elsewhere in
-/// the cycle could keep the instance alive, its trial permit held, around
-/// an awaited coroutine the collector had closed.
-unsafe extern "C" fn finalize(obj: *mut ffi::PyObject) {
-    // SAFETY: the collector calls this with the GIL held on a live instance.
-    unsafe {
-        let object = &*obj.cast::<Object>();
-        if !object.ready || object.busy.get() || (*object.execution.get()).is_finished() {
-            return;
-        }
-        // A finalizer leaves the exception being raised as it found it, and
-        // reports its own errors as unraisable.
-        let (mut kind, mut value, mut traceback) =
-            (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-        ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback);
-        let closed = with_execution(obj, false, |execution| {
-            attached(|py| execution.close(py)).map(|()| true)
-        });
-        if !closed {
-            ffi::PyErr_WriteUnraisable(obj);
-        }
-        ffi::PyErr_Restore(kind, value, traceback);
-    }
-}
-
-/// `tp_clear`: the cycle collector breaks a cycle through the execution,
-/// which ends as a cancelled call (neutral).
-unsafe extern "C" fn clear(obj: *mut ffi::PyObject) -> c_int {
-    // SAFETY: as `traverse`; outside a step the execution is not borrowed.
-    unsafe {
-        let object = &*obj.cast::<Object>();
-        if !object.ready || object.busy.replace(true) {
-            return 0;
-        }
-        let execution = &mut **object.execution.get();
-        let _ = catch_unwind(AssertUnwindSafe(|| {
-            attached(|py| execution.cancel(py));
-        }));
-        object.busy.set(false);
-        0
-    }
-}
-
-unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
-    // SAFETY: the interpreter calls this with the GIL held once the last
-    // reference is gone, so no step is running and the execution, written
-    // by `new`, is taken once. The memory came from `PyType_GenericAlloc`
-    // for a collected type, which `PyObject_GC_Del` returns once untracked;
-    // an instance of a heap type holds a reference to its type.
-    unsafe {
-        ffi::PyObject_GC_UnTrack(obj.cast());
-        let py = Python::assume_attached();
-        let tp = ffi::Py_TYPE(obj);
-        if !(*obj.cast::<Object>()).ready {
-            ffi::PyObject_GC_Del(obj.cast());
-            ffi::Py_DECREF(tp.cast());
-            return;
-        }
-        let execution = ManuallyDrop::take(&mut *(*obj.cast::<Object>()).execution.get());
-        ffi::PyObject_GC_Del(obj.cast());
-        ffi::Py_DECREF(tp.cast());
-        if execution.is_finished() {
-            // Only references left: no execution of its own to let go of.
-            execution.release(py);
-            return;
-        }
-        // Letting go of an unfinished call may run Python code (the
-        // coroutine's `finally`); an exception being raised stays raised.
-        let (mut kind, mut value, mut traceback) =
-            (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-        ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback);
-        release_in_turn(execution);
-        ffi::PyErr_Restore(kind, value, traceback);
-    }
-}
-
-thread_local! {
-    /// Unfinished executions let go of on this thread while another one is
-    /// (`None` while none is): the outermost releases them in turn, so
-    /// freeing a chain of calls awaiting calls takes no stack per link, as
-    /// CPython's trashcan spares its own containers.
-    static RELEASING: RefCell<Option<Vec<Execution>>> = const { RefCell::new(None) };
-}
-
-/// Lets go of an unfinished execution, attached through PyO3 (it may make
-/// and drop errors: see `execution`), after any it holds.
-fn release_in_turn(execution: Execution) {
-    let first = RELEASING.with(|queue| {
-        let mut queue = queue.borrow_mut();
-        match queue.as_mut() {
-            Some(waiting) => {
-                waiting.push(execution);
-                None
-            }
-            None => {
-                *queue = Some(Vec::new());
-                Some(execution)
-            }
-        }
-    });
-    let Some(mut next) = first else {
-        return;
-    };
-    loop {
-        // A panic here has nobody to be reported to; the rest go on.
-        let _ = catch_unwind(AssertUnwindSafe(|| attached(|py| next.release(py))));
-        match RELEASING.with(|queue| queue.borrow_mut().as_mut().and_then(Vec::pop)) {
-            Some(waiting) => next = waiting,
-            None => break,
-        }
-    }
-    RELEASING.with(|queue| *queue.borrow_mut() = None);
-}
+mod collect;
