@@ -448,62 +448,6 @@ def test_a_class_whose_metaclass_answers_everything_is_not_taken_for_awaitable(
     assert cb.metrics()["successes"] == 1
 
 
-def test_exit_with_a_daemon_thread_waiting_on_a_store_is_clean(tmp_path: Any) -> None:
-    # A daemon thread's call waits on a SQLite store (another process holds
-    # the database locked) while the interpreter exits: taking the GIL back
-    # then would end the thread by unwinding through Rust, an abort.
-    database = tmp_path / "exit.db"
-    url = f"sqlite://{database}?timeout=4s"
-    script = tmp_path / "daemon.py"
-    script.write_text(
-        "import fusebox, sys, threading, time\n"
-        f"cb = fusebox.CircuitBreaker('exit', store={url!r}, failure_threshold=1)\n"
-        "def down():\n"
-        "    raise OSError('down')\n"
-        "def worker():\n"
-        "    try:\n"
-        "        cb.call(down)\n"
-        "    except OSError:\n"
-        "        pass\n"
-        "threading.Thread(target=worker, daemon=True).start()\n"
-        "time.sleep(0.2)\n"
-        "class Slow:\n"
-        "    def __del__(self, sleep=time.sleep):\n"
-        "        sleep(1.5)  # the lock is released while the interpreter exits\n"
-        "sys.modules['slow'] = type(sys)('slow')\n"
-        "sys.modules['slow'].keep = Slow()\n"
-    )
-    subprocess.run(
-        [sys.executable, "-c", f"import fusebox; fusebox.CircuitBreaker('exit', store={url!r})"],
-        check=True,
-        timeout=60,
-    )
-    locker = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys, time\n"
-            "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-            "db.execute('BEGIN EXCLUSIVE')\n"
-            "print('locked', flush=True)\n"
-            "time.sleep(1.0)\n"
-            "db.execute('COMMIT')\n",
-            str(database),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
-        done = subprocess.run(
-            [sys.executable, str(script)], capture_output=True, text=True, timeout=60
-        )
-    finally:
-        locker.wait(timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert "FATAL" not in done.stderr and "panicked" not in done.stderr, done.stderr
-
-
 def test_exit_with_calls_still_suspended_is_clean(tmp_path: Any) -> None:
     script = tmp_path / "suspended.py"
     script.write_text(
@@ -560,3 +504,48 @@ async def test_generator_based_coroutines_are_awaited(name: str) -> None:
     assert await cb.execute(legacy, 3) == 3
     assert await cb.execute(legacy(4)) == 4
     assert cb.metrics()["successes"] == 2
+
+
+def test_a_call_let_go_of_while_another_is_let_go_of_frees_its_slot_at_once(
+    name: str, clock: fusebox.ManualClock
+) -> None:
+    cb = CircuitBreaker(name, failure_threshold=1, recovery_timeout=1.0, clock=clock)
+    heard: List[str] = []
+
+    async def trial() -> None:
+        await Suspend(None)
+
+    async def outer() -> None:
+        try:
+            await Suspend(None)
+        finally:
+            inner = cb.execute(trial)
+            inner.send(None)  # holds the one trial slot
+            del inner  # let go of while `outer` is: the slot is free again
+            heard.append(cb.call(lambda: "trial ok"))
+
+    for end in ("close", "drop"):
+        heard.clear()
+        cb.trip()
+        clock.advance(1.0)
+        running = CircuitBreaker(f"{name}-outer").execute(outer)
+        running.send(None)
+        if end == "close":
+            running.close()
+        else:
+            del running
+        assert heard == ["trial ok"], end
+
+
+def test_await_set_to_none_blocks_an_inherited_one(name: str) -> None:
+    class Awaitable:
+        def __await__(self):  # type: ignore[no-untyped-def]
+            yield None
+
+    class Row(Awaitable):
+        __await__ = None  # type: ignore[assignment]
+
+    row = Row()
+    cb = CircuitBreaker(name)
+    assert asyncio.run(cb.execute(lambda: row)) is row  # type: ignore[arg-type]
+    assert cb.metrics()["successes"] == 1

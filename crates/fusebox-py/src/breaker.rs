@@ -20,7 +20,7 @@ use crate::clock::ManualClock;
 use crate::config::LoadedConfig;
 use crate::execution::Execution;
 use crate::permit::Permit;
-use crate::{args, awaitable, call, errors, exit, permit, python};
+use crate::{args, awaitable, call, errors, permit, python};
 
 /// The settings a breaker was built with, as Python reads them back (the
 /// registry compares them with what a decorator asks for).
@@ -57,7 +57,7 @@ impl CircuitBreaker {
     #[inline]
     pub(crate) fn take_permit(&self, py: Python<'_>) -> Result<OwnedPermit, Rejected> {
         if self.on_store {
-            exit::without_gil(py, || self.core.try_acquire_owned())
+            py.detach(|| self.core.try_acquire_owned())
         } else {
             self.core.try_acquire_owned()
         }
@@ -71,7 +71,7 @@ impl CircuitBreaker {
             None => drop(permit),
         };
         if self.on_store {
-            exit::without_gil(py, finish)
+            py.detach(finish)
         } else {
             finish()
         }
@@ -101,7 +101,7 @@ impl CircuitBreaker {
 
     fn manual(&self, py: Python<'_>, change: impl FnOnce(&fusebox::CircuitBreaker) + Send) {
         if self.on_store {
-            exit::without_gil(py, || change(&self.core))
+            py.detach(|| change(&self.core))
         } else {
             change(&self.core)
         }
@@ -109,7 +109,7 @@ impl CircuitBreaker {
 
     fn snapshot(&self, py: Python<'_>) -> Metrics {
         if self.on_store {
-            exit::without_gil(py, || self.core.metrics())
+            py.detach(|| self.core.metrics())
         } else {
             self.core.metrics()
         }
@@ -231,8 +231,9 @@ impl CircuitBreaker {
         // Check the settings before a store is opened (and maybe dialled).
         builder.check().map_err(errors::config)?;
         if let Some(url) = &store {
-            let opened =
-                exit::without_gil(py, || fusebox_stores::open(url)).map_err(errors::store)?;
+            let opened = py
+                .detach(|| fusebox_stores::open(url))
+                .map_err(errors::store)?;
             builder = builder.shared_store(opened);
         }
         let callbacks = PyList::empty(py).unbind();
@@ -269,7 +270,7 @@ impl CircuitBreaker {
     #[getter]
     fn state(&self, py: Python<'_>) -> Py<PyAny> {
         let state = if self.on_store {
-            exit::without_gil(py, || self.core.state())
+            py.detach(|| self.core.state())
         } else {
             self.core.state()
         };
@@ -466,7 +467,7 @@ impl CircuitBreaker {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         let state = if self.on_store {
-            exit::without_gil(py, || self.core.state())
+            py.detach(|| self.core.state())
         } else {
             self.core.state()
         };

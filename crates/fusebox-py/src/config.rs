@@ -43,8 +43,9 @@ impl LoadedConfig {
 /// naming the file, line and key if it is invalid.
 #[pyfunction]
 pub(crate) fn load_config(py: Python<'_>, path: std::path::PathBuf) -> PyResult<LoadedConfig> {
-    let config =
-        crate::exit::without_gil(py, || Config::from_file(&path)).map_err(errors::config_file)?;
+    let config = py
+        .detach(|| Config::from_file(&path))
+        .map_err(errors::config_file)?;
     Ok(LoadedConfig {
         config,
         path: path.display().to_string(),

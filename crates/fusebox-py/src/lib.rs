@@ -23,7 +23,6 @@
 //!   exception class, the transition announcer), imported once.
 //! * `send`: one step of an awaitable through `PyIter_Send` (3.10+), with
 //!   no `StopIteration` per awaited call.
-//! * `exit`: store calls on daemon threads while the interpreter exits.
 //! * `log_bridge`: the core's warnings (a store that cannot be reached) as
 //!   records of the `fusebox` logger.
 
@@ -35,7 +34,6 @@ mod clock;
 mod config;
 mod errors;
 mod execution;
-mod exit;
 mod guarded;
 mod log_bridge;
 mod permit;
@@ -64,7 +62,6 @@ fn _fusebox(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(config::load_config, module)?)?;
     module.add_function(wrap_pyfunction!(redact_url, module)?)?;
     log_bridge::install();
-    exit::watch(module)?;
     // No thread of fusebox's own in a Python process: CPython warns on
     // `os.fork()` when there is one, and a Python rejection (an exception)
     // costs far more than reading the coarse clock the thread would cache.

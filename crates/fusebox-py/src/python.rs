@@ -115,8 +115,8 @@ pub(crate) fn is_iterable_coroutine(value: &Bound<'_, PyAny>) -> bool {
 }
 
 /// Whether `value` can be awaited: a coroutine, a generator-based one, or
-/// an object whose class defines `__await__` (what `inspect.isawaitable`
-/// answers). Looked up in the classes of the MRO, as `await` and
+/// an object whose class defines `__await__` other than as `None` (what
+/// `inspect.isawaitable` answers). Looked up in the classes of the MRO, as `await` and
 /// `collections.abc.Awaitable` do: neither an instance's `__getattr__` nor
 /// a metaclass's is run.
 pub(crate) fn is_awaitable(value: &Bound<'_, PyAny>) -> bool {
@@ -131,11 +131,19 @@ fn defines_await(class: &Bound<'_, PyType>) -> bool {
     let Ok(mro) = mro.cast_into::<pyo3::types::PyTuple>() else {
         return false;
     };
-    mro.iter().any(|base| {
-        base.getattr(pyo3::intern!(py, "__dict__"))
-            .and_then(|namespace| namespace.contains(pyo3::intern!(py, "__await__")))
-            .unwrap_or(false)
-    })
+    // The first class that names `__await__` decides; `None` there blocks
+    // an inherited one, as `collections.abc.Awaitable` reads it.
+    let name = pyo3::intern!(py, "__await__");
+    // Asked with `contains` first: a missing key must not make a `KeyError`
+    // (this runs in the awaitable's slots, where a dropped error lingers).
+    let defined = mro.iter().find_map(|base| {
+        let namespace = base.getattr(pyo3::intern!(py, "__dict__")).ok()?;
+        match namespace.contains(name) {
+            Ok(true) => namespace.get_item(name).ok(),
+            _ => None,
+        }
+    });
+    defined.is_some_and(|method| !method.is_none())
 }
 
 /// `coroutine.send(value)` for a native coroutine.

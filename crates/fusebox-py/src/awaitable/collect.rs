@@ -4,7 +4,7 @@
 //! coroutine closed unfinished is.
 #![allow(unsafe_code)]
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{c_int, c_void};
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -114,40 +114,41 @@ pub(super) unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
     }
 }
 
+/// How many unfinished executions may be let go of one inside another on
+/// the stack: CPython's trashcan allows its containers as many.
+const NESTED: usize = 50;
+
 thread_local! {
-    /// Unfinished executions let go of on this thread while another one is
-    /// (`None` while none is): the outermost releases them in turn, so
-    /// freeing a chain of calls awaiting calls takes no stack per link, as
-    /// CPython's trashcan spares its own containers.
-    static RELEASING: RefCell<Option<Vec<Execution>>> = const { RefCell::new(None) };
+    /// How many unfinished executions this thread is letting go of, one
+    /// inside another.
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// Those let go of deeper than `NESTED`: the outermost lets go of them
+    /// in turn, so freeing a chain of calls awaiting calls takes bounded
+    /// stack, as CPython's trashcan does for its own containers.
+    static DEFERRED: RefCell<Vec<Execution>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Lets go of an unfinished execution, attached through PyO3 (it may make
-/// and drop errors: see `execution`), after any it holds.
+/// and drop errors: see `execution`): at once, unless `NESTED` others are
+/// being let go of around it on this thread.
 fn release_in_turn(execution: Execution) {
-    let first = RELEASING.with(|queue| {
-        let mut queue = queue.borrow_mut();
-        match queue.as_mut() {
-            Some(waiting) => {
-                waiting.push(execution);
-                None
-            }
-            None => {
-                *queue = Some(Vec::new());
-                Some(execution)
-            }
-        }
-    });
-    let Some(mut next) = first else {
+    let depth = DEPTH.get();
+    if depth >= NESTED {
+        DEFERRED.with_borrow_mut(|deferred| deferred.push(execution));
         return;
-    };
-    loop {
-        // A panic here has nobody to be reported to; the rest go on.
-        let _ = catch_unwind(AssertUnwindSafe(|| attached(|py| next.release(py))));
-        match RELEASING.with(|queue| queue.borrow_mut().as_mut().and_then(Vec::pop)) {
-            Some(waiting) => next = waiting,
-            None => break,
-        }
     }
-    RELEASING.with(|queue| *queue.borrow_mut() = None);
+    release_nested(depth, execution);
+    if depth > 0 {
+        return;
+    }
+    while let Some(deferred) = DEFERRED.with_borrow_mut(Vec::pop) {
+        release_nested(0, deferred);
+    }
+}
+
+fn release_nested(depth: usize, execution: Execution) {
+    DEPTH.set(depth + 1);
+    // A panic here has nobody to be reported to; the rest go on.
+    let _ = catch_unwind(AssertUnwindSafe(|| attached(|py| execution.release(py))));
+    DEPTH.set(depth);
 }
