@@ -549,3 +549,30 @@ def test_await_set_to_none_blocks_an_inherited_one(name: str) -> None:
     cb = CircuitBreaker(name)
     assert asyncio.run(cb.execute(lambda: row)) is row  # type: ignore[arg-type]
     assert cb.metrics()["successes"] == 1
+
+
+def test_a_metaclass_that_hides_or_fakes_the_namespace_does_not_mislead(name: str) -> None:
+    class Hiding(type):
+        def __getattribute__(cls, attribute: str) -> Any:
+            if attribute in ("__mro__", "__dict__"):
+                raise AttributeError(attribute)
+            return super().__getattribute__(attribute)
+
+    class Faking(type):
+        @property
+        def __dict__(cls) -> Any:  # type: ignore[override]
+            return {"__await__": lambda self: iter(())}
+
+    class Awaited(metaclass=Hiding):
+        def __await__(self):  # type: ignore[no-untyped-def]
+            yield None
+            return "awaited"
+
+    class Plain(metaclass=Faking):
+        pass
+
+    cb = CircuitBreaker(name)
+    assert asyncio.run(cb.execute(lambda: Awaited())) == "awaited"  # type: ignore[arg-type]
+    plain = Plain()
+    assert asyncio.run(cb.execute(lambda: plain)) is plain  # type: ignore[arg-type]
+    assert cb.metrics()["successes"] == 2

@@ -127,7 +127,7 @@ pub(crate) fn callable_or_awaitable(
     if value.is_callable() {
         return Ok(());
     }
-    if crate::python::is_awaitable(value) && args.is_empty() && kwargs.is_none_or(|k| k.is_empty())
+    if crate::python::is_awaitable(value)? && args.is_empty() && kwargs.is_none_or(|k| k.is_empty())
     {
         return Ok(());
     }

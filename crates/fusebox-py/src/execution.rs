@@ -253,7 +253,17 @@ impl Execution {
         value: Bound<'py, PyAny>,
         permit: Option<OwnedPermit>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        if !python::is_awaitable(&value) {
+        let awaitable = match python::is_awaitable(&value) {
+            Ok(awaitable) => awaitable,
+            Err(err) => {
+                if let Some(permit) = permit {
+                    let breaker = self.breaker.get();
+                    breaker.settle(py, permit, breaker.outcome_of(py, &err));
+                }
+                return Err(err);
+            }
+        };
+        if !awaitable {
             if let Some(permit) = permit {
                 self.breaker
                     .get()

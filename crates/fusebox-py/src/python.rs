@@ -15,6 +15,11 @@ struct Handles {
     generator: Py<PyType>,
     /// `types.CoroutineType.send`, called unbound: no bound method per step.
     coroutine_send: Py<PyAny>,
+    /// `type`'s own descriptors of `__mro__` and `__dict__`: read through
+    /// them, a class's MRO and namespace are what `await` sees, whatever its
+    /// metaclass defines.
+    mro_of: Py<PyAny>,
+    namespace_of: Py<PyAny>,
 }
 
 static HANDLES: PyOnceLock<Handles> = PyOnceLock::new();
@@ -44,6 +49,8 @@ fn handles(py: Python<'_>) -> PyResult<&Handles> {
                 .unbind(),
             announce: types.getattr("announce")?.unbind(),
             coroutine_send: coroutine.getattr("send")?.unbind(),
+            mro_of: type_descriptor(py, "__mro__")?,
+            namespace_of: type_descriptor(py, "__dict__")?,
             generator: py
                 .import("types")?
                 .getattr("GeneratorType")?
@@ -116,34 +123,47 @@ pub(crate) fn is_iterable_coroutine(value: &Bound<'_, PyAny>) -> bool {
 
 /// Whether `value` can be awaited: a coroutine, a generator-based one, or
 /// an object whose class defines `__await__` other than as `None` (what
-/// `inspect.isawaitable` answers). Looked up in the classes of the MRO, as `await` and
-/// `collections.abc.Awaitable` do: neither an instance's `__getattr__` nor
-/// a metaclass's is run.
-pub(crate) fn is_awaitable(value: &Bound<'_, PyAny>) -> bool {
-    is_coroutine(value) || defines_await(&value.get_type()) || is_iterable_coroutine(value)
+/// `inspect.isawaitable` answers). Looked up in the namespaces of the
+/// classes of the MRO, read through `type`'s own descriptors, as
+/// `collections.abc.Awaitable` does: no `__getattr__`, `__getattribute__`
+/// or `__dict__` of an instance's or a metaclass's is run (`await` runs
+/// none either).
+pub(crate) fn is_awaitable(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if is_coroutine(value) || is_iterable_coroutine(value) {
+        return Ok(true);
+    }
+    defines_await(&value.get_type())
 }
 
-fn defines_await(class: &Bound<'_, PyType>) -> bool {
+/// Errors (a `RecursionError` deep in a chain of calls) are raised, not
+/// taken for an answer.
+fn defines_await(class: &Bound<'_, PyType>) -> PyResult<bool> {
     let py = class.py();
-    let Ok(mro) = class.getattr(pyo3::intern!(py, "__mro__")) else {
-        return false;
-    };
-    let Ok(mro) = mro.cast_into::<pyo3::types::PyTuple>() else {
-        return false;
-    };
+    let handles = handles(py)?;
+    let get = pyo3::intern!(py, "__get__");
+    let mro = handles.mro_of.bind(py).call_method1(get, (class,))?;
+    let namespace_of = handles.namespace_of.bind(py);
     // The first class that names `__await__` decides; `None` there blocks
-    // an inherited one, as `collections.abc.Awaitable` reads it.
+    // an inherited one, as `collections.abc.Awaitable` reads it. Asked with
+    // `contains` first: a missing key must not make a `KeyError` (this runs
+    // in the awaitable's slots, where a dropped error lingers).
     let name = pyo3::intern!(py, "__await__");
-    // Asked with `contains` first: a missing key must not make a `KeyError`
-    // (this runs in the awaitable's slots, where a dropped error lingers).
-    let defined = mro.iter().find_map(|base| {
-        let namespace = base.getattr(pyo3::intern!(py, "__dict__")).ok()?;
-        match namespace.contains(name) {
-            Ok(true) => namespace.get_item(name).ok(),
-            _ => None,
+    for base in mro.cast_into::<pyo3::types::PyTuple>()?.iter() {
+        let namespace = namespace_of.call_method1(get, (base,))?;
+        if namespace.contains(name)? {
+            return Ok(!namespace.get_item(name)?.is_none());
         }
-    });
-    defined.is_some_and(|method| !method.is_none())
+    }
+    Ok(false)
+}
+
+/// `type.__dict__[name]`, the descriptor `type` itself reads `name` with.
+fn type_descriptor(py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+    Ok(py
+        .get_type::<PyType>()
+        .getattr("__dict__")?
+        .get_item(name)?
+        .unbind())
 }
 
 /// `coroutine.send(value)` for a native coroutine.
