@@ -23,14 +23,14 @@
 //! awaited call's result would stay alive). So every `Py` this module lets
 //! go of is bound first ([`Stage::release`]), which makes its release a plain
 //! decrement; no `PyErr` is made only to be dropped (`send::has_attr`,
-//! `send::sort`); errors are raised, not dropped. Attaching through PyO3 in
-//! every step would cost a tenth of the awaitable's overhead.
+//! `send::sort`, `python::is_awaitable`); errors are raised, not dropped.
+//! Attaching through PyO3 in every step would cost about 170 instructions
+//! of the 2,400 an awaited call adds to a bare `await`.
 
 use std::os::raw::c_int;
 
 use fusebox::{Outcome, OwnedPermit};
-use pyo3::exceptions::{PyBaseException, PyGeneratorExit};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyBaseException, PyGeneratorExit, PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyIterator, PyTraceback, PyTuple, PyType};
