@@ -48,18 +48,15 @@ pub(super) unsafe extern "C" fn finalize(obj: *mut ffi::PyObject) {
         if !object.ready || object.busy.get() || (*object.execution.get()).is_finished() {
             return;
         }
-        // A finalizer leaves the exception being raised as it found it, and
-        // reports its own errors as unraisable.
-        let (mut kind, mut value, mut traceback) =
-            (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-        ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback);
-        let closed = with_execution(obj, false, |execution| {
-            attached(|py| execution.close(py)).map(|()| true)
+        // A finalizer reports its own errors as unraisable.
+        keeping_the_raised_exception(|| {
+            let closed = with_execution(obj, false, |execution| {
+                attached(|py| execution.close(py)).map(|()| true)
+            });
+            if !closed {
+                ffi::PyErr_WriteUnraisable(obj);
+            }
         });
-        if !closed {
-            ffi::PyErr_WriteUnraisable(obj);
-        }
-        ffi::PyErr_Restore(kind, value, traceback);
     }
 }
 
@@ -91,27 +88,38 @@ pub(super) unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
         ffi::PyObject_GC_UnTrack(obj.cast());
         let py = Python::assume_attached();
         let tp = ffi::Py_TYPE(obj);
-        if !(*obj.cast::<Object>()).ready {
-            ffi::PyObject_GC_Del(obj.cast());
-            ffi::Py_DECREF(tp.cast());
-            return;
-        }
-        let execution = ManuallyDrop::take(&mut *(*obj.cast::<Object>()).execution.get());
+        let object = obj.cast::<Object>();
+        let execution = (*object)
+            .ready
+            .then(|| ManuallyDrop::take(&mut *(*object).execution.get()));
         ffi::PyObject_GC_Del(obj.cast());
         ffi::Py_DECREF(tp.cast());
+        let Some(execution) = execution else {
+            return;
+        };
         if execution.is_finished() {
             // Only references left: no execution of its own to let go of.
             execution.release(py);
             return;
         }
         // Letting go of an unfinished call may run Python code (the
-        // coroutine's `finally`); an exception being raised stays raised.
-        let (mut kind, mut value, mut traceback) =
-            (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-        ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback);
-        release_in_turn(execution);
-        ffi::PyErr_Restore(kind, value, traceback);
+        // coroutine's `finally`).
+        keeping_the_raised_exception(|| release_in_turn(execution));
     }
+}
+
+/// Runs `f`, which may run Python code, and leaves the exception being
+/// raised (if any) as it found it, as finalizers and deallocators must.
+///
+/// # Safety
+/// The GIL is held.
+unsafe fn keeping_the_raised_exception(f: impl FnOnce()) {
+    let (mut kind, mut value, mut traceback) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+    // SAFETY: the GIL is held; what is fetched is handed back unchanged.
+    unsafe { ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback) };
+    f();
+    // SAFETY: as above.
+    unsafe { ffi::PyErr_Restore(kind, value, traceback) };
 }
 
 /// How many unfinished executions may be let go of one inside another on
