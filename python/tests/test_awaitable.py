@@ -53,6 +53,15 @@ class Result:
     pass
 
 
+def half_open(name: str, clock: fusebox.ManualClock) -> CircuitBreaker:
+    """A breaker whose recovery timeout has just passed: one trial slot."""
+    cb = CircuitBreaker(name, failure_threshold=1, recovery_timeout=10.0, clock=clock)
+    cb.trip()
+    clock.advance(10.0)
+    assert cb.state is CircuitState.HALF_OPEN
+    return cb
+
+
 def test_the_type_is_a_coroutine_that_cannot_be_made_directly(name: str) -> None:
     cb = CircuitBreaker(name)
     pending = cb.execute(Suspend(1))
@@ -140,10 +149,7 @@ async def test_what_a_finished_call_held_is_let_go_at_once(name: str) -> None:
 def test_an_abandoned_call_is_let_go_at_once_and_frees_its_trial_slot(
     name: str, clock: fusebox.ManualClock
 ) -> None:
-    cb = CircuitBreaker(name, failure_threshold=1, recovery_timeout=10.0, clock=clock)
-    cb.trip()
-    clock.advance(10.0)
-    assert cb.state is CircuitState.HALF_OPEN
+    cb = half_open(name, clock)
     job = Job()
     pending = cb.execute(job)
     assert pending.send(None) is None  # the trial call is running, suspended
@@ -170,9 +176,7 @@ def test_an_execution_never_awaited_holds_nothing_after_it_is_dropped(name: str)
 def test_a_suspended_call_in_a_reference_cycle_is_collected(
     name: str, clock: fusebox.ManualClock
 ) -> None:
-    cb = CircuitBreaker(name, failure_threshold=1, recovery_timeout=10.0, clock=clock)
-    cb.trip()
-    clock.advance(10.0)
+    cb = half_open(name, clock)
     job = Job()
     pending = cb.execute(job)
     assert pending.send(None) is None  # the trial call is running, suspended
@@ -378,9 +382,7 @@ def test_a_thrown_generator_exit_closes_the_awaited_call_as_a_coroutine_does(
 def test_a_call_revived_by_a_finalizer_in_its_cycle_is_closed_and_counts_nothing(
     name: str, clock: fusebox.ManualClock
 ) -> None:
-    cb = CircuitBreaker(name, failure_threshold=1, recovery_timeout=10.0, clock=clock)
-    cb.trip()
-    clock.advance(10.0)
+    cb = half_open(name, clock)
     revived: List[Any] = []
 
     class Box:
