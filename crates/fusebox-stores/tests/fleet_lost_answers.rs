@@ -121,6 +121,16 @@ fn breaker(url: &str, clock: &ManualClock, fleet: bool) -> CircuitBreaker {
         .unwrap()
 }
 
+/// Synchronises a few times, the retry interval apart, with the store
+/// passing again: whatever waited to be written is written.
+fn sync_until_back(b: &CircuitBreaker, clock: &ManualClock) {
+    for _ in 0..3 {
+        let _ = b.sync_now();
+        clock.advance(Duration::from_secs(2));
+    }
+    assert!(!b.metrics().degraded, "the store is back");
+}
+
 /// While the store is away an operator resets the breaker and two calls
 /// fail. The synchronisation that writes the reset back (with those two
 /// failures) is stored, but its answer is lost; a third call fails; the
@@ -152,11 +162,7 @@ fn fleet_mode_a_failure_after_a_lost_answer_to_a_reset_write_back_counts() {
     assert_eq!(mode.load(Ordering::SeqCst), PASS, "the record was written");
     let _ = b.call(|| Err::<(), _>("down"));
     clock.advance(Duration::from_secs(2));
-    for _ in 0..3 {
-        let _ = b.sync_now();
-        clock.advance(Duration::from_secs(2));
-    }
-    assert!(!b.metrics().degraded, "the store is back");
+    sync_until_back(&b, &clock);
     let observer = breaker(&server.url(), &clock, false);
     assert_eq!(
         observer.metrics().consecutive_failures,
@@ -220,11 +226,7 @@ fn fleet_mode_failures_in_doubt_before_a_reset_made_while_away_do_not_reopen() {
     );
     mode.store(PASS, Ordering::SeqCst);
     clock.advance(Duration::from_secs(2));
-    for _ in 0..3 {
-        let _ = b.sync_now();
-        clock.advance(Duration::from_secs(2));
-    }
-    assert!(!b.metrics().degraded, "the store is back");
+    sync_until_back(&b, &clock);
     let observer = breaker(&server.url(), &clock, false);
     assert_eq!(
         (b.state(), observer.state()),
