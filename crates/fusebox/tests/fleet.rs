@@ -211,9 +211,18 @@ fn one_thread_synchronises_every_breaker_of_the_process() {
     for b in &breakers {
         fail(b).unwrap_err();
     }
-    assert_eq!(threads_named("fusebox-sync"), 1);
-    // Every breaker is synchronised by it: their failures reach the store.
+    // A new thread takes its name only once it runs, and a thread that found
+    // nothing left to serve may still be ending: wait until exactly one.
     let started = std::time::Instant::now();
+    while threads_named("fusebox-sync") != 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{} synchronisation threads for 200 breakers",
+            threads_named("fusebox-sync")
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Every breaker is synchronised by it: their failures reach the store.
     while (0..200).any(|i| {
         store
             .raw(&format!("host-{i}"))
