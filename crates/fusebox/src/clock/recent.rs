@@ -204,9 +204,12 @@ fn tick(id: u64, mut running: bool) {
             idle = 0;
             continue;
         }
+        // Within the origin's own coarse tick this is 0, "nothing
+        // published", and readers read the clock: publishing 1 instead
+        // would put the cached time ahead of it.
         PUBLISHED
             .now
-            .store(coarse_since_origin().max(1), Ordering::Relaxed);
+            .store(coarse_since_origin(), Ordering::Relaxed);
         WOKEN_AT.store(0, Ordering::Release);
         if PUBLISHED.wanted.swap(false, Ordering::Relaxed) {
             idle = 0;
