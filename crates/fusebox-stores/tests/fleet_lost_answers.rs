@@ -235,3 +235,83 @@ fn fleet_mode_failures_in_doubt_before_a_reset_made_while_away_do_not_reopen() {
         observer.metrics()
     );
 }
+
+/// While the store is away an operator forces the breaker open. The
+/// write-back of that is stored, but its answer is lost; the store goes
+/// away again and the operator resets the breaker. When the store is back
+/// the reset must be written, onto the state the first write made: it was
+/// dropped as overtaken (the generation it was made on was gone), and the
+/// fleet stayed forced open.
+#[test]
+fn fleet_mode_a_second_manual_operation_after_a_lost_answer_is_written() {
+    let server = RedisServer::start();
+    let mode = Arc::new(AtomicU8::new(PASS));
+    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
+    let clock = ManualClock::new();
+    let b = breaker(&url, &clock, true);
+    b.call(|| Ok::<(), &str>(())).unwrap();
+    b.sync_now().unwrap();
+    mode.store(AWAY, Ordering::SeqCst);
+    b.force_open();
+    assert!(b.metrics().degraded, "the store is away");
+    mode.store(LOSE_ANSWER, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    let lost = b.sync_now();
+    assert!(
+        matches!(&lost, Err(e) if e.maybe_written),
+        "the write-back's answer is lost: {lost:?}"
+    );
+    assert_eq!(mode.load(Ordering::SeqCst), PASS, "the record was written");
+    let observer = breaker(&server.url(), &clock, false);
+    assert_eq!(
+        observer.state(),
+        State::ForcedOpen,
+        "the first one is stored"
+    );
+
+    mode.store(AWAY, Ordering::SeqCst);
+    b.reset();
+    assert_eq!(b.state(), State::Closed, "reset while the store is away");
+    mode.store(PASS, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    sync_until_back(&b, &clock);
+    assert_eq!(
+        (b.state(), observer.state()),
+        (State::Closed, State::Closed),
+        "the reset was lost: {:?}",
+        observer.metrics()
+    );
+    b.call(|| Ok::<(), &str>(())).unwrap();
+}
+
+/// As above, but another process changes the shared state after the first
+/// operation's write: the second operation was made on a state the fleet
+/// has left, and is not written over that process's change.
+#[test]
+fn fleet_mode_a_second_manual_operation_does_not_overwrite_another_process() {
+    let server = RedisServer::start();
+    let mode = Arc::new(AtomicU8::new(PASS));
+    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
+    let clock = ManualClock::new();
+    let b = breaker(&url, &clock, true);
+    b.sync_now().unwrap();
+    mode.store(AWAY, Ordering::SeqCst);
+    b.force_open();
+    mode.store(LOSE_ANSWER, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    let lost = b.sync_now();
+    assert!(matches!(&lost, Err(e) if e.maybe_written), "{lost:?}");
+    mode.store(AWAY, Ordering::SeqCst);
+    let other = breaker(&server.url(), &clock, false);
+    other.trip();
+    b.reset();
+    mode.store(PASS, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    sync_until_back(&b, &clock);
+    assert_eq!(
+        (b.state(), other.state()),
+        (State::Open, State::Open),
+        "{:?}",
+        other.metrics()
+    );
+}

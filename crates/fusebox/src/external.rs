@@ -55,6 +55,10 @@ const MAX_DOUBT_RETRIES: u32 = 16;
 /// How many of its last writes' ids a record keeps.
 const HISTORY: usize = 64;
 
+/// How many writes in doubt found stored are remembered for fleet mode
+/// (see [`FoundStored`]).
+const FOUND_KEPT: usize = 16;
+
 /// The fields after the machine's text: the record's epoch and the ids of
 /// its last writes, newest first.
 const EPOCH_FIELD: &str = " epoch=";
@@ -124,6 +128,7 @@ struct Doubt {
 }
 
 /// What became of a write in doubt, as a later read of the record shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Fate {
     Stored,
     NotStored,
@@ -146,6 +151,9 @@ struct Mirror {
     dropped: u64,
     /// Writes whose answer was lost.
     doubts: Vec<Doubt>,
+    /// The last writes in doubt that a transaction found stored, oldest
+    /// first (at most `FOUND_KEPT`).
+    found_stored: Vec<u32>,
     /// The process the queue and the doubts are of.
     pid: u32,
 }
@@ -156,6 +164,17 @@ struct Record<'a> {
     epoch: u64,
     /// The last writes' ids, newest first, comma-separated.
     writes: &'a str,
+}
+
+/// Writes whose answer was lost that the store shows stored, by id: a
+/// fleet-mode manual operation made after such a write of another one is
+/// written onto the state that write made.
+pub(crate) struct FoundStored<'a>(&'a [u32]);
+
+impl FoundStored<'_> {
+    pub(crate) fn contains(&self, write: u32) -> bool {
+        self.0.contains(&write)
+    }
 }
 
 /// What the last run of a transaction read and wrote.
@@ -178,6 +197,7 @@ impl External {
                 pending: Vec::new(),
                 dropped: 0,
                 doubts: Vec::new(),
+                found_stored: Vec::new(),
                 pid: std::process::id(),
             }),
             store,
@@ -246,12 +266,14 @@ impl External {
     /// Merges a fleet-mode batch and runs `op` in one store transaction.
     /// Never runs locally: on `Err` the caller keeps the batch to send
     /// again, unless the error says it may have been written, in which
-    /// case it waits here as a doubt that a later transaction settles.
+    /// case it waits here as a doubt that a later transaction settles (and
+    /// `doubted` is its write's id).
     pub(crate) fn flush<R>(
         &self,
         name: &str,
         batch: Batch,
-        mut op: impl FnMut(&mut Machine, Nanos) -> (R, Option<Change>),
+        doubted: &mut Option<u32>,
+        mut op: impl FnMut(&mut Machine, Nanos, &FoundStored<'_>) -> (R, Option<Change>),
     ) -> Result<(R, Option<Change>), StoreError> {
         let now_local = self.store.local_now();
         if self.is_degraded() && now_local < self.retry_at.load(Ordering::Relaxed) {
@@ -263,12 +285,13 @@ impl External {
         let carried = (!batch.is_empty()).then_some(Carried::Batch(batch));
         let done = self.in_store(
             name,
-            &mut |machine: &mut Machine, now| {
+            &mut |machine: &mut Machine, now, found: &FoundStored<'_>| {
                 let merged = machine.merge(&batch, now);
-                let (result, change) = op(machine, now);
+                let (result, change) = op(machine, now, found);
                 (result, change.or(merged))
             },
             carried,
+            doubted,
         );
         // A synchronisation that times out (most often: it lost the race for
         // the record to other processes' until its budget ran out) is tried
@@ -341,7 +364,8 @@ impl External {
         // in the queue: queued too, it could count twice.
         let mut queue_outcome = outcome.is_some();
         if !self.is_degraded() || now_local >= self.retry_at.load(Ordering::Relaxed) {
-            let done = self.in_store(name, &mut op, outcome);
+            let mut on_store = |machine: &mut Machine, now, _: &FoundStored<'_>| op(machine, now);
+            let done = self.in_store(name, &mut on_store, outcome, &mut None);
             self.settle(name, &done, now_local);
             match done {
                 Ok(done) => return Some(done),
@@ -405,16 +429,18 @@ impl External {
 
     /// One store transaction running `op` (after merging what the mirror
     /// holds that the store does not); on success the mirror becomes the
-    /// stored state. `outcome` is what `op` records, if it records one.
+    /// stored state. `outcome` is what `op` records, if it records one; a
+    /// write whose answer is lost leaves its id in `doubted`.
     fn in_store<R>(
         &self,
         name: &str,
-        op: &mut impl FnMut(&mut Machine, Nanos) -> (R, Option<Change>),
+        op: &mut impl FnMut(&mut Machine, Nanos, &FoundStored<'_>) -> (R, Option<Change>),
         outcome: Option<Carried>,
+        doubted: &mut Option<u32>,
     ) -> Result<(R, Option<Change>), StoreError> {
         // The queue and the doubts are taken out, so that two threads never
         // both replay them; a failed transaction puts them back.
-        let (dirty, synced, mirror_copy, pending, doubts) = {
+        let (dirty, synced, mirror_copy, pending, doubts, found_before) = {
             let mut mirror = lock_std(&self.mirror);
             mirror.forget_what_a_parent_left();
             (
@@ -423,8 +449,10 @@ impl External {
                 mirror.dirty.then(|| mirror.machine.encode()),
                 std::mem::take(&mut mirror.pending),
                 std::mem::take(&mut mirror.doubts),
+                mirror.found_stored.clone(),
             )
         };
+        let mut found = Vec::new();
         let mut out = None;
         let mut attempt = None;
         let mut corrupt = None;
@@ -449,6 +477,18 @@ impl External {
             }
             let stored_epoch = record.as_ref().map(|r| r.epoch);
             let writes = record.as_ref().map_or("", |r| r.writes);
+            let fates: Vec<Fate> = doubts
+                .iter()
+                .map(|doubt| fate(doubt, stored_epoch, writes))
+                .collect();
+            found.clone_from(&found_before);
+            found.extend(
+                doubts
+                    .iter()
+                    .zip(&fates)
+                    .filter(|(_, fate)| **fate == Fate::Stored)
+                    .map(|(doubt, _)| doubt.write),
+            );
             let unchanged_since_sync = match synced {
                 Some(Synced {
                     epoch: Some(synced_epoch),
@@ -470,8 +510,8 @@ impl External {
                     let _ = machine.decode(text, now);
                 }
             } else {
-                for doubt in &doubts {
-                    match fate(doubt, stored_epoch, writes) {
+                for (doubt, fate) in doubts.iter().zip(&fates) {
+                    match fate {
                         Fate::Stored => {}
                         Fate::NotStored => carried.extend_from_slice(&doubt.outcomes),
                         // A lost write is far more often one that lost a
@@ -493,7 +533,7 @@ impl External {
                     }
                 }
             }
-            let (result, change) = op(&mut machine, now);
+            let (result, change) = op(&mut machine, now, &FoundStored(&found));
             let after = machine.encode();
             let write = corrupt.is_some() || after != before || dirty;
             // A record written for the first time gets its epoch.
@@ -525,6 +565,16 @@ impl External {
             ));
             text
         });
+        if found.len() > found_before.len() {
+            // What the record showed holds whether or not this transaction's
+            // own write went through.
+            let mut mirror = lock_std(&self.mirror);
+            mirror
+                .found_stored
+                .extend_from_slice(&found[found_before.len()..]);
+            let forgotten = mirror.found_stored.len().saturating_sub(FOUND_KEPT);
+            mirror.found_stored.drain(..forgotten);
+        }
         let (result, change, machine, synced_now) = match (ran, out, attempt) {
             (Ok(()), Some(done), _) => done,
             (ran, _, attempt) => {
@@ -540,6 +590,7 @@ impl External {
                 let mut mirror = lock_std(&self.mirror);
                 match attempt {
                     Some(attempt) if error.maybe_written => {
+                        *doubted = Some(attempt.write);
                         // Whether the outcomes it carried count is for the
                         // record to tell, on the next read.
                         let mut outcomes = attempt.carried;
@@ -627,6 +678,7 @@ impl Mirror {
             self.pid = me;
             self.pending.clear();
             self.doubts.clear();
+            self.found_stored.clear();
             self.dropped = 0;
             self.dirty = false;
         }

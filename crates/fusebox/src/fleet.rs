@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use crate::breaker::Shared;
 use crate::clock::{to_nanos, Nanos};
-use crate::external::External;
+use crate::external::{External, FoundStored};
 use crate::machine::Batch;
 use crate::quorum::{Quorum, Rule};
 use crate::store::Watcher;
@@ -89,14 +89,50 @@ impl Drop for RoundTrip<'_> {
 pub(crate) struct Flushing {
     /// A batch the store could not take: sent again with the next.
     pub(crate) unsent: Option<Batch>,
-    /// A manual operation made while the store could not be reached, and
-    /// the shared generation it was made on: written when the store can be
-    /// reached, if nobody changed the shared state's generation meanwhile
-    /// (as exact mode writes back a local transition).
-    pub(crate) manual: Option<(crate::State, u64)>,
+    /// A manual operation made while the store could not be reached:
+    /// written when the store can be reached (see [`ManualWrite`]).
+    pub(crate) manual: Option<ManualWrite>,
     /// The calls sent with that operation by a write whose answer was lost:
     /// if it was stored they count no more, but the calls after it do.
     pub(crate) written_in_doubt: Option<Batch>,
+    /// Writes of manual operations whose answer was lost, since the last
+    /// synchronisation that reached the store (the last few).
+    pub(crate) lost_manual_writes: Vec<LostWrite>,
+}
+
+/// A manual operation waiting to be written to the store.
+pub(crate) struct ManualWrite {
+    pub(crate) to: crate::State,
+    /// The shared generation it was made on: it is written only onto that
+    /// one, if nobody changed the shared state meanwhile (as exact mode
+    /// writes back a local transition)...
+    pub(crate) generation: u64,
+    /// ...or onto the state one of these earlier manual writes made, if the
+    /// store shows it stored: an operator's second operation, made after
+    /// the write of a first whose answer was lost.
+    pub(crate) or_after: Vec<LostWrite>,
+}
+
+/// A write of a manual operation whose answer was lost: its id, and the
+/// shared generation it made.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LostWrite {
+    pub(crate) write: u32,
+    pub(crate) made: u64,
+}
+
+impl ManualWrite {
+    /// How many lost writes a manual operation may be written after.
+    pub(crate) const MAX_AFTER: usize = 8;
+
+    /// Whether the operation goes onto a shared state of `generation`.
+    pub(crate) fn applies_to(&self, generation: u64, found: &FoundStored<'_>) -> bool {
+        generation == self.generation
+            || self
+                .or_after
+                .iter()
+                .any(|lost| lost.made == generation && found.contains(lost.write))
+    }
 }
 
 impl Fleet {

@@ -4,7 +4,7 @@
 use super::{Answer, Shared};
 use crate::clock::Nanos;
 use crate::counters::{Count, Totals};
-use crate::fleet::Fleet;
+use crate::fleet::{Fleet, LostWrite, ManualWrite};
 use crate::machine::{Batch, Call, Machine, Report, Ticket, LOCAL_PROBE};
 use crate::store::StoreError;
 use crate::sync::{lock, lock_std, Ordering};
@@ -82,7 +82,7 @@ impl Shared {
         // to send is taken out under `flushing`, which is not held for the
         // round trip; neither lock is held while listeners run.
         let round_trip = fleet.round_trip();
-        let (batch, open_alone, manual, in_doubt) = {
+        let (batch, open_alone, mut manual, in_doubt) = {
             let mut flushing = lock_std(&fleet.flushing);
             let (batch, open_alone) = self.cut(fleet);
             let batch = match flushing.unsent.take() {
@@ -102,7 +102,7 @@ impl Shared {
         // those after it, merged once the operation is written (or, after a
         // write of it whose answer was lost, onto what the store holds), not
         // sent as a batch of its own.
-        let sent = match (manual, in_doubt) {
+        let sent = match (&manual, in_doubt) {
             (None, None) => batch,
             _ => Batch::new(batch.generation),
         };
@@ -116,46 +116,56 @@ impl Shared {
         let mut outcome = Ok(());
         let mut changed = false;
         let mut written_back = false;
+        let mut made = 0;
+        let mut doubted = None;
         self.on_store(&fleet.exact, || {
-            let flushed = fleet.exact.flush(&self.name, sent, |machine, now| {
-                // Each run anew: a store may run this more than once.
-                written_back = false;
-                let mut change = match manual {
-                    // Only onto the generation it was made on (as exact
-                    // mode writes back a local transition), checked before
-                    // anything moves the generation on. Its listeners heard
-                    // of it when it was made: only what the calls after it
-                    // do is news.
-                    Some((to, base)) if machine.generation() == base => {
-                        machine.manual(to, now);
-                        written_back = true;
-                        let calls = Batch {
-                            generation: machine.generation(),
-                            ..carried
+            let flushed =
+                fleet
+                    .exact
+                    .flush(&self.name, sent, &mut doubted, |machine, now, found| {
+                        // Each run anew: a store may run this more than once.
+                        written_back = false;
+                        let mut change = match &manual {
+                            // Only onto the generation it was made on (as exact
+                            // mode writes back a local transition), checked before
+                            // anything moves the generation on. Its listeners heard
+                            // of it when it was made: only what the calls after it
+                            // do is news.
+                            // Or onto what an earlier operation's write made,
+                            // stored although its answer was lost.
+                            Some(op) if op.applies_to(machine.generation(), found) => {
+                                machine.manual(op.to, now);
+                                written_back = true;
+                                let calls = Batch {
+                                    generation: machine.generation(),
+                                    ..carried
+                                };
+                                machine.merge(&calls, now)
+                            }
+                            // The write whose answer was lost was stored (or the
+                            // fleet moved on): the calls made since count onto the
+                            // shared state as it is.
+                            _ if in_doubt.is_some() => machine.tick(now).or_else(|| {
+                                let since = Batch {
+                                    generation: machine.generation(),
+                                    ..batch
+                                };
+                                machine.merge(&since, now)
+                            }),
+                            // An elapsed open duration is the fleet's to end, once.
+                            _ => machine.tick(now),
                         };
-                        machine.merge(&calls, now)
-                    }
-                    // The write whose answer was lost was stored (or the
-                    // fleet moved on): the calls made since count onto the
-                    // shared state as it is.
-                    _ if in_doubt.is_some() => machine.tick(now).or_else(|| {
-                        let since = Batch {
-                            generation: machine.generation(),
-                            ..batch
-                        };
-                        machine.merge(&since, now)
-                    }),
-                    // An elapsed open duration is the fleet's to end, once.
-                    _ => machine.tick(now),
-                };
-                if let Some((rule, liveness)) = fleet.quorum {
-                    let gathered = machine.gather(fleet.member, open_alone, now, rule, liveness);
-                    change = change.or(gathered);
-                }
-                (self.seen(machine, now), change)
-            });
+                        if let Some((rule, liveness)) = fleet.quorum {
+                            let gathered =
+                                machine.gather(fleet.member, open_alone, now, rule, liveness);
+                            change = change.or(gathered);
+                        }
+                        made = machine.generation();
+                        (self.seen(machine, now), change)
+                    });
             match flushed {
                 Ok((seen, change)) => {
+                    lock_std(&fleet.flushing).lost_manual_writes.clear();
                     drop(round_trip);
                     // Before the listeners hear of the change.
                     self.adopt(number, &seen);
@@ -171,8 +181,17 @@ impl Shared {
                     if error.maybe_written && manual.is_some() {
                         let mut flushing = lock_std(&fleet.flushing);
                         flushing.written_in_doubt = Some(carried);
+                        // An operation made after it is written onto what
+                        // it made, if it was stored.
+                        if let (Some(write), true) = (doubted, written_back) {
+                            let lost = &mut flushing.lost_manual_writes;
+                            if lost.len() == ManualWrite::MAX_AFTER {
+                                lost.remove(0);
+                            }
+                            lost.push(LostWrite { write, made });
+                        }
                         if flushing.manual.is_none() {
-                            flushing.manual = manual;
+                            flushing.manual = manual.take();
                         }
                     } else if !error.maybe_written {
                         let mut flushing = lock_std(&fleet.flushing);
@@ -189,7 +208,7 @@ impl Shared {
                             _ => batch,
                         });
                         if flushing.manual.is_none() {
-                            flushing.manual = manual;
+                            flushing.manual = manual.take();
                         }
                     }
                     drop(round_trip);
@@ -449,7 +468,10 @@ impl Shared {
         });
         match ran {
             Some(_) => {
-                lock_std(&fleet.flushing).manual = None;
+                let mut flushing = lock_std(&fleet.flushing);
+                flushing.manual = None;
+                flushing.lost_manual_writes.clear();
+                drop(flushing);
                 self.tell_fleet(fleet);
             }
             None => {
@@ -467,8 +489,15 @@ impl Shared {
                     unsent.cut = self.counters.totals();
                     unsent.batch = Batch::new(locked.machine.generation());
                     unsent.led_by_success = false;
-                    flushing.manual = Some((to, base));
+                    flushing.manual = Some(ManualWrite {
+                        to,
+                        generation: base,
+                        or_after: flushing.lost_manual_writes.clone(),
+                    });
                     flushing.unsent = None;
+                    // Calls a lost write of an earlier operation carried
+                    // came before this one too.
+                    flushing.written_in_doubt = None;
                     // Outcomes waiting in writes whose answer was lost, or
                     // in the queue, are superseded too.
                     fleet.exact.forget_outcomes();
