@@ -36,12 +36,12 @@ class BaseCircuitBreakerContract:
 
     @pytest.mark.asyncio
     async def test_initial_state_is_closed(self, provider_factory: Factory) -> None:
-        breaker = await provider_factory(2, 0.05)
+        breaker = await provider_factory(2, 0.25)
         assert breaker.state == CircuitState.CLOSED
 
     @pytest.mark.asyncio
     async def test_successful_execution_in_closed_state(self, provider_factory: Factory) -> None:
-        breaker = await provider_factory(2, 0.05)
+        breaker = await provider_factory(2, 0.25)
         assert await breaker.execute(succeed) == "ok"
         assert breaker.state == CircuitState.CLOSED
 
@@ -63,29 +63,29 @@ class BaseCircuitBreakerContract:
 
     @pytest.mark.asyncio
     async def test_transitions_to_half_open_after_timeout(self, provider_factory: Factory) -> None:
-        breaker = await provider_factory(1, 0.05)
+        breaker = await provider_factory(1, 0.25)
         with pytest.raises(Failure):
             await breaker.execute(fail)
         assert breaker.state == CircuitState.OPEN
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
         assert breaker.state == CircuitState.HALF_OPEN
 
     @pytest.mark.asyncio
     async def test_half_open_to_closed_on_success(self, provider_factory: Factory) -> None:
-        breaker = await provider_factory(1, 0.05)
+        breaker = await provider_factory(1, 0.25)
         with pytest.raises(Failure):
             await breaker.execute(fail)
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
         assert breaker.state == CircuitState.HALF_OPEN
         assert await breaker.execute(succeed) == "ok"
         assert breaker.state == CircuitState.CLOSED
 
     @pytest.mark.asyncio
     async def test_half_open_to_open_on_failure(self, provider_factory: Factory) -> None:
-        breaker = await provider_factory(1, 0.05)
+        breaker = await provider_factory(1, 0.25)
         with pytest.raises(Failure):
             await breaker.execute(fail)
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
         assert breaker.state == CircuitState.HALF_OPEN
         with pytest.raises(Failure):
             await breaker.execute(fail)

@@ -26,7 +26,7 @@ def fail() -> None:
 
 
 def exercise(cb: CircuitBreaker) -> str:
-    """Trips the breaker, waits out its 50 ms recovery timeout (real time: the
+    """Trips the breaker, waits out its 250 ms recovery timeout (real time: the
     child's clock is what is checked), and closes it with a trial call."""
     for _ in range(2):
         try:
@@ -39,7 +39,7 @@ def exercise(cb: CircuitBreaker) -> str:
         return "not refused"
     except CircuitOpenError:
         pass
-    deadline = time.monotonic() + 0.05
+    deadline = time.monotonic() + 0.25
     while time.monotonic() < deadline + 0.02:
         time.sleep(0.01)
     assert cb.state is CircuitState.HALF_OPEN, cb.state
@@ -64,7 +64,7 @@ def _open_before_fork(cb: CircuitBreaker) -> None:
 
 
 def test_os_fork_child_uses_a_breaker_made_before(name: str) -> None:
-    cb = CircuitBreaker(name, failure_threshold=2, recovery_timeout=0.05)
+    cb = CircuitBreaker(name, failure_threshold=2, recovery_timeout=0.25)
     _open_before_fork(cb)
     read, write = os.pipe()
     pid = os.fork()
@@ -94,7 +94,7 @@ def _child(cb: CircuitBreaker, answers: "multiprocessing.Queue[str]") -> None:
 
 def test_multiprocessing_fork_workers_use_a_breaker_made_before(name: str) -> None:
     context = multiprocessing.get_context("fork")
-    cb = CircuitBreaker(name, failure_threshold=2, recovery_timeout=0.05)
+    cb = CircuitBreaker(name, failure_threshold=2, recovery_timeout=0.25)
     _open_before_fork(cb)
     answers: "multiprocessing.Queue[str]" = context.Queue()
     workers = [context.Process(target=_child, args=(cb, answers)) for _ in range(2)]

@@ -203,8 +203,18 @@ fn a_browser_sees_a_trip_live_and_resets_it_with_the_token() {
 
         wait_for(reset).await.click().await.unwrap();
         wait_for(row("payments", "closed")).await;
+        // The row may show the new state (the event stream) before the
+        // answer to the click is shown.
         let message = browser.find(Locator::Id("message")).await.unwrap();
-        assert!(message.text().await.unwrap().contains("is now closed"));
+        let asked = Instant::now();
+        loop {
+            let text = message.text().await.unwrap();
+            if text.contains("is now closed") {
+                break;
+            }
+            assert!(asked.elapsed() < PATIENCE, "the message says {text:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         assert_eq!(env.status_json("payments")["state"], "closed");
         assert!(dashboard
             .log()

@@ -71,10 +71,7 @@ fn events_push_a_trip_by_another_process_in_the_next_scan() {
 
     let out = env.run(&["trip", "db"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    // Scans started so far; the next one starts after the trip was made,
-    // at most one interval later, and must carry it.
-    let started = dashboard.scans();
-    let next = events.since_scan(started + 1);
+    let next = events.since_scan(dashboard.scan_after_now());
     let db = breaker(&next, "db");
     assert_eq!(db["state"], "open", "{next}");
     assert_eq!(db["transitions"][0]["from"], "closed");
@@ -277,7 +274,7 @@ fn a_store_that_cannot_be_read_shows_and_the_page_recovers() {
         "this is not a database, it is a text file that is long enough",
     )
     .unwrap();
-    let down = events.since_scan(dashboard.scans() + 1);
+    let down = events.since_scan(dashboard.scan_after_now());
     let error = down["error"].as_str().unwrap();
     assert!(error.starts_with("store unreachable: "), "{error}");
     assert!(error.contains("is not an SQLite database"), "{error}");
@@ -292,7 +289,7 @@ fn a_store_that_cannot_be_read_shows_and_the_page_recovers() {
     assert!(!metrics.contains("fusebox_state{"), "{metrics}");
 
     std::fs::rename(&kept, &path).unwrap();
-    let back = events.since_scan(dashboard.scans() + 1);
+    let back = events.since_scan(dashboard.scan_after_now());
     assert_eq!(back["error"], serde_json::Value::Null);
     assert_eq!(breaker(&back, "api")["state"], "open");
 }
@@ -308,7 +305,7 @@ fn the_last_five_transitions_are_kept_newest_first() {
     for i in 0..7 {
         let command = if i % 2 == 0 { "trip" } else { "reset" };
         assert!(env.run(&[command, "db"]).status.success());
-        last = events.since_scan(dashboard.scans() + 1);
+        last = events.since_scan(dashboard.scan_after_now());
     }
     let transitions = breaker(&last, "db")["transitions"]
         .as_array()

@@ -69,7 +69,7 @@ fn a_redis_fleet_is_shown_live_and_its_password_never() {
 
     let out = env.run(&["trip", "search", "--store", &store]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let next = events.since_scan(dashboard.scans() + 1);
+    let next = events.since_scan(dashboard.scan_after_now());
     assert_eq!(breaker(&next, "search")["state"], "open");
     assert_eq!(breaker(&next, "search")["transitions"][0]["to"], "open");
 
@@ -105,7 +105,7 @@ fn a_redis_server_that_goes_away_shows_and_the_page_recovers() {
     assert_eq!(breaker(&events.since_scan(1), "api")["state"], "open");
 
     drop(server);
-    let down = events.since_scan(dashboard.scans() + 1);
+    let down = events.since_scan(dashboard.scan_after_now());
     let error = down["error"].as_str().unwrap();
     assert!(
         error.starts_with("store unreachable: cannot reach redis store redis://:***@127.0.0.1:"),
@@ -126,7 +126,7 @@ fn a_redis_server_that_goes_away_shows_and_the_page_recovers() {
         .run(&["trip", "back", "--store", &store])
         .status
         .success());
-    let back = events.since_scan(dashboard.scans() + 1);
+    let back = events.since_scan(dashboard.scan_after_now());
     assert_eq!(back["error"], serde_json::Value::Null, "{back}");
     assert_eq!(breaker(&back, "back")["state"], "open");
 }

@@ -112,7 +112,8 @@ fn an_open_breaker_shows_its_failures_and_when_to_retry() {
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(&cells[..5], ["mirror", "open", "3", "0", "0"], "{table}");
     assert!(
-        row.contains(" 59m 59s ") || row.contains(" 59m 58s ") || row.contains(" 1h "),
+        // An hour, less what the commands before took on a loaded machine.
+        row.contains(" 59m ") || row.contains(" 1h "),
         "retry in as h/m/s: {row}"
     );
     assert!(

@@ -163,7 +163,7 @@ fn a_redis_writer_that_always_loses_gives_up_at_its_deadline(kind: Kind) {
     let redis = TestRedis::start(kind);
     let store = RedisStore::open(&redis.url())
         .unwrap()
-        .timeout(Duration::from_millis(200));
+        .timeout(Duration::from_millis(500));
     let mut raw = redis.raw();
     let mut runs = 0;
     let result = store.transact("busy", &mut |_, _| {
@@ -183,6 +183,15 @@ fn a_redis_writer_that_always_loses_gives_up_at_its_deadline(kind: Kind) {
         fusebox::store::StoreErrorKind::Timeout,
         "{error}"
     );
-    assert!(!error.maybe_written, "a lost race wrote nothing: {error}");
+    // Whether it says so depends on where the deadline fell (a reply still
+    // in flight when it came is a write in doubt): the record tells.
+    let stored: Vec<String> = redis::cmd("HVALS")
+        .arg("circuit_breaker:busy")
+        .query(&mut *raw)
+        .unwrap();
+    assert!(
+        stored.iter().all(|value| !value.contains("attempt")),
+        "a lost race wrote nothing: {error}; stored {stored:?}"
+    );
     assert!(runs > 1, "it read again after losing");
 }

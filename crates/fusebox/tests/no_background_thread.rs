@@ -72,8 +72,9 @@ fn a_forbidden_clock_thread_stops_and_rejections_still_read_the_time() {
         .recovery_timeout(Duration::from_millis(50))
         .build()
         .unwrap();
-    short.trip();
+    // Read before the trip: never shorter than what the breaker waited.
     let opened = Instant::now();
+    short.trip();
     let trial = loop {
         match short.try_acquire() {
             Ok(permit) => break permit,

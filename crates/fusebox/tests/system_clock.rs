@@ -8,14 +8,17 @@ use fusebox::{CircuitBreaker, State};
 
 #[test]
 fn an_open_breaker_admits_a_trial_call_once_and_only_once_its_time_is_up() {
-    let open_for = Duration::from_millis(60);
+    // Long enough that a stalled test thread still finds it open.
+    let open_for = Duration::from_millis(300);
     let b = CircuitBreaker::builder("system_clock")
         .failure_threshold(1)
         .recovery_timeout(open_for)
         .build()
         .unwrap();
-    let _ = b.call(|| Err::<(), _>("down"));
+    // Read before the breaker opens, so that what is measured from it is
+    // never shorter than what the breaker waited.
     let opened = Instant::now();
+    let _ = b.call(|| Err::<(), _>("down"));
     assert_eq!(b.state(), State::Open);
     let mut rejections = 0u64;
     let probe = loop {
@@ -68,7 +71,7 @@ fn a_rejection_never_names_a_wait_longer_than_the_open_duration() {
 
 #[test]
 fn a_half_open_refusal_names_a_wait_within_the_trial_lease() {
-    let lease = Duration::from_millis(500);
+    let lease = Duration::from_secs(5);
     let b = CircuitBreaker::builder("trial_lease")
         .failure_threshold(1)
         .recovery_timeout(Duration::from_millis(1))

@@ -126,6 +126,13 @@ impl Dashboard {
             .unwrap()
     }
 
+    /// The number of the first scan sure to start after this call: the
+    /// count in `/metrics` is the last scan published, and the one after it
+    /// may be under way already, having read the store before now.
+    pub(crate) fn scan_after_now(&self) -> u64 {
+        self.scans() + 2
+    }
+
     /// Subscribes to `/events`.
     pub(crate) fn events(&self) -> Events {
         let mut stream = TcpStream::connect(&self.address).unwrap();

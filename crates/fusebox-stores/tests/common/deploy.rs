@@ -106,8 +106,18 @@ impl TestRedis {
         TestRedis { kind, servers, dir }
     }
 
-    /// The URL a user would give the store.
+    /// The URL a user would give the store, with a timeout long enough for
+    /// a loaded test machine (a debug build's TLS handshakes take most of
+    /// the default 50 ms): these tests are about sharing and faults, and
+    /// the tests about deadlines set their own.
     pub fn url(&self) -> String {
+        let url = self.url_without_timeout();
+        let joiner = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{joiner}timeout=5s")
+    }
+
+    /// The URL a user would give the store, as is.
+    pub fn url_without_timeout(&self) -> String {
         match self.kind {
             Kind::Plain => self.servers[0].url(),
             Kind::Tls => format!(
