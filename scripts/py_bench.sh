@@ -13,7 +13,7 @@ venv="${BENCH_VENV:-$(pwd)/target/python-bench}"
 "$venv/bin/python" -m pip install -q --upgrade pip maturin \
     pybreaker circuitbreaker aiobreaker purgatory
 rm -f target/wheels/fusebox-*.whl
-"$venv/bin/maturin" build --release --quiet --out target/wheels --interpreter "$venv/bin/python"
+"$venv/bin/maturin" build --quiet --out target/wheels --interpreter "$venv/bin/python"
 "$venv/bin/python" -m pip install -q --force-reinstall --no-deps target/wheels/fusebox-*.whl
 cd target  # import the installed package, not the source tree
 exec "$venv/bin/python" -W ignore ../scripts/py_bench.py "$@"

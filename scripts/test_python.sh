@@ -54,7 +54,8 @@ builder="$work/venv-build"
 make_venv "$newest" "$builder"
 "$builder/bin/python" -m pip install -q --upgrade pip maturin
 rm -f "$root"/target/wheels/fusebox-*.whl
-"$builder/bin/maturin" build --release --quiet --out "$root/target/wheels" \
+# The profile is pyproject.toml's, as for `pip install .`.
+"$builder/bin/maturin" build --quiet --out "$root/target/wheels" \
     --interpreter "$newest"
 wheel=$(ls "$root"/target/wheels/fusebox-*-abi3-*.whl | head -n 1)
 echo "built $wheel"

@@ -124,7 +124,7 @@ fn callers_do_not_queue_behind_a_sleeping_redis() {
             });
         }
     });
-    let mut sleeper = debug_sleep(&server, 5);
+    let mut sleeper = debug_sleep(&server, 30);
     let times = callers_on(store);
     let _ = sleeper.kill();
     let _ = sleeper.wait();
@@ -135,7 +135,7 @@ fn callers_do_not_queue_behind_a_sleeping_redis() {
 fn new_connections_to_a_sleeping_redis_are_bounded_too() {
     let server = RedisServer::start_with(DEBUG);
     let store = RedisStore::open(&server.url()).unwrap().timeout(TIMEOUT);
-    let mut sleeper = debug_sleep(&server, 5);
+    let mut sleeper = debug_sleep(&server, 30);
     let times = callers_on(Arc::new(store));
     let _ = sleeper.kill();
     let _ = sleeper.wait();
