@@ -16,7 +16,8 @@
 //!
 //! Every slot is called by the interpreter with the GIL held (this module
 //! is built for the stable ABI, which has no free-threaded build). Each one
-//! catches panics and sets an exception whenever it returns an error. The
+//! sets an exception whenever it returns an error (and a panic's, in builds
+//! that unwind; the wheel aborts, see the crate's docs). The
 //! slots for an instance nobody awaits to the end (the cycle collector's,
 //! `tp_dealloc`) are in `collect`.
 #![allow(unsafe_code)]

@@ -25,6 +25,12 @@
 //!   no `StopIteration` per awaited call.
 //! * `log_bridge`: the core's warnings (a store that cannot be reached) as
 //!   records of the `fusebox` logger.
+//!
+//! The wheel is built with `panic = "abort"` (the workspace's `python`
+//! profile): a thread that CPython ends with `pthread_exit` at interpreter
+//! exit must meet no frame that catches or cleans up after an unwind. So a
+//! panic here, which would be a defect, ends the process rather than raising
+//! `PanicException`; nothing relies on catching one.
 
 mod args;
 mod awaitable;
