@@ -315,3 +315,84 @@ fn fleet_mode_a_second_manual_operation_does_not_overwrite_another_process() {
         other.metrics()
     );
 }
+
+type Heard = Arc<std::sync::Mutex<Vec<(State, State, u64)>>>;
+
+/// `breaker` (fleet mode), with a listener recording what it hears.
+fn listened(url: &str, clock: &ManualClock) -> (CircuitBreaker, Heard) {
+    let heard: Heard = Arc::default();
+    let h = heard.clone();
+    let b = CircuitBreaker::builder("api")
+        .failure_threshold(4)
+        .recovery_timeout(Duration::from_secs(30))
+        .clock(clock.clone())
+        .store(
+            RedisStore::open(url)
+                .unwrap()
+                .timeout(Duration::from_millis(300))
+                .with_clock(clock.clone())
+                .sync_every(Duration::from_secs(3600)),
+        )
+        .on_transition(move |t: &fusebox::Transition| {
+            h.lock().unwrap().push((t.from, t.to, t.generation));
+        })
+        .build()
+        .unwrap();
+    (b, heard)
+}
+
+fn trips(heard: &Heard) -> usize {
+    let heard = heard.lock().unwrap();
+    heard.iter().filter(|(_, to, _)| *to == State::Open).count()
+}
+
+/// Four calls fail; the synchronisation that sends them trips the shared
+/// breaker, but its answer is lost. The trip is this process's: its
+/// listeners must hear it once the store shows it, not never.
+#[test]
+fn fleet_mode_a_trip_whose_answer_was_lost_is_heard_once() {
+    let server = RedisServer::start();
+    let mode = Arc::new(AtomicU8::new(PASS));
+    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
+    let clock = ManualClock::new();
+    let (b, heard) = listened(&url, &clock);
+    b.sync_now().unwrap();
+    for _ in 0..4 {
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    mode.store(LOSE_ANSWER, Ordering::SeqCst);
+    let lost = b.sync_now();
+    assert!(matches!(&lost, Err(e) if e.maybe_written), "{lost:?}");
+    assert_eq!(mode.load(Ordering::SeqCst), PASS, "the trip was written");
+    clock.advance(Duration::from_secs(2));
+    sync_until_back(&b, &clock);
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(trips(&heard), 1, "{:?}", heard.lock().unwrap());
+}
+
+/// The store is away: four calls fail and the breaker trips on its own,
+/// which its listeners hear (it is the breaker's transition while the store
+/// is away). When the store is back, the synchronisation that sends those
+/// failures makes the same trip in the store: not a second one to hear.
+#[test]
+fn fleet_mode_a_trip_made_while_away_is_heard_once() {
+    let server = RedisServer::start();
+    let mode = Arc::new(AtomicU8::new(PASS));
+    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
+    let clock = ManualClock::new();
+    let (b, heard) = listened(&url, &clock);
+    b.sync_now().unwrap();
+    mode.store(AWAY, Ordering::SeqCst);
+    assert!(b.sync_now().is_err());
+    assert!(b.metrics().degraded, "the store is away");
+    for _ in 0..4 {
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    assert_eq!(trips(&heard), 1, "heard while away");
+    mode.store(PASS, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    sync_until_back(&b, &clock);
+    let observer = breaker(&server.url(), &clock, false);
+    assert_eq!(observer.state(), State::Open, "the trip reached the store");
+    assert_eq!(trips(&heard), 1, "{:?}", heard.lock().unwrap());
+}

@@ -359,11 +359,15 @@ impl Shared {
             // shared state decide. They are the breaker's only while the
             // store is away, or in quorum mode while the fleet is closed
             // (each process then opens on its own calls).
-            if change.is_some() {
+            if let Some(made) = change {
                 fleet.signal.wake();
                 let own = !fleet::follows_fleet(fleet, &locked.unsent);
                 if !own && !fleet.exact.is_degraded() {
                     change = None;
+                } else if !own {
+                    // The synchronisation that makes it in the store makes
+                    // the same transition: heard once, now.
+                    locked.unsent.heard_alone = Some((made.generation, made.to));
                 }
             }
         }

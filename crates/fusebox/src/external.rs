@@ -267,12 +267,12 @@ impl External {
     /// Never runs locally: on `Err` the caller keeps the batch to send
     /// again, unless the error says it may have been written, in which
     /// case it waits here as a doubt that a later transaction settles (and
-    /// `doubted` is its write's id).
+    /// `doubted` is its write's id and the transition it made, if any).
     pub(crate) fn flush<R>(
         &self,
         name: &str,
         batch: Batch,
-        doubted: &mut Option<u32>,
+        doubted: &mut Option<(u32, Option<Change>)>,
         mut op: impl FnMut(&mut Machine, Nanos, &FoundStored<'_>) -> (R, Option<Change>),
     ) -> Result<(R, Option<Change>), StoreError> {
         let now_local = self.store.local_now();
@@ -430,13 +430,14 @@ impl External {
     /// One store transaction running `op` (after merging what the mirror
     /// holds that the store does not); on success the mirror becomes the
     /// stored state. `outcome` is what `op` records, if it records one; a
-    /// write whose answer is lost leaves its id in `doubted`.
+    /// write whose answer is lost leaves its id and the transition it made
+    /// in `doubted`.
     fn in_store<R>(
         &self,
         name: &str,
         op: &mut impl FnMut(&mut Machine, Nanos, &FoundStored<'_>) -> (R, Option<Change>),
         outcome: Option<Carried>,
-        doubted: &mut Option<u32>,
+        doubted: &mut Option<(u32, Option<Change>)>,
     ) -> Result<(R, Option<Change>), StoreError> {
         // The queue and the doubts are taken out, so that two threads never
         // both replay them; a failed transaction puts them back.
@@ -577,7 +578,7 @@ impl External {
         }
         let (result, change, machine, synced_now) = match (ran, out, attempt) {
             (Ok(()), Some(done), _) => done,
-            (ran, _, attempt) => {
+            (ran, out, attempt) => {
                 let error = ran.err().unwrap_or_else(|| {
                     StoreError::new(
                         StoreErrorKind::Unavailable,
@@ -590,7 +591,7 @@ impl External {
                 let mut mirror = lock_std(&self.mirror);
                 match attempt {
                     Some(attempt) if error.maybe_written => {
-                        *doubted = Some(attempt.write);
+                        *doubted = Some((attempt.write, out.and_then(|(_, change, ..)| change)));
                         // Whether the outcomes it carried count is for the
                         // record to tell, on the next read.
                         let mut outcomes = attempt.carried;

@@ -33,7 +33,7 @@ use std::time::Duration;
 use crate::breaker::Shared;
 use crate::clock::{to_nanos, Nanos};
 use crate::external::{External, FoundStored};
-use crate::machine::Batch;
+use crate::machine::{Batch, Change};
 use crate::quorum::{Quorum, Rule};
 use crate::store::Watcher;
 
@@ -98,6 +98,9 @@ pub(crate) struct Flushing {
     /// Writes of manual operations whose answer was lost, since the last
     /// synchronisation that reached the store (the last few).
     pub(crate) lost_manual_writes: Vec<LostWrite>,
+    /// Transitions made by synchronisations whose answer was lost, by write
+    /// id: announced when a later one finds the write stored (the last few).
+    pub(crate) lost_transitions: Vec<(u32, Change)>,
 }
 
 /// A manual operation waiting to be written to the store.
@@ -122,7 +125,7 @@ pub(crate) struct LostWrite {
 }
 
 impl ManualWrite {
-    /// How many lost writes a manual operation may be written after.
+    /// How many lost writes are remembered.
     pub(crate) const MAX_AFTER: usize = 8;
 
     /// Whether the operation goes onto a shared state of `generation`.

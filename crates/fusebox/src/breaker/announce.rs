@@ -91,7 +91,9 @@ impl Shared {
         locked.announcements.claim()
     }
 
-    fn enqueue(
+    /// Queues `change` as made by store operation `operation` (0: one
+    /// that may be announced at once); the caller claims the queue.
+    pub(super) fn enqueue(
         &self,
         locked: &mut Locked,
         operation: u64,

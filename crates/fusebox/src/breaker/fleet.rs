@@ -5,7 +5,7 @@ use super::{Answer, Shared};
 use crate::clock::Nanos;
 use crate::counters::{Count, Totals};
 use crate::fleet::{Fleet, LostWrite, ManualWrite};
-use crate::machine::{Batch, Call, Machine, Report, Ticket, LOCAL_PROBE};
+use crate::machine::{Batch, Call, Change, Machine, Report, Ticket, LOCAL_PROBE};
 use crate::store::StoreError;
 use crate::sync::{lock, lock_std, Ordering};
 use crate::State;
@@ -29,6 +29,10 @@ pub(crate) struct Unsent {
     /// ...and whether the local machine's state is the fleet's (the fleet
     /// is not closed) rather than this process's own.
     pub(crate) mirrors: bool,
+    /// The generation and state of a transition the local machine made and
+    /// announced while the store was away: not announced again when a
+    /// synchronisation makes it in the store.
+    pub(crate) heard_alone: Option<(u64, State)>,
 }
 
 impl Unsent {
@@ -41,6 +45,7 @@ impl Unsent {
             fresh_from: 0,
             fleet_generation: 0,
             mirrors: false,
+            heard_alone: None,
         }
     }
 }
@@ -82,7 +87,7 @@ impl Shared {
         // to send is taken out under `flushing`, which is not held for the
         // round trip; neither lock is held while listeners run.
         let round_trip = fleet.round_trip();
-        let (batch, open_alone, mut manual, in_doubt) = {
+        let (batch, open_alone, mut manual, in_doubt, lost_transitions) = {
             let mut flushing = lock_std(&fleet.flushing);
             let (batch, open_alone) = self.cut(fleet);
             let batch = match flushing.unsent.take() {
@@ -95,7 +100,8 @@ impl Shared {
                 _ => batch,
             };
             let in_doubt = flushing.written_in_doubt.take();
-            (batch, open_alone, flushing.manual.take(), in_doubt)
+            let lost = std::mem::take(&mut flushing.lost_transitions);
+            (batch, open_alone, flushing.manual.take(), in_doubt, lost)
         };
         // A manual operation made while the store was away supersedes the
         // calls before it (`manual_fleet` began a new batch): the batch holds
@@ -117,6 +123,7 @@ impl Shared {
         let mut changed = false;
         let mut written_back = false;
         let mut made = 0;
+        let mut found_lost = Vec::new();
         let mut doubted = None;
         self.on_store(&fleet.exact, || {
             let flushed =
@@ -125,6 +132,13 @@ impl Shared {
                     .flush(&self.name, sent, &mut doubted, |machine, now, found| {
                         // Each run anew: a store may run this more than once.
                         written_back = false;
+                        found_lost.clear();
+                        found_lost.extend(
+                            lost_transitions
+                                .iter()
+                                .filter(|(write, _)| found.contains(*write))
+                                .map(|(_, change)| *change),
+                        );
                         let mut change = match &manual {
                             // Only onto the generation it was made on (as exact
                             // mode writes back a local transition), checked before
@@ -170,9 +184,20 @@ impl Shared {
                     // Before the listeners hear of the change.
                     self.adopt(number, &seen);
                     changed = change.is_some() || written_back;
-                    Some(((), change))
+                    Some(((), self.not_yet_heard(fleet, &found_lost, change)))
                 }
                 Err(error) => {
+                    // What it made, if it was stored, is heard once a later
+                    // synchronisation finds it so.
+                    let mut flushing = lock_std(&fleet.flushing);
+                    let kept = &mut flushing.lost_transitions;
+                    kept.splice(0..0, lost_transitions);
+                    if let (Some((write, Some(change))), true) = (doubted, error.maybe_written) {
+                        kept.push((write, change));
+                    }
+                    let forgotten = kept.len().saturating_sub(ManualWrite::MAX_AFTER);
+                    kept.drain(..forgotten);
+                    drop(flushing);
                     // A manual operation, and the calls it carries, are
                     // written only onto the generation it was made on: sent
                     // again after a write that may have been stored, they
@@ -183,7 +208,7 @@ impl Shared {
                         flushing.written_in_doubt = Some(carried);
                         // An operation made after it is written onto what
                         // it made, if it was stored.
-                        if let (Some(write), true) = (doubted, written_back) {
+                        if let (Some((write, _)), true) = (doubted, written_back) {
                             let lost = &mut flushing.lost_manual_writes;
                             if lost.len() == ManualWrite::MAX_AFTER {
                                 lost.remove(0);
@@ -221,6 +246,28 @@ impl Shared {
             self.tell_fleet(fleet);
         }
         outcome
+    }
+
+    /// What a synchronisation made that listeners have not heard: `change`,
+    /// and the transitions of `found_lost` (made by writes whose answer was
+    /// lost, found stored), unless one is what the local machine announced
+    /// while the store was away. The latter are queued here; `change` is
+    /// returned for the caller to queue.
+    fn not_yet_heard(
+        &self,
+        fleet: &Fleet,
+        found_lost: &[Change],
+        change: Option<Change>,
+    ) -> Option<Change> {
+        let mut locked = lock(&self.locked);
+        let heard = locked.unsent.heard_alone.take();
+        let new = |made: &Change| heard != Some((made.generation, made.to));
+        for made in found_lost.iter().filter(|made| new(made)) {
+            self.enqueue(&mut locked, 0, Some(*made), |t| {
+                super::external_instant(&fleet.exact, t)
+            });
+        }
+        change.filter(new)
     }
 
     /// In a child forked from the process that counted them, forgets the
