@@ -56,3 +56,70 @@ def test_daemon_threads_inside_calls_do_not_crash_the_exit(mode: str, tmp_path: 
             timeout=60,
         )
         assert (done.returncode, done.stdout) == (0, "main done\n"), done.stderr
+
+
+FLEET = """
+import logging, shutil, socket, subprocess, sys, time
+import fusebox
+
+mode = sys.argv[1]
+with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+server = subprocess.Popen(
+    [shutil.which("redis-server"), "--bind", "127.0.0.1", "--port", str(port),
+     "--save", "", "--appendonly", "no"],
+    stdout=subprocess.DEVNULL,
+)
+while True:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        break
+    except OSError:
+        time.sleep(0.01)
+
+import slow_filter
+logging.getLogger("fusebox").addFilter(slow_filter.Slow())
+cb = fusebox.CircuitBreaker("fleet", store=f"redis://127.0.0.1:{port}/0?sync=10ms")
+cb.call(lambda: 1)
+server.kill()
+server.wait()
+# A call for the synchronisation thread to send: it finds the store away
+# and logs so, through the slow filter, while this goes on.
+cb.call(lambda: 1)
+time.sleep(0.1)
+if mode == "drop":
+    del cb  # the last handle synchronises
+print("main done", flush=True)
+"""
+
+
+SLOW_FILTER = """
+import logging, time
+
+class Slow(logging.Filter):
+    # A filter that waits on something (the GIL is released meanwhile).
+    def filter(self, record):
+        time.sleep(0.5)
+        return True
+"""
+
+
+@pytest.mark.parametrize("mode", ["drop", "exit"])
+def test_a_fleet_breaker_whose_store_went_away_lets_go_and_exits(
+    mode: str, tmp_path: Path
+) -> None:
+    # The synchronisation thread holds its round trip while it logs, and
+    # waits for the GIL to do so: dropping the breaker (which synchronises)
+    # with the GIL held deadlocked; at exit, CPython ended the thread (an
+    # abort) or it waited for ever.
+    (tmp_path / "slow_filter.py").write_text(SLOW_FILTER)
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-c", FLEET, mode],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert (done.returncode, done.stdout) == (0, "main done\n"), done.stderr

@@ -7,6 +7,7 @@
 //! [`call`](crate::call), [`execution`](crate::execution) and
 //! [`permit`](crate::permit); PyO3 allows one `#[pymethods]` block per class.
 
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -35,7 +36,8 @@ struct Settings {
 /// A circuit breaker: the core breaker and what Python needs around it.
 #[pyclass(module = "fusebox._fusebox", name = "CircuitBreaker", subclass, frozen)]
 pub(crate) struct CircuitBreaker {
-    pub(crate) core: fusebox::CircuitBreaker,
+    /// Dropped without the GIL (see `Drop`).
+    pub(crate) core: ManuallyDrop<fusebox::CircuitBreaker>,
     pub(crate) name: Py<PyString>,
     /// Exception classes that count as neither success nor failure.
     pub(crate) exclude: Option<Py<PyTuple>>,
@@ -51,6 +53,28 @@ pub(crate) struct CircuitBreaker {
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+#[allow(unsafe_code)] // taking the field out of its `ManuallyDrop`
+impl Drop for CircuitBreaker {
+    /// A fleet-mode breaker's last handle synchronises with its store as it
+    /// goes, after one in flight on the synchronisation thread, which may
+    /// be waiting for the GIL to log (the store is away): so without it.
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here; the field is not used after.
+        let core = unsafe { ManuallyDrop::take(&mut self.core) };
+        if self.on_store {
+            // Attached already: a Python object is dropped with the GIL held.
+            let mut core = Some(core);
+            Python::try_attach(|py| {
+                let core = core.take();
+                py.detach(move || drop(core));
+            });
+            drop(core);
+        } else {
+            drop(core);
+        }
+    }
+}
 
 impl CircuitBreaker {
     /// Asks the core for a permit, without the GIL if a store may be waited on.
@@ -241,7 +265,7 @@ impl CircuitBreaker {
         builder = builder.on_transition(listener(py_name.clone_ref(py), callbacks.clone_ref(py)));
         let core = builder.build().map_err(errors::config)?;
         Ok(CircuitBreaker {
-            core,
+            core: ManuallyDrop::new(core),
             name: py_name,
             exclude,
             fallback,
@@ -484,7 +508,7 @@ impl CircuitBreaker {
 fn listener(name: Py<PyString>, callbacks: Py<PyList>) -> impl Fn(&Transition) + Send + Sync {
     move |transition: &Transition| {
         // No interpreter (shutting down): nobody is left to tell.
-        Python::try_attach(|py| {
+        crate::shutdown::attach(|py| {
             let announced = python::announce(py).and_then(|announce| {
                 announce.call1((
                     name.clone_ref(py),

@@ -25,6 +25,8 @@
 //!   no `StopIteration` per awaited call.
 //! * `log_bridge`: the core's warnings (a store that cannot be reached) as
 //!   records of the `fusebox` logger.
+//! * `shutdown`: calls into Python from threads Rust started, which stop
+//!   before the interpreter finalizes.
 //!
 //! The wheel is built with `panic = "abort"` (the workspace's `python`
 //! profile): a thread that CPython ends with `pthread_exit` at interpreter
@@ -45,6 +47,7 @@ mod log_bridge;
 mod permit;
 mod python;
 mod send;
+mod shutdown;
 
 use pyo3::prelude::*;
 
@@ -68,6 +71,11 @@ fn _fusebox(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(config::load_config, module)?)?;
     module.add_function(wrap_pyfunction!(redact_url, module)?)?;
     log_bridge::install();
+    let before_exit = wrap_pyfunction!(shutdown::before_exit, module)?;
+    module
+        .py()
+        .import("atexit")?
+        .call_method1("register", (before_exit,))?;
     // No thread of fusebox's own in a Python process: CPython warns on
     // `os.fork()` when there is one, and a Python rejection (an exception)
     // costs far more than reading the coarse clock the thread would cache.

@@ -47,7 +47,7 @@ impl Subscriber for ToPythonLogging {
             30
         };
         let message = text.finish();
-        Python::try_attach(|py| {
+        crate::shutdown::attach(|py| {
             let logged = py
                 .import("logging")
                 .and_then(|logging| logging.call_method1("getLogger", ("fusebox",)))

@@ -1,0 +1,63 @@
+//! Python called from threads Rust started (fleet mode's synchronisation
+//! thread, a store's change watcher): the `fusebox` logger and transition
+//! callbacks.
+//!
+//! CPython before 3.14 ends a thread that wants the GIL once the interpreter
+//! is finalizing with `pthread_exit`. A thread Rust started cannot be ended
+//! so (its entry function cannot unwind, and the process aborts), and one
+//! that waits for the GIL meanwhile waits for ever. So these threads stop
+//! calling into Python before finalizing begins: at `atexit` time (after the
+//! program's own threads were joined), [`before_exit`] closes the door and
+//! waits, without the GIL, for those inside to come out.
+
+#![allow(unsafe_code)] // one call CPython allows without the GIL
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+/// Set at exit: threads Rust started call into Python no more.
+static CLOSED: AtomicBool = AtomicBool::new(false);
+/// Threads Rust started that are calling into Python now.
+static INSIDE: AtomicUsize = AtomicUsize::new(0);
+
+/// How long the exit waits for a thread inside (a logging handler that
+/// never returns must not keep the program from exiting).
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// Runs `f` attached to the interpreter, from any thread; `None` if it
+/// cannot be (the interpreter is going away, or, for a thread Rust started,
+/// is about to).
+pub(crate) fn attach<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
+    // SAFETY: callable without the GIL; non-null for a thread CPython knows
+    // (one it started, or one attached now).
+    let python_thread = unsafe { !ffi::PyGILState_GetThisThreadState().is_null() };
+    if python_thread {
+        return Python::try_attach(f);
+    }
+    // In before the door is checked, so that `before_exit` either sees this
+    // thread inside or this thread sees the door closed.
+    INSIDE.fetch_add(1, Ordering::SeqCst);
+    let done = if CLOSED.load(Ordering::SeqCst) {
+        None
+    } else {
+        Python::try_attach(f)
+    };
+    INSIDE.fetch_sub(1, Ordering::SeqCst);
+    done
+}
+
+/// Closes the door to threads Rust started and waits for those inside;
+/// registered with `atexit` when the module is imported.
+#[pyfunction]
+pub(crate) fn before_exit(py: Python<'_>) {
+    CLOSED.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let asked = Instant::now();
+        while INSIDE.load(Ordering::SeqCst) > 0 && asked.elapsed() < PATIENCE {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+}
