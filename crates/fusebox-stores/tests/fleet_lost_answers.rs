@@ -396,3 +396,108 @@ fn fleet_mode_a_trip_made_while_away_is_heard_once() {
     assert_eq!(observer.state(), State::Open, "the trip reached the store");
     assert_eq!(trips(&heard), 1, "{:?}", heard.lock().unwrap());
 }
+
+/// Waits until the proxy has seen (and acted on) the write it was set for.
+fn wait_for_the_write(mode: &AtomicU8) {
+    let start = std::time::Instant::now();
+    while mode.load(Ordering::SeqCst) != PASS {
+        assert!(start.elapsed() < Duration::from_secs(5), "no write came");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Regression from an outside review. While the store is away an operator
+/// forces the breaker open. The
+/// write-back of that is stored, but its answer is lost; while that answer
+/// is on its way (the store has just gone away again) the operator resets
+/// the breaker. When the store is back the reset must be written, as it is
+/// when made after the write-back has failed.
+#[test]
+fn fleet_mode_a_reset_made_while_a_lost_write_back_is_in_flight_is_written() {
+    let server = RedisServer::start();
+    let mode = Arc::new(AtomicU8::new(PASS));
+    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
+    let clock = ManualClock::new();
+    let b = breaker(&url, &clock, true);
+    b.call(|| Ok::<(), &str>(())).unwrap();
+    b.sync_now().unwrap();
+    mode.store(AWAY, Ordering::SeqCst);
+    b.force_open();
+    assert!(b.metrics().degraded, "the store is away");
+    mode.store(LOSE_ANSWER, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    let syncing = {
+        let b = b.clone();
+        std::thread::spawn(move || b.sync_now())
+    };
+    wait_for_the_write(&mode);
+    mode.store(AWAY, Ordering::SeqCst);
+    b.reset();
+    assert_eq!(b.state(), State::Closed, "reset while the store is away");
+    let lost = syncing.join().unwrap();
+    assert!(matches!(&lost, Err(e) if e.maybe_written), "{lost:?}");
+    let observer = breaker(&server.url(), &clock, false);
+    assert_eq!(
+        observer.state(),
+        State::ForcedOpen,
+        "the first one is stored"
+    );
+    mode.store(PASS, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    sync_until_back(&b, &clock);
+    assert_eq!(
+        (b.state(), observer.state()),
+        (State::Closed, State::Closed),
+        "the reset was lost: {:?}",
+        observer.metrics()
+    );
+}
+
+/// Regression from an outside review. While the store is away an operator
+/// resets the breaker and three calls fail. The write-back of the reset and those failures never reaches the
+/// store (no answer comes); while it waits, the operator resets again and
+/// one call fails. The second reset supersedes the three failures before
+/// it: the shared breaker must have one failure, and stay closed.
+#[test]
+fn fleet_mode_failures_before_a_reset_made_while_a_write_back_is_in_flight_do_not_count() {
+    let server = RedisServer::start();
+    let mode = Arc::new(AtomicU8::new(PASS));
+    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
+    let clock = ManualClock::new();
+    let b = breaker(&url, &clock, true);
+    b.call(|| Ok::<(), &str>(())).unwrap();
+    b.sync_now().unwrap();
+    mode.store(AWAY, Ordering::SeqCst);
+    b.reset();
+    assert!(b.metrics().degraded, "the store is away");
+    for _ in 0..3 {
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    mode.store(SWALLOW, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    let syncing = {
+        let b = b.clone();
+        std::thread::spawn(move || b.sync_now())
+    };
+    wait_for_the_write(&mode);
+    mode.store(AWAY, Ordering::SeqCst);
+    b.reset();
+    let _ = b.call(|| Err::<(), _>("down"));
+    assert_eq!(b.metrics().consecutive_failures, 1, "locally");
+    let lost = syncing.join().unwrap();
+    assert!(matches!(&lost, Err(e) if e.maybe_written), "{lost:?}");
+    // The connection that swallowed the write waits for an answer that
+    // never comes: cut it (as the other swallowing test does).
+    clock.advance(Duration::from_secs(2));
+    let _ = b.sync_now();
+    mode.store(PASS, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    sync_until_back(&b, &clock);
+    let observer = breaker(&server.url(), &clock, false);
+    assert_eq!(
+        (observer.state(), observer.metrics().consecutive_failures),
+        (State::Closed, 1),
+        "{:?}",
+        observer.metrics()
+    );
+}

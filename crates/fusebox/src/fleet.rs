@@ -101,6 +101,9 @@ pub(crate) struct Flushing {
     /// Transitions made by synchronisations whose answer was lost, by write
     /// id: announced when a later one finds the write stored (the last few).
     pub(crate) lost_transitions: Vec<(u32, Change)>,
+    /// Manual operations made so far: one made while a synchronisation was
+    /// in flight supersedes what that one carried, if it fails.
+    pub(crate) manual_ops: u64,
 }
 
 /// A manual operation waiting to be written to the store.
@@ -127,6 +130,14 @@ pub(crate) struct LostWrite {
 impl ManualWrite {
     /// How many lost writes are remembered.
     pub(crate) const MAX_AFTER: usize = 8;
+
+    /// Remembers `lost`, forgetting the oldest beyond `MAX_AFTER`.
+    pub(crate) fn remember(lost: &mut Vec<LostWrite>, write: LostWrite) {
+        if lost.len() == Self::MAX_AFTER {
+            lost.remove(0);
+        }
+        lost.push(write);
+    }
 
     /// Whether the operation goes onto a shared state of `generation`.
     pub(crate) fn applies_to(&self, generation: u64, found: &FoundStored<'_>) -> bool {

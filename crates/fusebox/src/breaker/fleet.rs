@@ -87,6 +87,7 @@ impl Shared {
         // to send is taken out under `flushing`, which is not held for the
         // round trip; neither lock is held while listeners run.
         let round_trip = fleet.round_trip();
+        let manual_ops;
         let (batch, open_alone, mut manual, in_doubt, lost_transitions) = {
             let mut flushing = lock_std(&fleet.flushing);
             let (batch, open_alone) = self.cut(fleet);
@@ -101,6 +102,7 @@ impl Shared {
             };
             let in_doubt = flushing.written_in_doubt.take();
             let lost = std::mem::take(&mut flushing.lost_transitions);
+            manual_ops = flushing.manual_ops;
             (batch, open_alone, flushing.manual.take(), in_doubt, lost)
         };
         // A manual operation made while the store was away supersedes the
@@ -181,6 +183,9 @@ impl Shared {
                 Ok((seen, change)) => {
                     lock_std(&fleet.flushing).lost_manual_writes.clear();
                     drop(round_trip);
+                    if let (Some(op), false, None) = (&manual, written_back, in_doubt) {
+                        self.warn_overtaken(op, &seen.machine);
+                    }
                     // Before the listeners hear of the change.
                     self.adopt(number, &seen);
                     changed = change.is_some() || written_back;
@@ -197,29 +202,33 @@ impl Shared {
                     }
                     let forgotten = kept.len().saturating_sub(ManualWrite::MAX_AFTER);
                     kept.drain(..forgotten);
-                    drop(flushing);
-                    // A manual operation, and the calls it carries, are
-                    // written only onto the generation it was made on: sent
-                    // again after a write that may have been stored, they
-                    // find that generation gone and count nothing twice.
-                    // The calls after such a write are kept apart.
-                    if error.maybe_written && manual.is_some() {
-                        let mut flushing = lock_std(&fleet.flushing);
+                    // An operation made after a manual one whose write was
+                    // lost is written onto what that write made, if it was
+                    // stored: one made already (while this was in flight)
+                    // too.
+                    if let (Some((write, _)), true) = (doubted, written_back) {
+                        let lost = LostWrite { write, made };
+                        ManualWrite::remember(&mut flushing.lost_manual_writes, lost);
+                        if let Some(newer) = &mut flushing.manual {
+                            ManualWrite::remember(&mut newer.or_after, lost);
+                        }
+                    }
+                    // A manual operation made while this was in flight
+                    // supersedes the calls and the operation it carried.
+                    if flushing.manual_ops != manual_ops {
+                        drop(flushing);
+                        if error.maybe_written {
+                            fleet.exact.forget_outcomes();
+                        }
+                    } else if error.maybe_written && manual.is_some() {
+                        // A manual operation, and the calls it carries, are
+                        // written only onto the generation it was made on:
+                        // sent again after a write that may have been
+                        // stored, they find that generation gone and count
+                        // nothing twice. The calls after it are kept apart.
                         flushing.written_in_doubt = Some(carried);
-                        // An operation made after it is written onto what
-                        // it made, if it was stored.
-                        if let (Some((write, _)), true) = (doubted, written_back) {
-                            let lost = &mut flushing.lost_manual_writes;
-                            if lost.len() == ManualWrite::MAX_AFTER {
-                                lost.remove(0);
-                            }
-                            lost.push(LostWrite { write, made });
-                        }
-                        if flushing.manual.is_none() {
-                            flushing.manual = manual.take();
-                        }
+                        flushing.manual = manual.take();
                     } else if !error.maybe_written {
-                        let mut flushing = lock_std(&fleet.flushing);
                         if flushing.written_in_doubt.is_none() {
                             flushing.written_in_doubt = in_doubt;
                         }
@@ -232,9 +241,7 @@ impl Shared {
                             Some(newer) if newer.generation > batch.generation => newer,
                             _ => batch,
                         });
-                        if flushing.manual.is_none() {
-                            flushing.manual = manual.take();
-                        }
+                        flushing.manual = manual.take();
                     }
                     drop(round_trip);
                     outcome = Err(error);
@@ -246,6 +253,28 @@ impl Shared {
             self.tell_fleet(fleet);
         }
         outcome
+    }
+
+    /// Says that `op`, made while the store was away, was not written: the
+    /// shared state left the generation it was made on (another process
+    /// changed it, or too many writes came since a lost one to tell).
+    fn warn_overtaken(&self, op: &ManualWrite, shared: &Machine) {
+        let what = match op.to {
+            State::Closed => "reset()",
+            State::Open => "trip()",
+            State::ForcedOpen => "force_open()",
+            State::Disabled => "disable()",
+            State::HalfOpen => "a manual operation",
+        };
+        tracing::warn!(
+            target: "fusebox",
+            circuit = &*self.name,
+            "circuit '{}': {what}, made while the store was away, was not written: the \
+             shared state changed meanwhile (it is {} now, generation {})",
+            &*self.name,
+            shared.stored_state().as_str(),
+            shared.generation()
+        );
     }
 
     /// What a synchronisation made that listeners have not heard: `change`,
@@ -502,6 +531,9 @@ impl Shared {
     /// cannot be reached, made locally and written at the next
     /// synchronisation that reaches it.
     pub(super) fn manual_fleet(&self, fleet: &Fleet, to: State) {
+        // Before anything is written: a synchronisation in flight that fails
+        // from now on leaves what it carried to this operation.
+        lock_std(&fleet.flushing).manual_ops += 1;
         let number = fleet.operations.fetch_add(1, Ordering::Relaxed) + 1;
         let ran = self.on_store(&fleet.exact, || {
             let ran = fleet.exact.run(&self.name, false, |machine, now| {
