@@ -104,6 +104,27 @@ fn proxy(target: u16, mode: Arc<AtomicU8>) -> u16 {
     port
 }
 
+/// A redis-server behind the proxy (`mode` switches it) and a manual clock:
+/// where every scenario here starts.
+struct Scene {
+    server: RedisServer,
+    mode: Arc<AtomicU8>,
+    url: String,
+    clock: ManualClock,
+}
+
+fn scene() -> Scene {
+    let server = RedisServer::start();
+    let mode = Arc::new(AtomicU8::new(PASS));
+    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
+    Scene {
+        server,
+        mode,
+        url,
+        clock: ManualClock::new(),
+    }
+}
+
 fn breaker(url: &str, clock: &ManualClock, fleet: bool) -> CircuitBreaker {
     let mut store = RedisStore::open(url)
         .unwrap()
@@ -139,10 +160,12 @@ fn sync_until_back(b: &CircuitBreaker, clock: &ManualClock) {
 /// Three failures in a row, then a fourth: the breaker must open.
 #[test]
 fn fleet_mode_a_failure_after_a_lost_answer_to_a_reset_write_back_counts() {
-    let server = RedisServer::start();
-    let mode = Arc::new(AtomicU8::new(PASS));
-    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
-    let clock = ManualClock::new();
+    let Scene {
+        server,
+        mode,
+        url,
+        clock,
+    } = scene();
     let b = breaker(&url, &clock, true);
     b.call(|| Ok::<(), &str>(())).unwrap();
     b.sync_now().unwrap();
@@ -184,10 +207,12 @@ fn fleet_mode_a_failure_after_a_lost_answer_to_a_reset_write_back_counts() {
 /// generation) and then drops the reset as overtaken.
 #[test]
 fn fleet_mode_failures_in_doubt_before_a_reset_made_while_away_do_not_reopen() {
-    let server = RedisServer::start();
-    let mode = Arc::new(AtomicU8::new(PASS));
-    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
-    let clock = ManualClock::new();
+    let Scene {
+        server,
+        mode,
+        url,
+        clock,
+    } = scene();
     let b = CircuitBreaker::builder("api")
         .failure_threshold(3)
         .recovery_timeout(Duration::from_secs(30))
@@ -244,10 +269,12 @@ fn fleet_mode_failures_in_doubt_before_a_reset_made_while_away_do_not_reopen() {
 /// fleet stayed forced open.
 #[test]
 fn fleet_mode_a_second_manual_operation_after_a_lost_answer_is_written() {
-    let server = RedisServer::start();
-    let mode = Arc::new(AtomicU8::new(PASS));
-    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
-    let clock = ManualClock::new();
+    let Scene {
+        server,
+        mode,
+        url,
+        clock,
+    } = scene();
     let b = breaker(&url, &clock, true);
     b.call(|| Ok::<(), &str>(())).unwrap();
     b.sync_now().unwrap();
@@ -289,10 +316,12 @@ fn fleet_mode_a_second_manual_operation_after_a_lost_answer_is_written() {
 /// has left, and is not written over that process's change.
 #[test]
 fn fleet_mode_a_second_manual_operation_does_not_overwrite_another_process() {
-    let server = RedisServer::start();
-    let mode = Arc::new(AtomicU8::new(PASS));
-    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
-    let clock = ManualClock::new();
+    let Scene {
+        server,
+        mode,
+        url,
+        clock,
+    } = scene();
     let b = breaker(&url, &clock, true);
     b.sync_now().unwrap();
     mode.store(AWAY, Ordering::SeqCst);
@@ -351,10 +380,12 @@ fn trips(heard: &Heard) -> usize {
 /// listeners must hear it once the store shows it, not never.
 #[test]
 fn fleet_mode_a_trip_whose_answer_was_lost_is_heard_once() {
-    let server = RedisServer::start();
-    let mode = Arc::new(AtomicU8::new(PASS));
-    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
-    let clock = ManualClock::new();
+    let Scene {
+        server: _server,
+        mode,
+        url,
+        clock,
+    } = scene();
     let (b, heard) = listened(&url, &clock);
     b.sync_now().unwrap();
     for _ in 0..4 {
@@ -376,10 +407,12 @@ fn fleet_mode_a_trip_whose_answer_was_lost_is_heard_once() {
 /// failures makes the same trip in the store: not a second one to hear.
 #[test]
 fn fleet_mode_a_trip_made_while_away_is_heard_once() {
-    let server = RedisServer::start();
-    let mode = Arc::new(AtomicU8::new(PASS));
-    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
-    let clock = ManualClock::new();
+    let Scene {
+        server,
+        mode,
+        url,
+        clock,
+    } = scene();
     let (b, heard) = listened(&url, &clock);
     b.sync_now().unwrap();
     mode.store(AWAY, Ordering::SeqCst);
@@ -407,17 +440,18 @@ fn wait_for_the_write(mode: &AtomicU8) {
 }
 
 /// Regression from an outside review. While the store is away an operator
-/// forces the breaker open. The
-/// write-back of that is stored, but its answer is lost; while that answer
-/// is on its way (the store has just gone away again) the operator resets
-/// the breaker. When the store is back the reset must be written, as it is
+/// forces the breaker open. The write-back of that is stored, but its
+/// answer is lost; while that answer is on its way (the store has just gone
+/// away again) the operator resets the breaker. When the store is back the reset must be written, as it is
 /// when made after the write-back has failed.
 #[test]
 fn fleet_mode_a_reset_made_while_a_lost_write_back_is_in_flight_is_written() {
-    let server = RedisServer::start();
-    let mode = Arc::new(AtomicU8::new(PASS));
-    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
-    let clock = ManualClock::new();
+    let Scene {
+        server,
+        mode,
+        url,
+        clock,
+    } = scene();
     let b = breaker(&url, &clock, true);
     b.call(|| Ok::<(), &str>(())).unwrap();
     b.sync_now().unwrap();
@@ -454,16 +488,19 @@ fn fleet_mode_a_reset_made_while_a_lost_write_back_is_in_flight_is_written() {
 }
 
 /// Regression from an outside review. While the store is away an operator
-/// resets the breaker and three calls fail. The write-back of the reset and those failures never reaches the
-/// store (no answer comes); while it waits, the operator resets again and
-/// one call fails. The second reset supersedes the three failures before
-/// it: the shared breaker must have one failure, and stay closed.
+/// resets the breaker and three calls fail. The write-back of the reset and
+/// those failures never reaches the store (no answer comes); while it
+/// waits, the operator resets again and one call fails. The second reset
+/// supersedes the three failures before it: the shared breaker must have
+/// one failure, and stay closed.
 #[test]
 fn fleet_mode_failures_before_a_reset_made_while_a_write_back_is_in_flight_do_not_count() {
-    let server = RedisServer::start();
-    let mode = Arc::new(AtomicU8::new(PASS));
-    let url = format!("redis://127.0.0.1:{}/0", proxy(server.port, mode.clone()));
-    let clock = ManualClock::new();
+    let Scene {
+        server,
+        mode,
+        url,
+        clock,
+    } = scene();
     let b = breaker(&url, &clock, true);
     b.call(|| Ok::<(), &str>(())).unwrap();
     b.sync_now().unwrap();
