@@ -82,14 +82,16 @@ import slow_filter
 logging.getLogger("fusebox").addFilter(slow_filter.Slow())
 cb = fusebox.CircuitBreaker("fleet", store=f"redis://127.0.0.1:{port}/0?sync=10ms")
 cb.call(lambda: 1)
+permit = cb.acquire() if mode == "permit" else None
 server.kill()
 server.wait()
 # A call for the synchronisation thread to send: it finds the store away
 # and logs so, through the slow filter, while this goes on.
 cb.call(lambda: 1)
 time.sleep(0.1)
-if mode == "drop":
-    del cb  # the last handle synchronises
+if mode in ("drop", "permit"):
+    del cb  # the last handle synchronises: the breaker, or a permit of it
+    del permit
 print("main done", flush=True)
 """
 
@@ -105,14 +107,14 @@ class Slow(logging.Filter):
 """
 
 
-@pytest.mark.parametrize("mode", ["drop", "exit"])
+@pytest.mark.parametrize("mode", ["drop", "permit", "exit"])
 def test_a_fleet_breaker_whose_store_went_away_lets_go_and_exits(
     mode: str, tmp_path: Path
 ) -> None:
     # The synchronisation thread holds its round trip while it logs, and
-    # waits for the GIL to do so: dropping the breaker (which synchronises)
-    # with the GIL held deadlocked; at exit, CPython ended the thread (an
-    # abort) or it waited for ever.
+    # waits for the GIL to do so: dropping the breaker's last handle (which
+    # synchronises) with the GIL held deadlocked; at exit, CPython ended
+    # the thread (an abort) or it waited for ever.
     (tmp_path / "slow_filter.py").write_text(SLOW_FILTER)
     for _ in range(3):
         done = subprocess.run(

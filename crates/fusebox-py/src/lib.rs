@@ -71,11 +71,15 @@ fn _fusebox(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(config::load_config, module)?)?;
     module.add_function(wrap_pyfunction!(redact_url, module)?)?;
     log_bridge::install();
+    let py = module.py();
     let before_exit = wrap_pyfunction!(shutdown::before_exit, module)?;
-    module
-        .py()
-        .import("atexit")?
+    py.import("atexit")?
         .call_method1("register", (before_exit,))?;
+    let after_fork = wrap_pyfunction!(shutdown::after_fork_in_child, module)?;
+    let hooks = pyo3::types::PyDict::new(py);
+    hooks.set_item("after_in_child", after_fork)?;
+    py.import("os")?
+        .call_method("register_at_fork", (), Some(&hooks))?;
     // No thread of fusebox's own in a Python process: CPython warns on
     // `os.fork()` when there is one, and a Python rejection (an exception)
     // costs far more than reading the coarse clock the thread would cache.

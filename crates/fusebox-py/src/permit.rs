@@ -25,6 +25,23 @@ pub(crate) struct Permit {
     permit: Option<OwnedPermit>,
 }
 
+impl Drop for Permit {
+    /// An unsettled permit is let go without the GIL: it may be the
+    /// breaker's last handle, which synchronises a fleet-mode breaker (see
+    /// `CircuitBreaker`'s `Drop`), or a trial call to record in a store.
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            let mut permit = Some(permit);
+            // Attached already: a Python object is dropped with the GIL held.
+            Python::try_attach(|py| {
+                let permit = permit.take();
+                py.detach(move || drop(permit));
+            });
+            drop(permit);
+        }
+    }
+}
+
 /// Takes a permit, or raises `CircuitOpenError`.
 pub(crate) fn acquire(breaker: &Bound<'_, CircuitBreaker>) -> PyResult<Permit> {
     let py = breaker.py();

@@ -49,6 +49,13 @@ pub(crate) fn attach<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
     done
 }
 
+/// In a child forked from this process: the threads counted inside are the
+/// parent's; registered with `os.register_at_fork`.
+#[pyfunction]
+pub(crate) fn after_fork_in_child() {
+    INSIDE.store(0, Ordering::SeqCst);
+}
+
 /// Closes the door to threads Rust started and waits for those inside;
 /// registered with `atexit` when the module is imported.
 #[pyfunction]

@@ -538,3 +538,44 @@ fn fleet_mode_failures_before_a_reset_made_while_a_write_back_is_in_flight_do_no
         observer.metrics()
     );
 }
+
+/// Regression from an outside review. The store goes away unnoticed; four
+/// calls fail and the breaker trips on its own. That trip was left for the
+/// synchronisation it asks for to announce; when that finds the store away
+/// (or a manual operation comes first), the trip is the breaker's and is
+/// heard then, once, before what follows. It was never heard.
+#[test]
+fn fleet_mode_a_trip_made_as_the_store_went_away_is_heard() {
+    for reset_first in [false, true] {
+        let Scene {
+            server: _server,
+            mode,
+            url,
+            clock,
+        } = scene();
+        let (b, heard) = listened(&url, &clock);
+        b.sync_now().unwrap();
+        mode.store(AWAY, Ordering::SeqCst);
+        for _ in 0..4 {
+            let _ = b.call(|| Err::<(), _>("down"));
+        }
+        assert_eq!(b.state(), State::Open);
+        if reset_first {
+            b.reset();
+        } else {
+            assert!(b.sync_now().is_err());
+        }
+        assert_eq!(trips(&heard), 1, "{:?}", heard.lock().unwrap());
+        mode.store(PASS, Ordering::SeqCst);
+        clock.advance(Duration::from_secs(2));
+        sync_until_back(&b, &clock);
+        let heard = heard.lock().unwrap();
+        let expected: &[(State, State)] = if reset_first {
+            &[(State::Closed, State::Open), (State::Open, State::Closed)]
+        } else {
+            &[(State::Closed, State::Open)]
+        };
+        let states: Vec<_> = heard.iter().map(|(from, to, _)| (*from, *to)).collect();
+        assert_eq!(states, expected, "reset first: {reset_first}; {heard:?}");
+    }
+}

@@ -363,7 +363,9 @@ impl Shared {
                 fleet.signal.wake();
                 let own = !fleet::follows_fleet(fleet, &locked.unsent);
                 if !own && !fleet.exact.is_degraded() {
-                    change = None;
+                    // Left to the synchronisation it asks for; announced
+                    // by the breaker if that one finds the store away.
+                    locked.unsent.unheard = change.take();
                 } else if !own {
                     // The synchronisation that makes it in the store makes
                     // the same transition: heard once, now.

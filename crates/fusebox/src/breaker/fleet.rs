@@ -1,7 +1,7 @@
 //! The store side of a fleet-mode breaker (see `crate::fleet`): how the
 //! local machine is synchronised, and the operations that stay exact.
 
-use super::{Answer, Shared};
+use super::{Answer, Locked, Shared};
 use crate::clock::Nanos;
 use crate::counters::{Count, Totals};
 use crate::fleet::{Fleet, LostWrite, ManualWrite};
@@ -33,6 +33,9 @@ pub(crate) struct Unsent {
     /// announced while the store was away: not announced again when a
     /// synchronisation makes it in the store.
     pub(crate) heard_alone: Option<(u64, State)>,
+    /// A transition the local machine made while the store seemed
+    /// reachable, not announced: the synchronisation it asked for decides.
+    pub(crate) unheard: Option<Change>,
 }
 
 impl Unsent {
@@ -46,6 +49,7 @@ impl Unsent {
             fleet_generation: 0,
             mirrors: false,
             heard_alone: None,
+            unheard: None,
         }
     }
 }
@@ -244,6 +248,11 @@ impl Shared {
                         flushing.manual = manual.take();
                     }
                     drop(round_trip);
+                    if fleet.exact.is_degraded() {
+                        // The store is away: the local machine's own
+                        // transitions are the breaker's.
+                        self.hear_unheard(&mut lock(&self.locked));
+                    }
                     outcome = Err(error);
                     Some(((), None))
                 }
@@ -289,6 +298,7 @@ impl Shared {
         change: Option<Change>,
     ) -> Option<Change> {
         let mut locked = lock(&self.locked);
+        locked.unsent.unheard = None; // the store decided
         let heard = locked.unsent.heard_alone.take();
         let new = |made: &Change| heard != Some((made.generation, made.to));
         for made in found_lost.iter().filter(|made| new(made)) {
@@ -297,6 +307,15 @@ impl Shared {
             });
         }
         change.filter(new)
+    }
+
+    /// Queues the transition the local machine made that nobody announced
+    /// (see `Unsent::unheard`), as heard alone; the caller claims the queue.
+    fn hear_unheard(&self, locked: &mut Locked) {
+        if let Some(made) = locked.unsent.unheard.take() {
+            locked.unsent.heard_alone = Some((made.generation, made.to));
+            self.enqueue(locked, 0, Some(made), |t| self.clock.instant(t));
+        }
     }
 
     /// In a child forked from the process that counted them, forgets the
@@ -559,6 +578,9 @@ impl Shared {
                 // the operation and the new batch.
                 let mut flushing = lock_std(&fleet.flushing);
                 let announce = self.with_locked(|locked, now| {
+                    // A transition the store never decided on was the
+                    // breaker's: heard before the operation that follows it.
+                    self.hear_unheard(locked);
                     let base = locked.unsent.adopted_generation;
                     let change = locked.machine.manual(to, now);
                     // The calls before the operation are superseded by it;
