@@ -639,15 +639,6 @@ impl External {
         }
         let mut mirror = lock_std(&self.mirror);
         let dropped = std::mem::take(&mut mirror.dropped);
-        if dropped > 0 {
-            tracing::warn!(
-                target: "fusebox",
-                circuit = name,
-                "circuit '{name}': {dropped} outcomes recorded while {} was away did not fit \
-                 in the queue and were not merged",
-                self.store.describe()
-            );
-        }
         // The mirror only moves forward: a thread held up after its
         // transaction must not put back a state the store has left (the
         // breaker runs on the mirror when the store cannot be reached).
@@ -664,6 +655,17 @@ impl External {
             mirror.machine = machine;
         }
         mirror.dirty = false;
+        drop(mirror);
+        // Not under the lock: a logging handler may call the breaker.
+        if dropped > 0 {
+            tracing::warn!(
+                target: "fusebox",
+                circuit = name,
+                "circuit '{name}': {dropped} outcomes recorded while {} was away did not fit \
+                 in the queue and were not merged",
+                self.store.describe()
+            );
+        }
         Ok((result, change))
     }
 }
