@@ -370,6 +370,11 @@ fn listened(url: &str, clock: &ManualClock) -> (CircuitBreaker, Heard) {
     (b, heard)
 }
 
+/// What the listener heard, in order.
+fn states(heard: &Heard) -> Vec<(State, State, u64)> {
+    heard.lock().unwrap().clone()
+}
+
 fn trips(heard: &Heard) -> usize {
     let heard = heard.lock().unwrap();
     heard.iter().filter(|(_, to, _)| *to == State::Open).count()
@@ -578,4 +583,126 @@ fn fleet_mode_a_trip_made_as_the_store_went_away_is_heard() {
         let states: Vec<_> = heard.iter().map(|(from, to, _)| (*from, *to)).collect();
         assert_eq!(states, expected, "reset first: {reset_first}; {heard:?}");
     }
+}
+
+/// Regression from an outside review. A synchronisation is in flight (its
+/// write swallowed: it fails at the timeout). Meanwhile calls fail and the
+/// local machine trips: the store seemed reachable, so the trip is left to
+/// that synchronisation. The store is then found away by an admission (open
+/// duration elapsed): the local machine goes half-open and closes on a
+/// trial. Listeners must hear the trip first, not when the synchronisation
+/// fails, after the transitions that followed it.
+#[test]
+fn fleet_mode_a_trip_left_to_a_failing_synchronisation_is_heard_in_order() {
+    let Scene {
+        server: _server,
+        mode,
+        url,
+        clock,
+    } = scene();
+    let (b, heard) = listened(&url, &clock);
+    b.sync_now().unwrap();
+    let _ = b.call(|| Err::<(), _>("down"));
+    mode.store(SWALLOW, Ordering::SeqCst);
+    let syncing = {
+        let b = b.clone();
+        std::thread::spawn(move || b.sync_now())
+    };
+    wait_for_the_write(&mode);
+    mode.store(AWAY, Ordering::SeqCst);
+    for _ in 0..8 {
+        if b.state() == State::Open {
+            break;
+        }
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    assert_eq!(b.state(), State::Open, "tripped locally");
+    clock.advance(Duration::from_secs(31));
+    let trial = b.call(|| Ok::<(), &str>(()));
+    let lost = syncing.join().unwrap();
+    assert!(lost.is_err(), "{lost:?}");
+    std::thread::sleep(Duration::from_millis(50));
+    let heard = states(&heard);
+    let mut sorted = heard.clone();
+    sorted.sort_by_key(|(_, _, g)| *g);
+    assert_eq!(heard, sorted, "out of generation order (trial: {trial:?})");
+    assert_eq!(
+        heard.first().map(|(f, t, _)| (*f, *t)),
+        Some((State::Closed, State::Open)),
+        "{heard:?}"
+    );
+}
+
+/// Regression from an outside review. The store is away (known): four calls fail, the local machine
+/// trips (heard), goes half-open after the open duration and its trial
+/// closes it (heard). When the store is back the synchronisation that sends
+/// the four failures trips the shared breaker: the same trip, not to be
+/// heard again (it was, when only the last local transition was kept).
+#[test]
+fn fleet_mode_a_trip_made_while_away_then_half_open_and_closed_is_heard_once() {
+    let Scene {
+        server: _server,
+        mode,
+        url,
+        clock,
+    } = scene();
+    let (b, heard) = listened(&url, &clock);
+    b.sync_now().unwrap();
+    mode.store(AWAY, Ordering::SeqCst);
+    assert!(b.sync_now().is_err());
+    assert!(b.metrics().degraded, "the store is away");
+    for _ in 0..4 {
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    assert_eq!(b.state(), State::Open);
+    clock.advance(Duration::from_secs(31));
+    let trial = b.call(|| Ok::<(), &str>(()));
+    assert!(trial.is_ok(), "{trial:?}");
+    assert_eq!(b.state(), State::Closed, "{:?}", states(&heard));
+    mode.store(PASS, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    sync_until_back(&b, &clock);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(trips(&heard), 1, "{:?} now {:?}", states(&heard), b.state());
+}
+
+/// Regression from an outside review. The shared breaker has one failure
+/// (another process's). This process counts three more; the synchronisation that sends them trips the
+/// shared breaker, but its answer is lost. The store goes away and an
+/// operator resets the breaker (closed locally, with three failures): no
+/// other process changed the shared state, only this process's own calls
+/// from before the reset. When the store is back the reset must be written
+/// (calls before a manual operation never count after it).
+#[test]
+fn fleet_mode_a_reset_after_a_lost_synchronisation_that_tripped_is_written() {
+    let Scene {
+        server,
+        mode,
+        url,
+        clock,
+    } = scene();
+    let b = breaker(&url, &clock, true);
+    b.sync_now().unwrap();
+    let observer = breaker(&server.url(), &clock, false);
+    let _ = observer.call(|| Err::<(), _>("down"));
+    for _ in 0..3 {
+        let _ = b.call(|| Err::<(), _>("down"));
+    }
+    assert_eq!(b.state(), State::Closed, "3 failures locally");
+    mode.store(LOSE_ANSWER, Ordering::SeqCst);
+    let lost = b.sync_now();
+    assert!(matches!(&lost, Err(e) if e.maybe_written), "{lost:?}");
+    assert_eq!(observer.state(), State::Open, "the lost write tripped it");
+    mode.store(AWAY, Ordering::SeqCst);
+    b.reset();
+    assert_eq!(b.state(), State::Closed);
+    mode.store(PASS, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    sync_until_back(&b, &clock);
+    assert_eq!(
+        (b.state(), observer.state()),
+        (State::Closed, State::Closed),
+        "the reset was dropped: {:?}",
+        observer.metrics()
+    );
 }

@@ -367,9 +367,9 @@ impl Shared {
                     // by the breaker if that one finds the store away.
                     locked.unsent.unheard = change.take();
                 } else if !own {
-                    // The synchronisation that makes it in the store makes
-                    // the same transition: heard once, now.
-                    locked.unsent.heard_alone = Some((made.generation, made.to));
+                    // Heard once, now, after one left unheard before it.
+                    self.hear_unheard(&mut locked);
+                    Self::heard_alone(&mut locked, &made);
                 }
             }
         }

@@ -268,12 +268,13 @@ impl External {
     /// again, unless the error says it may have been written, in which
     /// case it waits here as a doubt that a later transaction settles (and
     /// `doubted` is its write's id and the transition it made, if any).
+    /// `op` is also given the shared generation as read, before the batch.
     pub(crate) fn flush<R>(
         &self,
         name: &str,
         batch: Batch,
         doubted: &mut Option<(u32, Option<Change>)>,
-        mut op: impl FnMut(&mut Machine, Nanos, &FoundStored<'_>) -> (R, Option<Change>),
+        mut op: impl FnMut(&mut Machine, Nanos, &FoundStored<'_>, u64) -> (R, Option<Change>),
     ) -> Result<(R, Option<Change>), StoreError> {
         let now_local = self.store.local_now();
         if self.is_degraded() && now_local < self.retry_at.load(Ordering::Relaxed) {
@@ -286,8 +287,9 @@ impl External {
         let done = self.in_store(
             name,
             &mut |machine: &mut Machine, now, found: &FoundStored<'_>| {
+                let read = machine.generation();
                 let merged = machine.merge(&batch, now);
-                let (result, change) = op(machine, now, found);
+                let (result, change) = op(machine, now, found, read);
                 (result, change.or(merged))
             },
             carried,

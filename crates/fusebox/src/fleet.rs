@@ -95,9 +95,9 @@ pub(crate) struct Flushing {
     /// The calls sent with that operation by a write whose answer was lost:
     /// if it was stored they count no more, but the calls after it do.
     pub(crate) written_in_doubt: Option<Batch>,
-    /// Writes of manual operations whose answer was lost, since the last
-    /// synchronisation that reached the store (the last few).
-    pub(crate) lost_manual_writes: Vec<LostWrite>,
+    /// Synchronisations whose answer was lost, since the last one that
+    /// reached the store (the last few).
+    pub(crate) lost_writes: Vec<LostWrite>,
     /// Transitions made by synchronisations whose answer was lost, by write
     /// id: announced when a later one finds the write stored (the last few).
     pub(crate) lost_transitions: Vec<(u32, Change)>,
@@ -113,17 +113,19 @@ pub(crate) struct ManualWrite {
     /// one, if nobody changed the shared state meanwhile (as exact mode
     /// writes back a local transition)...
     pub(crate) generation: u64,
-    /// ...or onto the state one of these earlier manual writes made, if the
-    /// store shows it stored: an operator's second operation, made after
-    /// the write of a first whose answer was lost.
+    /// ...or onto the state these earlier writes of this process made from
+    /// it, if the store shows them stored: an operator's operation made
+    /// after a synchronisation (perhaps of a first operation) whose answer
+    /// was lost.
     pub(crate) or_after: Vec<LostWrite>,
 }
 
-/// A write of a manual operation whose answer was lost: its id, and the
-/// shared generation it made.
+/// A synchronisation's write whose answer was lost: its id, the shared
+/// generation it read and the one it made.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LostWrite {
     pub(crate) write: u32,
+    pub(crate) read: u64,
     pub(crate) made: u64,
 }
 
@@ -139,13 +141,24 @@ impl ManualWrite {
         lost.push(write);
     }
 
-    /// Whether the operation goes onto a shared state of `generation`.
+    /// Whether the operation goes onto a shared state of `generation`: the
+    /// one it was made on, or what this process's own writes made from it.
     pub(crate) fn applies_to(&self, generation: u64, found: &FoundStored<'_>) -> bool {
-        generation == self.generation
-            || self
+        let mut base = self.generation;
+        for _ in 0..=self.or_after.len() {
+            if base == generation {
+                return true;
+            }
+            match self
                 .or_after
                 .iter()
-                .any(|lost| lost.made == generation && found.contains(lost.write))
+                .find(|lost| lost.read == base && lost.made != base && found.contains(lost.write))
+            {
+                Some(lost) => base = lost.made,
+                None => return false,
+            }
+        }
+        false
     }
 }
 

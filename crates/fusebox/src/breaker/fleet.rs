@@ -32,7 +32,7 @@ pub(crate) struct Unsent {
     /// The generation and state of a transition the local machine made and
     /// announced while the store was away: not announced again when a
     /// synchronisation makes it in the store.
-    pub(crate) heard_alone: Option<(u64, State)>,
+    pub(crate) heard_alone: Vec<(u64, State)>,
     /// A transition the local machine made while the store seemed
     /// reachable, not announced: the synchronisation it asked for decides.
     pub(crate) unheard: Option<Change>,
@@ -48,7 +48,7 @@ impl Unsent {
             fresh_from: 0,
             fleet_generation: 0,
             mirrors: false,
-            heard_alone: None,
+            heard_alone: Vec::new(),
             unheard: None,
         }
     }
@@ -128,14 +128,15 @@ impl Shared {
         let mut outcome = Ok(());
         let mut changed = false;
         let mut written_back = false;
-        let mut made = 0;
+        let (mut read, mut made) = (0, 0);
         let mut found_lost = Vec::new();
         let mut doubted = None;
         self.on_store(&fleet.exact, || {
             let flushed =
                 fleet
                     .exact
-                    .flush(&self.name, sent, &mut doubted, |machine, now, found| {
+                    .flush(&self.name, sent, &mut doubted, |machine, now, found, at| {
+                        read = at;
                         // Each run anew: a store may run this more than once.
                         written_back = false;
                         found_lost.clear();
@@ -185,7 +186,7 @@ impl Shared {
                     });
             match flushed {
                 Ok((seen, change)) => {
-                    lock_std(&fleet.flushing).lost_manual_writes.clear();
+                    lock_std(&fleet.flushing).lost_writes.clear();
                     drop(round_trip);
                     if let (Some(op), false, None) = (&manual, written_back, in_doubt) {
                         self.warn_overtaken(op, &seen.machine);
@@ -206,13 +207,12 @@ impl Shared {
                     }
                     let forgotten = kept.len().saturating_sub(ManualWrite::MAX_AFTER);
                     kept.drain(..forgotten);
-                    // An operation made after a manual one whose write was
-                    // lost is written onto what that write made, if it was
-                    // stored: one made already (while this was in flight)
-                    // too.
-                    if let (Some((write, _)), true) = (doubted, written_back) {
-                        let lost = LostWrite { write, made };
-                        ManualWrite::remember(&mut flushing.lost_manual_writes, lost);
+                    // A manual operation made after this (or while it was in
+                    // flight) is written onto what its write made, if the
+                    // store shows it stored: it was this process's change.
+                    if let (Some((write, _)), true) = (doubted, error.maybe_written) {
+                        let lost = LostWrite { write, read, made };
+                        ManualWrite::remember(&mut flushing.lost_writes, lost);
                         if let Some(newer) = &mut flushing.manual {
                             ManualWrite::remember(&mut newer.or_after, lost);
                         }
@@ -299,8 +299,8 @@ impl Shared {
     ) -> Option<Change> {
         let mut locked = lock(&self.locked);
         locked.unsent.unheard = None; // the store decided
-        let heard = locked.unsent.heard_alone.take();
-        let new = |made: &Change| heard != Some((made.generation, made.to));
+        let heard = std::mem::take(&mut locked.unsent.heard_alone);
+        let new = |made: &Change| !heard.contains(&(made.generation, made.to));
         for made in found_lost.iter().filter(|made| new(made)) {
             self.enqueue(&mut locked, 0, Some(*made), |t| {
                 super::external_instant(&fleet.exact, t)
@@ -311,11 +311,22 @@ impl Shared {
 
     /// Queues the transition the local machine made that nobody announced
     /// (see `Unsent::unheard`), as heard alone; the caller claims the queue.
-    fn hear_unheard(&self, locked: &mut Locked) {
+    pub(super) fn hear_unheard(&self, locked: &mut Locked) {
         if let Some(made) = locked.unsent.unheard.take() {
-            locked.unsent.heard_alone = Some((made.generation, made.to));
+            Self::heard_alone(locked, &made);
             self.enqueue(locked, 0, Some(made), |t| self.clock.instant(t));
         }
+    }
+
+    /// Notes that listeners heard `made`, a transition of the local machine
+    /// while the store was away: the synchronisation that makes it in the
+    /// store makes the same one, not news.
+    pub(super) fn heard_alone(locked: &mut Locked, made: &Change) {
+        let heard = &mut locked.unsent.heard_alone;
+        if heard.len() == ManualWrite::MAX_AFTER {
+            heard.remove(0);
+        }
+        heard.push((made.generation, made.to));
     }
 
     /// In a child forked from the process that counted them, forgets the
@@ -568,7 +579,7 @@ impl Shared {
             Some(_) => {
                 let mut flushing = lock_std(&fleet.flushing);
                 flushing.manual = None;
-                flushing.lost_manual_writes.clear();
+                flushing.lost_writes.clear();
                 drop(flushing);
                 self.tell_fleet(fleet);
             }
@@ -593,7 +604,7 @@ impl Shared {
                     flushing.manual = Some(ManualWrite {
                         to,
                         generation: base,
-                        or_after: flushing.lost_manual_writes.clone(),
+                        or_after: flushing.lost_writes.clone(),
                     });
                     flushing.unsent = None;
                     // Calls a lost write of an earlier operation carried
