@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod fleet;
 #[cfg(unix)]
 pub mod fork;
+pub mod lossy_proxy;
 pub mod port_owner;
 pub mod slow_proxy;
 pub mod write_lock;
