@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::lossy_proxy::{
-    breaker, scene, sync_until_back, wait_for_the_write, Scene, AWAY, LOSE_ANSWER, PASS, SWALLOW,
+    breaker, scene, sync_in_flight, sync_until_back, Scene, AWAY, LOSE_ANSWER, PASS, SWALLOW,
 };
 use fusebox::{CircuitBreaker, ManualClock, State};
 use fusebox_stores::RedisStore;
@@ -71,8 +71,7 @@ fn fleet_mode_a_trip_whose_answer_was_lost_is_heard_once() {
     let lost = b.sync_now();
     assert!(matches!(&lost, Err(e) if e.maybe_written), "{lost:?}");
     assert_eq!(mode.load(Ordering::SeqCst), PASS, "the trip was written");
-    clock.advance(Duration::from_secs(2));
-    sync_until_back(&b, &clock);
+    sync_until_back(&b, &mode, &clock);
     assert_eq!(b.state(), State::Open);
     assert_eq!(trips(&heard), 1, "{:?}", heard.lock().unwrap());
 }
@@ -98,9 +97,7 @@ fn fleet_mode_a_trip_made_while_away_is_heard_once() {
         let _ = b.call(|| Err::<(), _>("down"));
     }
     assert_eq!(trips(&heard), 1, "heard while away");
-    mode.store(PASS, Ordering::SeqCst);
-    clock.advance(Duration::from_secs(2));
-    sync_until_back(&b, &clock);
+    sync_until_back(&b, &mode, &clock);
     let observer = breaker(&server.url(), &clock, false);
     assert_eq!(observer.state(), State::Open, "the trip reached the store");
     assert_eq!(trips(&heard), 1, "{:?}", heard.lock().unwrap());
@@ -133,9 +130,7 @@ fn fleet_mode_a_trip_made_as_the_store_went_away_is_heard() {
             assert!(b.sync_now().is_err());
         }
         assert_eq!(trips(&heard), 1, "{:?}", heard.lock().unwrap());
-        mode.store(PASS, Ordering::SeqCst);
-        clock.advance(Duration::from_secs(2));
-        sync_until_back(&b, &clock);
+        sync_until_back(&b, &mode, &clock);
         let heard = heard.lock().unwrap();
         let expected: &[(State, State)] = if reset_first {
             &[(State::Closed, State::Open), (State::Open, State::Closed)]
@@ -166,11 +161,7 @@ fn fleet_mode_a_trip_left_to_a_failing_synchronisation_is_heard_in_order() {
     b.sync_now().unwrap();
     let _ = b.call(|| Err::<(), _>("down"));
     mode.store(SWALLOW, Ordering::SeqCst);
-    let syncing = {
-        let b = b.clone();
-        std::thread::spawn(move || b.sync_now())
-    };
-    wait_for_the_write(&mode);
+    let syncing = sync_in_flight(&b, &mode);
     mode.store(AWAY, Ordering::SeqCst);
     for _ in 0..8 {
         if b.state() == State::Open {
@@ -221,9 +212,7 @@ fn fleet_mode_a_trip_made_while_away_then_half_open_and_closed_is_heard_once() {
     let trial = b.call(|| Ok::<(), &str>(()));
     assert!(trial.is_ok(), "{trial:?}");
     assert_eq!(b.state(), State::Closed, "{:?}", states(&heard));
-    mode.store(PASS, Ordering::SeqCst);
-    clock.advance(Duration::from_secs(2));
-    sync_until_back(&b, &clock);
+    sync_until_back(&b, &mode, &clock);
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(trips(&heard), 1, "{:?} now {:?}", states(&heard), b.state());
 }

@@ -8,7 +8,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::lossy_proxy::{
-    breaker, scene, sync_until_back, wait_for_the_write, Scene, AWAY, LOSE_ANSWER, PASS, SWALLOW,
+    breaker, lose_the_answer, scene, sync_in_flight, sync_until_back, synced_breaker, Scene, AWAY,
+    LOSE_ANSWER, PASS, SWALLOW,
 };
 use fusebox::{CircuitBreaker, State};
 use fusebox_stores::RedisStore;
@@ -27,26 +28,16 @@ fn fleet_mode_a_failure_after_a_lost_answer_to_a_reset_write_back_counts() {
         url,
         clock,
     } = scene();
-    let b = breaker(&url, &clock, true);
-    b.call(|| Ok::<(), &str>(())).unwrap();
-    b.sync_now().unwrap();
+    let b = synced_breaker(&url, &clock);
     mode.store(AWAY, Ordering::SeqCst);
     b.reset();
     assert!(b.metrics().degraded, "the store is away");
     for _ in 0..2 {
         let _ = b.call(|| Err::<(), _>("down"));
     }
-    mode.store(LOSE_ANSWER, Ordering::SeqCst);
-    clock.advance(Duration::from_secs(2));
-    let lost = b.sync_now();
-    assert!(
-        matches!(&lost, Err(e) if e.maybe_written),
-        "the write-back's answer is lost: {lost:?}"
-    );
-    assert_eq!(mode.load(Ordering::SeqCst), PASS, "the record was written");
+    lose_the_answer(&b, &mode, &clock);
     let _ = b.call(|| Err::<(), _>("down"));
-    clock.advance(Duration::from_secs(2));
-    sync_until_back(&b, &clock);
+    sync_until_back(&b, &mode, &clock);
     let observer = breaker(&server.url(), &clock, false);
     assert_eq!(
         observer.metrics().consecutive_failures,
@@ -110,9 +101,7 @@ fn fleet_mode_failures_in_doubt_before_a_reset_made_while_away_do_not_reopen() {
         State::Closed,
         "reset locally while the store is away"
     );
-    mode.store(PASS, Ordering::SeqCst);
-    clock.advance(Duration::from_secs(2));
-    sync_until_back(&b, &clock);
+    sync_until_back(&b, &mode, &clock);
     let observer = breaker(&server.url(), &clock, false);
     assert_eq!(
         (b.state(), observer.state()),
@@ -136,20 +125,11 @@ fn fleet_mode_a_second_manual_operation_after_a_lost_answer_is_written() {
         url,
         clock,
     } = scene();
-    let b = breaker(&url, &clock, true);
-    b.call(|| Ok::<(), &str>(())).unwrap();
-    b.sync_now().unwrap();
+    let b = synced_breaker(&url, &clock);
     mode.store(AWAY, Ordering::SeqCst);
     b.force_open();
     assert!(b.metrics().degraded, "the store is away");
-    mode.store(LOSE_ANSWER, Ordering::SeqCst);
-    clock.advance(Duration::from_secs(2));
-    let lost = b.sync_now();
-    assert!(
-        matches!(&lost, Err(e) if e.maybe_written),
-        "the write-back's answer is lost: {lost:?}"
-    );
-    assert_eq!(mode.load(Ordering::SeqCst), PASS, "the record was written");
+    lose_the_answer(&b, &mode, &clock);
     let observer = breaker(&server.url(), &clock, false);
     assert_eq!(
         observer.state(),
@@ -160,9 +140,7 @@ fn fleet_mode_a_second_manual_operation_after_a_lost_answer_is_written() {
     mode.store(AWAY, Ordering::SeqCst);
     b.reset();
     assert_eq!(b.state(), State::Closed, "reset while the store is away");
-    mode.store(PASS, Ordering::SeqCst);
-    clock.advance(Duration::from_secs(2));
-    sync_until_back(&b, &clock);
+    sync_until_back(&b, &mode, &clock);
     assert_eq!(
         (b.state(), observer.state()),
         (State::Closed, State::Closed),
@@ -187,17 +165,12 @@ fn fleet_mode_a_second_manual_operation_does_not_overwrite_another_process() {
     b.sync_now().unwrap();
     mode.store(AWAY, Ordering::SeqCst);
     b.force_open();
-    mode.store(LOSE_ANSWER, Ordering::SeqCst);
-    clock.advance(Duration::from_secs(2));
-    let lost = b.sync_now();
-    assert!(matches!(&lost, Err(e) if e.maybe_written), "{lost:?}");
+    lose_the_answer(&b, &mode, &clock);
     mode.store(AWAY, Ordering::SeqCst);
     let other = breaker(&server.url(), &clock, false);
     other.trip();
     b.reset();
-    mode.store(PASS, Ordering::SeqCst);
-    clock.advance(Duration::from_secs(2));
-    sync_until_back(&b, &clock);
+    sync_until_back(&b, &mode, &clock);
     assert_eq!(
         (b.state(), other.state()),
         (State::Open, State::Open),
@@ -209,8 +182,9 @@ fn fleet_mode_a_second_manual_operation_does_not_overwrite_another_process() {
 /// Regression from an outside review. While the store is away an operator
 /// forces the breaker open. The write-back of that is stored, but its
 /// answer is lost; while that answer is on its way (the store has just gone
-/// away again) the operator resets the breaker. When the store is back the reset must be written, as it is
-/// when made after the write-back has failed.
+/// away again) the operator resets the breaker. When the store is back the
+/// reset must be written, as it is when made after the write-back has
+/// failed.
 #[test]
 fn fleet_mode_a_reset_made_while_a_lost_write_back_is_in_flight_is_written() {
     let Scene {
@@ -219,19 +193,13 @@ fn fleet_mode_a_reset_made_while_a_lost_write_back_is_in_flight_is_written() {
         url,
         clock,
     } = scene();
-    let b = breaker(&url, &clock, true);
-    b.call(|| Ok::<(), &str>(())).unwrap();
-    b.sync_now().unwrap();
+    let b = synced_breaker(&url, &clock);
     mode.store(AWAY, Ordering::SeqCst);
     b.force_open();
     assert!(b.metrics().degraded, "the store is away");
     mode.store(LOSE_ANSWER, Ordering::SeqCst);
     clock.advance(Duration::from_secs(2));
-    let syncing = {
-        let b = b.clone();
-        std::thread::spawn(move || b.sync_now())
-    };
-    wait_for_the_write(&mode);
+    let syncing = sync_in_flight(&b, &mode);
     mode.store(AWAY, Ordering::SeqCst);
     b.reset();
     assert_eq!(b.state(), State::Closed, "reset while the store is away");
@@ -243,9 +211,7 @@ fn fleet_mode_a_reset_made_while_a_lost_write_back_is_in_flight_is_written() {
         State::ForcedOpen,
         "the first one is stored"
     );
-    mode.store(PASS, Ordering::SeqCst);
-    clock.advance(Duration::from_secs(2));
-    sync_until_back(&b, &clock);
+    sync_until_back(&b, &mode, &clock);
     assert_eq!(
         (b.state(), observer.state()),
         (State::Closed, State::Closed),
@@ -268,9 +234,7 @@ fn fleet_mode_failures_before_a_reset_made_while_a_write_back_is_in_flight_do_no
         url,
         clock,
     } = scene();
-    let b = breaker(&url, &clock, true);
-    b.call(|| Ok::<(), &str>(())).unwrap();
-    b.sync_now().unwrap();
+    let b = synced_breaker(&url, &clock);
     mode.store(AWAY, Ordering::SeqCst);
     b.reset();
     assert!(b.metrics().degraded, "the store is away");
@@ -279,11 +243,7 @@ fn fleet_mode_failures_before_a_reset_made_while_a_write_back_is_in_flight_do_no
     }
     mode.store(SWALLOW, Ordering::SeqCst);
     clock.advance(Duration::from_secs(2));
-    let syncing = {
-        let b = b.clone();
-        std::thread::spawn(move || b.sync_now())
-    };
-    wait_for_the_write(&mode);
+    let syncing = sync_in_flight(&b, &mode);
     mode.store(AWAY, Ordering::SeqCst);
     b.reset();
     let _ = b.call(|| Err::<(), _>("down"));
@@ -294,9 +254,7 @@ fn fleet_mode_failures_before_a_reset_made_while_a_write_back_is_in_flight_do_no
     // never comes: cut it (as the other swallowing test does).
     clock.advance(Duration::from_secs(2));
     let _ = b.sync_now();
-    mode.store(PASS, Ordering::SeqCst);
-    clock.advance(Duration::from_secs(2));
-    sync_until_back(&b, &clock);
+    sync_until_back(&b, &mode, &clock);
     let observer = breaker(&server.url(), &clock, false);
     assert_eq!(
         (observer.state(), observer.metrics().consecutive_failures),
@@ -336,9 +294,7 @@ fn fleet_mode_a_reset_after_a_lost_synchronisation_that_tripped_is_written() {
     mode.store(AWAY, Ordering::SeqCst);
     b.reset();
     assert_eq!(b.state(), State::Closed);
-    mode.store(PASS, Ordering::SeqCst);
-    clock.advance(Duration::from_secs(2));
-    sync_until_back(&b, &clock);
+    sync_until_back(&b, &mode, &clock);
     assert_eq!(
         (b.state(), observer.state()),
         (State::Closed, State::Closed),

@@ -143,14 +143,51 @@ pub fn breaker(url: &str, clock: &ManualClock, fleet: bool) -> CircuitBreaker {
         .unwrap()
 }
 
-/// Synchronises a few times, the retry interval apart, with the store
-/// passing again: whatever waited to be written is written.
-pub fn sync_until_back(b: &CircuitBreaker, clock: &ManualClock) {
+/// Lets the store pass again and synchronises a few times, the retry
+/// interval apart: whatever waited to be written is written.
+pub fn sync_until_back(b: &CircuitBreaker, mode: &AtomicU8, clock: &ManualClock) {
+    mode.store(PASS, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
     for _ in 0..3 {
         let _ = b.sync_now();
         clock.advance(Duration::from_secs(2));
     }
     assert!(!b.metrics().degraded, "the store is back");
+}
+
+/// Synchronises with the answer to the write lost (it comes too late): the
+/// record is written, the breaker cannot know it.
+pub fn lose_the_answer(b: &CircuitBreaker, mode: &AtomicU8, clock: &ManualClock) {
+    mode.store(LOSE_ANSWER, Ordering::SeqCst);
+    clock.advance(Duration::from_secs(2));
+    let lost = b.sync_now();
+    assert!(
+        matches!(&lost, Err(e) if e.maybe_written),
+        "the write-back's answer is lost: {lost:?}"
+    );
+    assert_eq!(mode.load(Ordering::SeqCst), PASS, "the record was written");
+}
+
+/// A fleet-mode breaker (see `breaker`) that has synchronised once.
+pub fn synced_breaker(url: &str, clock: &ManualClock) -> CircuitBreaker {
+    let b = breaker(url, clock, true);
+    b.call(|| Ok::<(), &str>(())).unwrap();
+    b.sync_now().unwrap();
+    b
+}
+
+/// Synchronises on a thread of its own, and returns once the proxy has
+/// acted on its write (as `mode` was set to): it is in flight.
+pub fn sync_in_flight(
+    b: &CircuitBreaker,
+    mode: &AtomicU8,
+) -> std::thread::JoinHandle<Result<(), fusebox::store::StoreError>> {
+    let syncing = {
+        let b = b.clone();
+        std::thread::spawn(move || b.sync_now())
+    };
+    wait_for_the_write(mode);
+    syncing
 }
 
 /// Waits until the proxy has seen (and acted on) the write it was set for.
