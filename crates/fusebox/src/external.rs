@@ -575,8 +575,7 @@ impl External {
             mirror
                 .found_stored
                 .extend_from_slice(&found[found_before.len()..]);
-            let forgotten = mirror.found_stored.len().saturating_sub(FOUND_KEPT);
-            mirror.found_stored.drain(..forgotten);
+            crate::fleet::keep_last(&mut mirror.found_stored, FOUND_KEPT);
         }
         let (result, change, machine, synced_now) = match (ran, out, attempt) {
             (Ok(()), Some(done), _) => done,

@@ -129,18 +129,17 @@ pub(crate) struct LostWrite {
     pub(crate) made: u64,
 }
 
+/// How many lost writes, lost transitions and transitions heard while the
+/// store was away a breaker remembers (the newest).
+pub(crate) const REMEMBERED: usize = 8;
+
+/// Forgets all but the newest `limit` of `list` (oldest first).
+pub(crate) fn keep_last<T>(list: &mut Vec<T>, limit: usize) {
+    let forgotten = list.len().saturating_sub(limit);
+    list.drain(..forgotten);
+}
+
 impl ManualWrite {
-    /// How many lost writes are remembered.
-    pub(crate) const MAX_AFTER: usize = 8;
-
-    /// Remembers `lost`, forgetting the oldest beyond `MAX_AFTER`.
-    pub(crate) fn remember(lost: &mut Vec<LostWrite>, write: LostWrite) {
-        if lost.len() == Self::MAX_AFTER {
-            lost.remove(0);
-        }
-        lost.push(write);
-    }
-
     /// Whether the operation goes onto a shared state of `generation`: the
     /// one it was made on, or what this process's own writes made from it.
     pub(crate) fn applies_to(&self, generation: u64, found: &FoundStored<'_>) -> bool {

@@ -4,7 +4,7 @@
 use super::{Answer, Locked, Shared};
 use crate::clock::Nanos;
 use crate::counters::{Count, Totals};
-use crate::fleet::{Fleet, LostWrite, ManualWrite};
+use crate::fleet::{keep_last, Fleet, LostWrite, ManualWrite, REMEMBERED};
 use crate::machine::{Batch, Call, Change, Machine, Report, Ticket, LOCAL_PROBE};
 use crate::store::StoreError;
 use crate::sync::{lock, lock_std, Ordering};
@@ -205,16 +205,17 @@ impl Shared {
                     if let (Some((write, Some(change))), true) = (doubted, error.maybe_written) {
                         kept.push((write, change));
                     }
-                    let forgotten = kept.len().saturating_sub(ManualWrite::MAX_AFTER);
-                    kept.drain(..forgotten);
+                    keep_last(kept, REMEMBERED);
                     // A manual operation made after this (or while it was in
                     // flight) is written onto what its write made, if the
                     // store shows it stored: it was this process's change.
                     if let (Some((write, _)), true) = (doubted, error.maybe_written) {
                         let lost = LostWrite { write, read, made };
-                        ManualWrite::remember(&mut flushing.lost_writes, lost);
+                        flushing.lost_writes.push(lost);
+                        keep_last(&mut flushing.lost_writes, REMEMBERED);
                         if let Some(newer) = &mut flushing.manual {
-                            ManualWrite::remember(&mut newer.or_after, lost);
+                            newer.or_after.push(lost);
+                            keep_last(&mut newer.or_after, REMEMBERED);
                         }
                     }
                     // A manual operation made while this was in flight
@@ -323,10 +324,8 @@ impl Shared {
     /// store makes the same one, not news.
     pub(super) fn heard_alone(locked: &mut Locked, made: &Change) {
         let heard = &mut locked.unsent.heard_alone;
-        if heard.len() == ManualWrite::MAX_AFTER {
-            heard.remove(0);
-        }
         heard.push((made.generation, made.to));
+        keep_last(heard, REMEMBERED);
     }
 
     /// In a child forked from the process that counted them, forgets the
