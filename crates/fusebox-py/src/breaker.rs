@@ -63,13 +63,7 @@ impl Drop for CircuitBreaker {
         // SAFETY: dropped once, here; the field is not used after.
         let core = unsafe { ManuallyDrop::take(&mut self.core) };
         if self.on_store {
-            // Attached already: a Python object is dropped with the GIL held.
-            let mut core = Some(core);
-            Python::try_attach(|py| {
-                let core = core.take();
-                py.detach(move || drop(core));
-            });
-            drop(core);
+            crate::shutdown::drop_detached(core);
         } else {
             drop(core);
         }

@@ -31,13 +31,7 @@ impl Drop for Permit {
     /// `CircuitBreaker`'s `Drop`), or a trial call to record in a store.
     fn drop(&mut self) {
         if let Some(permit) = self.permit.take() {
-            let mut permit = Some(permit);
-            // Attached already: a Python object is dropped with the GIL held.
-            Python::try_attach(|py| {
-                let permit = permit.take();
-                py.detach(move || drop(permit));
-            });
-            drop(permit);
+            crate::shutdown::drop_detached(permit);
         }
     }
 }

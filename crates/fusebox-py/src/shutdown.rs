@@ -9,6 +9,10 @@
 //! calling into Python before finalizing begins: at `atexit` time (after the
 //! program's own threads were joined), [`before_exit`] closes the door and
 //! waits, without the GIL, for those inside to come out.
+//!
+//! The other side of that lock: a breaker's last handle, which may wait for
+//! a synchronisation on such a thread, is dropped without the GIL
+//! ([`drop_detached`]).
 
 #![allow(unsafe_code)] // one call CPython allows without the GIL
 
@@ -47,6 +51,18 @@ pub(crate) fn attach<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
     };
     INSIDE.fetch_sub(1, Ordering::SeqCst);
     done
+}
+
+/// Drops `value` with the GIL released, from a Python object's `Drop` (which
+/// runs with it held): for what may wait on a fleet-mode synchronisation in
+/// flight, whose thread may be waiting for the GIL to log.
+pub(crate) fn drop_detached<T: Send>(value: T) {
+    let mut value = Some(value);
+    Python::try_attach(|py| {
+        let value = value.take();
+        py.detach(move || drop(value));
+    });
+    drop(value); // not attached after all: nothing to release
 }
 
 /// In a child forked from this process: the threads counted inside are the
